@@ -1,0 +1,1 @@
+"""Adapters: one technology behind one port each (local folder, GCP services, ...)."""

@@ -1,0 +1,1 @@
+"""Embedded back ends: no cloud at all."""

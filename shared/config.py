@@ -1,0 +1,63 @@
+"""Settings: read once from the environment by the runtime, passed explicitly everywhere else."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Backend = Literal["local", "gcp"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live and which back ends to use.
+
+    Environment variables (seed names kept where the seed has them):
+      MHI_BACKEND       `local` (default: no cloud at all) or `gcp`
+      MHI_HOME          local state folder (default `.mhi`): runs, blobs, warehouse, outbox
+      MHI_FLOWS_DIR     where `flow_ref` starts look for `<flow_id>.json` locally (default `flows`)
+      MHI_WAREHOUSE     `duckdb` (default) or `bigquery`
+      MHI_SECRETS_FILE  local secrets JSON (default `$MHI_HOME/secrets.json`)
+      _M_PROJECT_ID, _M_ENV_ACRONYM, RUNS_BUCKET, FLOWS_BUCKET, RAW_BUCKET   (gcp back end)
+    """
+
+    backend: Backend = "local"
+    home: Path = Path(".mhi")
+    flows_dir: Path = Path("flows")
+    warehouse: Literal["duckdb", "bigquery"] = "duckdb"
+    secrets_file: Path | None = None
+    project_id: str | None = None
+    env_acronym: str | None = None
+    runs_bucket: str | None = None
+    flows_bucket: str | None = None
+    raw_bucket: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (see the class docstring)."""
+        env = os.environ if environ is None else environ
+        backend = env.get("MHI_BACKEND", "local")
+        if backend not in ("local", "gcp"):
+            raise ValueError(f"MHI_BACKEND must be 'local' or 'gcp', not {backend!r}")
+        warehouse = env.get("MHI_WAREHOUSE", "bigquery" if backend == "gcp" else "duckdb")
+        if warehouse not in ("duckdb", "bigquery"):
+            raise ValueError(f"MHI_WAREHOUSE must be 'duckdb' or 'bigquery', not {warehouse!r}")
+        home = Path(env.get("MHI_HOME", ".mhi"))
+        secrets = env.get("MHI_SECRETS_FILE")
+        return cls(
+            backend=backend,  # type: ignore[arg-type]
+            home=home,
+            flows_dir=Path(env.get("MHI_FLOWS_DIR", "flows")),
+            warehouse=warehouse,  # type: ignore[arg-type]
+            secrets_file=Path(secrets) if secrets else home / "secrets.json",
+            project_id=env.get("_M_PROJECT_ID") or env.get("GOOGLE_CLOUD_PROJECT"),
+            env_acronym=env.get("_M_ENV_ACRONYM"),
+            runs_bucket=env.get("RUNS_BUCKET"),
+            flows_bucket=env.get("FLOWS_BUCKET"),
+            raw_bucket=env.get("RAW_BUCKET"),
+            extra={k: v for k, v in env.items() if k.startswith("MHI_")},
+        )

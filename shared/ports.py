@@ -1,0 +1,125 @@
+"""Ports: the small interfaces every back end implements (local, GCP, fakes).
+
+Names are roles; adapters are named technology + role (`FsRunStore`, `GcsRunStore`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # pandas is heavy: the controller must not import it.
+    import pandas as pd
+
+
+@runtime_checkable
+class RunStore(Protocol):
+    """Write-once object store holding run state (`runs/...`) and the active-run index.
+
+    Keys are '/'-separated relative paths. Values are bytes (JSON documents in practice).
+    """
+
+    def create(self, key: str, data: bytes) -> bool:
+        """Create `key` with `data` only if it does not exist; return False if it already did."""
+        ...
+
+    def read(self, key: str) -> bytes | None:
+        """Return the object's bytes, or None when it does not exist."""
+        ...
+
+    def list(self, prefix: str) -> list[str]:
+        """Return every key that starts with `prefix`, sorted."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Delete `key` if present. Only the active-run index is ever deleted."""
+        ...
+
+
+class MessageBus(Protocol):
+    """Publish messages to logical topics (`ms-flows-callbacks`, `ms-kpi-engine`, ...)."""
+
+    def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
+        """Publish one message and return once the bus has accepted it (never lose it silently)."""
+        ...
+
+
+class SecretStore(Protocol):
+    """Read secrets. An account reads only secrets under its own name prefix."""
+
+    def get(self, account: str, name: str) -> str:
+        """Return the latest value of secret `name` of `account`.
+
+        Raises:
+            SecretAccessError: the secret does not exist or may not be read.
+        """
+        ...
+
+
+class BlobStore(Protocol):
+    """Files that are too big for messages: landed raw data, charts, outbox mail."""
+
+    def write_bytes(self, key: str, data: bytes, content_type: str = ...) -> str:
+        """Write (or replace) `key`; return its URI (`file://...` or `gs://...`)."""
+        ...
+
+    def upload_file(self, key: str, path: str, content_type: str = ...) -> str:
+        """Upload a local file to `key`; return its URI."""
+        ...
+
+    def read_bytes(self, key: str) -> bytes | None:
+        """Return the object's bytes, or None when absent."""
+        ...
+
+    def list(self, prefix: str) -> list[str]:
+        """Return every key that starts with `prefix`, sorted."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Delete `key` if present."""
+        ...
+
+
+WriteMode = Literal["replace", "merge", "append"]
+
+
+class Warehouse(Protocol):
+    """Tables for the analytics layers. Table names are `<layer>.<name>`.
+
+    Layers: `raw`, `model`, `kpi`, `forecast`. One dataset (schema) per account and layer.
+    """
+
+    def write(
+        self,
+        account: str,
+        table: str,
+        frame: pd.DataFrame,
+        *,
+        mode: WriteMode = "replace",
+        keys: Sequence[str] = (),
+    ) -> int:
+        """Write `frame` to `table`; `merge` replaces rows matching on `keys`. Return rows written."""
+        ...
+
+    def read(self, account: str, table: str) -> pd.DataFrame:
+        """Return the whole table."""
+        ...
+
+    def query(
+        self, account: str, sql: str, params: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Run a parameterised query (`@name` placeholders) in the account's datasets."""
+        ...
+
+    def exists(self, account: str, table: str) -> bool:
+        """Return whether the table exists."""
+        ...
+
+
+class Clock(Protocol):
+    """The time source; the engine itself never reads a clock."""
+
+    def now(self) -> datetime:
+        """Return the current time, timezone-aware UTC."""
+        ...

@@ -1,0 +1,1 @@
+"""The imperative shell: wiring, controller I/O, logging, the embedded runtime."""

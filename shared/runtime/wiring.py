@@ -1,0 +1,64 @@
+"""Settings → adapters. The only place that decides which back end serves which port."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from shared.config import Settings
+
+# port name -> backend -> "module:factory"; each factory takes Settings.
+_FACTORIES: dict[str, dict[str, str]] = {
+    "run_store": {
+        "local": "shared.runtime.wiring:_local_run_store",
+        "gcp": "shared.adapters.gcp.gcs_run_store:from_settings",
+    },
+    "blobs": {
+        "local": "shared.runtime.wiring:_local_blobs",
+        "gcp": "shared.adapters.gcp.gcs_blob_store:from_settings",
+    },
+    "secrets": {
+        "local": "shared.runtime.wiring:_local_secrets",
+        "gcp": "shared.adapters.gcp.secret_manager:from_settings",
+    },
+    "bus": {
+        "local": "shared.runtime.wiring:_no_local_bus",
+        "gcp": "shared.adapters.gcp.pubsub_bus:from_settings",
+    },
+    "warehouse": {
+        "duckdb": "shared.adapters.local.duckdb_warehouse:from_settings",
+        "bigquery": "shared.adapters.gcp.bigquery_warehouse:from_settings",
+    },
+}
+
+
+def build(name: str, settings: Settings) -> Any:
+    """Build the adapter for port `name` from settings."""
+    choices = _FACTORIES[name]
+    backend = settings.warehouse if name == "warehouse" else settings.backend
+    module, _, attr = choices[backend].partition(":")
+    return getattr(importlib.import_module(module), attr)(settings)
+
+
+def _local_run_store(settings: Settings) -> Any:
+    from shared.adapters.local.fs_run_store import FsRunStore
+
+    return FsRunStore(settings.home / "state")
+
+
+def _local_blobs(settings: Settings) -> Any:
+    from shared.adapters.local.fs_blob_store import FsBlobStore
+
+    return FsBlobStore(settings.home / "blobs")
+
+
+def _local_secrets(settings: Settings) -> Any:
+    from shared.adapters.local.env_secrets import EnvSecretStore
+
+    return EnvSecretStore(settings.secrets_file)
+
+
+def _no_local_bus(settings: Settings) -> Any:
+    raise RuntimeError(
+        "the local back end has no standalone bus: run flows with `mhi run` (embedded runtime)"
+    )
