@@ -13,12 +13,12 @@ SCHEMA_VERSION = 1
 # prefixes: only this character set is allowed.
 SAFE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 SAFE_ID_RE = re.compile(SAFE_ID_PATTERN)
-SAFE_ID_RULE = (
-    "1-63 characters: letters, digits, '-' and '_', starting with a letter or digit"
-)
+SAFE_ID_RULE = "1-63 characters: letters, digits, '-' and '_', starting with a letter or digit"
 # Run ids may also carry ':' and '.' (e.g. timestamps from Cloud Scheduler fire times).
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-RUN_ID_RULE = "1-128 characters: letters, digits, '-', '_', '.', ':', starting with a letter or digit"
+RUN_ID_RULE = (
+    "1-128 characters: letters, digits, '-', '_', '.', ':', starting with a letter or digit"
+)
 
 # A for_each child of step `s` is the step `s.<index>`; '.' is never allowed in a user step id.
 CHILD_SEPARATOR = "."

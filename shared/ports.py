@@ -99,7 +99,7 @@ class Warehouse(Protocol):
         mode: WriteMode = "replace",
         keys: Sequence[str] = (),
     ) -> int:
-        """Write `frame` to `table`; `merge` replaces rows matching on `keys`. Return rows written."""
+        """Write `frame` to `table`; mode `merge` replaces rows matching `keys`. Return the rows."""
         ...
 
     def read(self, account: str, table: str) -> pd.DataFrame:
@@ -114,6 +114,14 @@ class Warehouse(Protocol):
 
     def exists(self, account: str, table: str) -> bool:
         """Return whether the table exists."""
+        ...
+
+
+class FlowSource(Protocol):
+    """Stored flow definitions, for `{"flow_ref": ...}` starts (FLOWS_BUCKET or `flows/`)."""
+
+    def get(self, flow_id: str) -> bytes | None:
+        """Return the flow JSON stored for `flow_id`, or None."""
         ...
 
 

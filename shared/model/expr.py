@@ -18,6 +18,7 @@ Path segments may contain '-' (step ids like `extract-reservations`), so there i
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,10 +147,10 @@ class _Parser:
         if tok and tok[1] in ("==", "!=", "<", "<=", ">", ">=", "in"):
             self._take()
             return _Cmp(tok[1], left, self._primary())
-        if tok and tok[1] == "not" and self.i + 1 < len(self.tokens):
-            if self.tokens[self.i + 1][1] == "in":
-                self.i += 2
-                return _Cmp("not in", left, self._primary())
+        nxt = self.tokens[self.i + 1][1] if self.i + 1 < len(self.tokens) else None
+        if tok and tok[1] == "not" and nxt == "in":
+            self.i += 2
+            return _Cmp("not in", left, self._primary())
         return left
 
     def _primary(self) -> Any:
@@ -180,7 +181,9 @@ class _Parser:
         if value in _KEYWORDS:
             raise ExpressionError(f"unexpected keyword {value!r}")
         if value not in ROOTS:
-            raise ExpressionError(f"unknown name {value!r}: references start with {', '.join(ROOTS)}")
+            raise ExpressionError(
+                f"unknown name {value!r}: references start with {', '.join(ROOTS)}"
+            )
         parts: list[str | int] = [value]
         while self._at(".") or self._at("["):
             if self._take()[1] == ".":
@@ -226,11 +229,11 @@ def resolve(path: Path, context: dict[str, Any]) -> Any:
         if isinstance(part, int) and isinstance(value, list):
             if not -len(value) <= part < len(value):
                 raise ExpressionError(f"{Path(tuple(seen))}: index {part} out of range")
-        elif isinstance(value, dict) and part in value:
+        elif isinstance(value, Mapping) and part in value:
             pass
         else:
             where = str(Path(tuple(seen))) if seen else "context"
-            keys = ", ".join(sorted(map(str, value))) if isinstance(value, dict) else "none"
+            keys = ", ".join(sorted(map(str, value))) if isinstance(value, Mapping) else "none"
             raise ExpressionError(f"{where} has no {part!r} (available: {keys or 'none'})")
         value = value[part]
         seen.append(part)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -59,7 +59,7 @@ class ErrorInfo(_Message):
     retryable: bool = True
 
 
-class CallbackStatus(str, Enum):
+class CallbackStatus(StrEnum):
     """What a step reports for one turn of one attempt."""
 
     SUCCEEDED = "succeeded"

@@ -39,7 +39,12 @@ def _check_ids(flow: FlowDefinition) -> list[Problem]:
     out = []
     for i, step in enumerate(flow.steps):
         if step.id in seen:
-            out.append((f"{_step_path(i)}.id", f"duplicate step id {step.id!r} (first at steps[{seen[step.id]}])"))
+            out.append(
+                (
+                    f"{_step_path(i)}.id",
+                    f"duplicate step id {step.id!r} (first at steps[{seen[step.id]}])",
+                )
+            )
         else:
             seen[step.id] = i
     return out
@@ -51,7 +56,12 @@ def _check_types(flow: FlowDefinition, known: frozenset[str]) -> list[Problem]:
         if step.type not in known:
             close = difflib.get_close_matches(step.type, sorted(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            out.append((f"{_step_path(i)}.type", f"unknown step type {step.type!r}{hint} (see `mhi steps`)"))
+            out.append(
+                (
+                    f"{_step_path(i)}.type",
+                    f"unknown step type {step.type!r}{hint} (see `mhi steps`)",
+                )
+            )
     return out
 
 
@@ -81,7 +91,9 @@ def _check_cycle(flow: FlowDefinition) -> list[Problem]:
 
 def ancestors(flow: FlowDefinition) -> dict[str, set[str]]:
     """Return, per step id, every step it depends on directly or transitively."""
-    order = list(graphlib.TopologicalSorter({s.id: s.depends_on for s in flow.steps}).static_order())
+    order = list(
+        graphlib.TopologicalSorter({s.id: s.depends_on for s in flow.steps}).static_order()
+    )
     by_id = {s.id: s for s in flow.steps}
     result: dict[str, set[str]] = {}
     for sid in order:

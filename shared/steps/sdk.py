@@ -151,7 +151,9 @@ class StepContext:
         return json.loads(existing) if existing else value
 
 
-def _failure(message: StepMessage, error: ErrorInfo, started: datetime, now: datetime) -> CallbackMessage:
+def _failure(
+    message: StepMessage, error: ErrorInfo, started: datetime, now: datetime
+) -> CallbackMessage:
     return _callback(message, CallbackStatus.FAILED, started, now, error=error)
 
 
@@ -189,13 +191,19 @@ def run_step(message: StepMessage, kind: StepKind[Any], services: Services) -> C
         return _failure(message, ErrorInfo(**e.to_info()), started, clock.now())
     except Exception as e:  # an unexpected bug or library error: retryable, per the retry policy
         logger.exception("step %s attempt %d raised", message.step_id, message.attempt)
-        info = ErrorInfo(kind="unexpected", message=f"{type(e).__name__}: {e}"[:2000], retryable=True)
+        info = ErrorInfo(
+            kind="unexpected", message=f"{type(e).__name__}: {e}"[:2000], retryable=True
+        )
         return _failure(message, info, started, clock.now())
     metrics = {"duration_seconds": round(time.perf_counter() - t0, 6)}
     if isinstance(result, Wait):
         return _callback(
-            message, CallbackStatus.WAITING, started, clock.now(),
-            continuation=result.state, poll_after_seconds=result.poll_after_seconds,
+            message,
+            CallbackStatus.WAITING,
+            started,
+            clock.now(),
+            continuation=result.state,
+            poll_after_seconds=result.poll_after_seconds,
             metrics=metrics,
         )
     return _success(message, result, started, clock.now(), metrics)
@@ -229,7 +237,9 @@ def _success(
     if "rows" in output and isinstance(output["rows"], int):
         metrics["rows"] = output["rows"]
     output = json.loads(json.dumps(output, default=str))
-    return _callback(message, CallbackStatus.SUCCEEDED, started, now, output=output, metrics=metrics)
+    return _callback(
+        message, CallbackStatus.SUCCEEDED, started, now, output=output, metrics=metrics
+    )
 
 
 def _first_delivery(message: StepMessage, services: Services) -> bool:
@@ -241,7 +251,10 @@ def _first_delivery(message: StepMessage, services: Services) -> bool:
 
 
 def handle_step_message(
-    data: bytes, services: Services, expected_type: str | None = None
+    data: bytes,
+    services: Services,
+    expected_type: str | None = None,
+    resolve_kind: Callable[[str], StepKind[Any]] | None = None,
 ) -> CallbackMessage | None:
     """Decode a step message, run it once, publish its callback; return the callback.
 
@@ -253,21 +266,29 @@ def handle_step_message(
     """
     from shared.catalog import load_kind
 
+    resolve_kind = resolve_kind or load_kind
     message = parse_step(data)
     if expected_type is not None and message.type != expected_type:
         raise InvalidMessageError(
             f"step message of type {message.type!r} delivered to the {expected_type!r} function"
         )
     if services.clock.now() > message.deadline:
-        logger.warning("step %s attempt %d arrived past its deadline; ignored",
-                       message.step_id, message.attempt)
+        logger.warning(
+            "step %s attempt %d arrived past its deadline; ignored",
+            message.step_id,
+            message.attempt,
+        )
         return None
     if not _first_delivery(message, services):
-        logger.info("duplicate delivery of step %s attempt %d turn %d ignored",
-                    message.step_id, message.attempt, message.turn)
+        logger.info(
+            "duplicate delivery of step %s attempt %d turn %d ignored",
+            message.step_id,
+            message.attempt,
+            message.turn,
+        )
         return None
     try:
-        kind = load_kind(message.type)
+        kind = resolve_kind(message.type)
     except KeyError as e:
         raise InvalidMessageError(f"unknown step type {message.type!r}") from e
     callback = run_step(message, kind, services)

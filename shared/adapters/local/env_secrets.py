@@ -33,8 +33,9 @@ class EnvSecretStore:
     """`SecretStore` over env vars (`MHI_SECRET_<ACCOUNT>__<NAME>`) and a JSON file whose keys
     are `<account>--<name>`. The file is git-ignored; values never reach a log line."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+    ) -> None:
         self.path = Path(path) if path else None
         self.environ = os.environ if environ is None else environ
 
@@ -44,7 +45,9 @@ class EnvSecretStore:
         try:
             data = json.loads(self.path.read_text())
         except json.JSONDecodeError as e:
-            raise SecretAccessError(f"secrets file {self.path} is not valid JSON (line {e.lineno})") from None
+            raise SecretAccessError(
+                f"secrets file {self.path} is not valid JSON (line {e.lineno})"
+            ) from None
         if not isinstance(data, dict):
             raise SecretAccessError(f"secrets file {self.path} must hold a JSON object")
         return data

@@ -33,11 +33,15 @@ class FsBlobStore:
             raise
         return path.as_uri()
 
-    def write_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+    def write_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> str:
         """Write `key`; return its file:// URI."""
         return self._publish(key, lambda f: f.write(data))
 
-    def upload_file(self, key: str, path: str, content_type: str = "application/octet-stream") -> str:
+    def upload_file(
+        self, key: str, path: str, content_type: str = "application/octet-stream"
+    ) -> str:
         """Copy a local file to `key`; return its file:// URI."""
 
         def _copy(f: object) -> None:

@@ -24,8 +24,11 @@ class StoreStats:
 def check_key(key: str) -> str:
     """Reject keys that could escape the store's root or are not plain relative paths."""
     parts = key.split("/")
-    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts[:-1]) or (
-        parts[-1] in (".", "..")
+    if (
+        not key
+        or key.startswith("/")
+        or any(p in ("", ".", "..") for p in parts[:-1])
+        or (parts[-1] in (".", ".."))
     ):
         raise PermanentError(f"invalid store key {key!r}")
     return key
@@ -78,7 +81,9 @@ class FsRunStore:
         for dirpath, _dirs, files in os.walk(start):
             rel = os.path.relpath(dirpath, self.root)
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-            keys += [rel + f for f in files if not f.startswith(".tmp-") and (rel + f).startswith(prefix)]
+            keys += [
+                rel + f for f in files if not f.startswith(".tmp-") and (rel + f).startswith(prefix)
+            ]
         keys.sort()
         self.stats.listed += len(keys)
         return keys
@@ -86,7 +91,4 @@ class FsRunStore:
     def delete(self, key: str) -> None:
         """Delete `key` if present."""
         self.stats.deletes += 1
-        try:
-            self._path(key).unlink()
-        except FileNotFoundError:
-            pass
+        self._path(key).unlink(missing_ok=True)
