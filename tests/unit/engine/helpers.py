@@ -1,0 +1,68 @@
+"""Building run states for engine tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.model.flow import FlowDefinition
+from shared.model.run import RunState
+
+T0 = datetime(2026, 1, 1, 6, 0, tzinfo=UTC)
+TYPES = frozenset({"ms-echo"})
+
+
+def at(seconds: float) -> datetime:
+    """T0 plus some seconds."""
+    return T0 + timedelta(seconds=seconds)
+
+
+def flow(*steps: dict[str, Any], **extra: Any) -> FlowDefinition:
+    """A flow of ms-echo steps (type defaults to ms-echo)."""
+    from shared.model.flow import parse_flow
+
+    raw_steps = [{"type": "ms-echo", **s} for s in steps]
+    return parse_flow(
+        {"flow_id": "f", "account": "acme", "flow_config": {"steps": raw_steps}, **extra}, TYPES
+    )
+
+
+def state(f: FlowDefinition, params: dict[str, Any] | None = None) -> RunState:
+    """A fresh run of `f` started at T0."""
+    return RunState(f, "run-1", params or {}, T0)
+
+
+def dispatched(
+    s: RunState, sid: str, attempt: int = 1, when: float = 0, timeout: float = 600
+) -> None:
+    """Fold in `dispatched.json` of an attempt."""
+    s.apply(
+        f"steps/{sid}/{attempt}/dispatched.json",
+        {"at": at(when).isoformat(), "deadline": at(when + timeout).isoformat(), "turn": 0},
+    )
+
+
+def result(
+    s: RunState,
+    sid: str,
+    attempt: int = 1,
+    when: float = 1,
+    ok: bool = True,
+    output: dict[str, Any] | None = None,
+    retryable: bool = True,
+    kind: str = "transient",
+) -> None:
+    """Fold in `result.json` of an attempt."""
+    body: dict[str, Any] = {
+        "status": "succeeded" if ok else "failed",
+        "output": output or {},
+        "error": None if ok else {"kind": kind, "message": "boom", "retryable": retryable},
+        "at": at(when).isoformat(),
+    }
+    s.apply(f"steps/{sid}/{attempt}/result.json", body)
+
+
+def ran(s: RunState, sid: str, attempt: int = 1, ok: bool = True, **kw: Any) -> None:
+    """Dispatched and finished."""
+    dispatched(s, sid, attempt)
+    result(s, sid, attempt, ok=ok, **kw)
