@@ -93,10 +93,12 @@ def _due_timers(
         if not _timer_valid(state, kind, sid, number, turn):
             heapq.heappop(state.timers)
             continue
-        if when > now or (kind == "retry" and free <= 0):
-            wake_at = when if when > now else None
+        if when > now:
+            wake_at = when
             break
         taken.append(heapq.heappop(state.timers))
+        if kind == "retry" and free <= 0:
+            continue  # due, but every slot is taken: looked at again when one frees up
         step = state.steps[sid]
         if kind == "timeout":
             actions.append(_timeout(step, number, turn))

@@ -23,6 +23,7 @@ from shared.constants import (
     CALLBACK_TOPIC,
     DONE_KEY,
     FLOW_KEY,
+    MAX_OUTPUT_BYTES,
     RUN_GROUP,
     active_key,
     attempt_key,
@@ -327,6 +328,12 @@ class Controller:
             UnknownRunError: no such run, or the run has no such step.
             InvalidMessageError: the callback names an attempt that was never dispatched.
         """
+        size = len(json.dumps(callback.output, default=str))
+        if size > MAX_OUTPUT_BYTES:
+            raise InvalidMessageError(
+                f"callback for step {callback.step_id!r}: output is {size} bytes, the limit is "
+                f"{MAX_OUTPUT_BYTES}"
+            )
         ref = RunRef(callback.account, callback.flow_id, callback.run_id)
         with (
             bind(
@@ -362,7 +369,9 @@ class Controller:
                     step.id,
                     callback.attempt,
                 )
-                return None
+                # Nothing to record, but re-applying decide is harmless and finishes the work of
+                # an instance that crashed after recording this same callback.
+                return self._advance(ref, cached)
             self._record(ref, cached, step, callback)
             self._refresh_for(ref, cached, step)
             return self._advance(ref, cached)

@@ -209,6 +209,22 @@ def run_step(message: StepMessage, kind: StepKind[Any], services: Services) -> C
     return _success(message, result, started, clock.now(), metrics)
 
 
+def _json_default(value: Any) -> Any:
+    # Dates, times, paths and decimals have one obvious JSON form; anything else is a handler bug.
+    from datetime import date
+    from datetime import time as dtime
+    from decimal import Decimal
+    from pathlib import PurePath
+
+    if isinstance(value, date | dtime):
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def _success(
     message: StepMessage, output: Any, started: datetime, now: datetime, metrics: dict[str, Any]
 ) -> CallbackMessage:
@@ -220,7 +236,7 @@ def _success(
         )
         return _failure(message, info, started, now)
     try:
-        size = len(json.dumps(output, default=str).encode())
+        size = len(json.dumps(output, default=_json_default).encode())
     except (TypeError, ValueError) as e:
         info = ErrorInfo(kind="bad_output", message=f"output is not JSON: {e}", retryable=False)
         return _failure(message, info, started, now)
@@ -236,7 +252,7 @@ def _success(
         return _failure(message, info, started, now)
     if "rows" in output and isinstance(output["rows"], int):
         metrics["rows"] = output["rows"]
-    output = json.loads(json.dumps(output, default=str))
+    output = json.loads(json.dumps(output, default=_json_default))
     return _callback(
         message, CallbackStatus.SUCCEEDED, started, now, output=output, metrics=metrics
     )

@@ -277,3 +277,20 @@ def test_jitter_is_deterministic_and_bounded() -> None:
     values = [jitter_fraction("r", "s", n) for n in range(1, 200)]
     assert values == [jitter_fraction("r", "s", n) for n in range(1, 200)]
     assert all(-1 <= v < 1 for v in values) and min(values) < -0.5 and max(values) > 0.5
+
+
+def test_a_due_retry_waiting_for_a_slot_does_not_block_other_timers() -> None:
+    s = state(
+        flow(
+            {"id": "a", "retry": {"max_attempts": 2, "initial_backoff_seconds": 1, "jitter": 0}},
+            {"id": "b", "timeout_seconds": 60},
+            max_parallel=1,
+        )
+    )
+    ran(s, "a", ok=False, when=0)
+    dispatched(s, "b", when=0, timeout=60)
+    [timeout] = decide(s, at(61)).actions  # the retry of a is due but b holds the only slot
+    assert isinstance(timeout, RecordResult) and timeout.step_id == "b"
+    result(s, "b", ok=False, when=61, retryable=False)
+    [retry] = decide(s, at(61)).actions
+    assert isinstance(retry, DispatchStep) and (retry.step_id, retry.attempt) == ("a", 2)

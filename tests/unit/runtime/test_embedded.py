@@ -1,0 +1,146 @@
+"""The embedded runtime runs flows end to end in one process: retries, timeouts, polls, cancel."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from shared.config import Settings
+from shared.engine.summary import run_summary
+from shared.services import Services
+from shared.runtime.embedded import EmbeddedRuntime
+from shared.steps.sdk import StepContext, StepKind, Wait
+
+
+class PollCfg(BaseModel):
+    polls: int = 2
+
+
+def _poller(ctx: StepContext, cfg: PollCfg) -> Any:
+    seen = (ctx.continuation or {}).get("seen", 0)
+    if seen < cfg.polls:
+        return Wait({"seen": seen + 1}, poll_after_seconds=0.01)
+    return {"polls": seen, "turn": ctx.message.turn}
+
+
+POLLER = StepKind("ms-poller", PollCfg, _poller)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[EmbeddedRuntime]:
+    with EmbeddedRuntime(
+        Services(Settings(home=tmp_path)), extra_kinds={"ms-poller": POLLER}
+    ) as rt:
+        yield rt
+
+
+def _flow(*steps: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"flow_id": "e", "account": "acme", "flow_config": {"steps": list(steps)}, **extra}
+
+
+def test_retries_then_succeeds(runtime: EmbeddedRuntime) -> None:
+    ref = runtime.start_json(
+        _flow(
+            {
+                "id": "a",
+                "type": "ms-echo",
+                "config": {"fail_until_attempt": 3},
+                "retry": {"max_attempts": 3, "initial_backoff_seconds": 0.01},
+            }
+        )
+    )
+    summary = run_summary(runtime.wait(ref, timeout=30))
+    assert summary["status"] == "succeeded"
+    assert summary["steps"][0]["attempts"] == 3
+
+
+def test_permanent_failure_fails_the_run_with_the_error_recorded(runtime: EmbeddedRuntime) -> None:
+    ref = runtime.start_json(
+        _flow(
+            {
+                "id": "a",
+                "type": "ms-echo",
+                "config": {"fail_permanently": True, "fail_message": "bad ledger"},
+            },
+            {"id": "b", "type": "ms-echo", "depends_on": ["a"]},
+        )
+    )
+    summary = run_summary(runtime.wait(ref, timeout=30))
+    assert summary["status"] == "failed" and summary["failed_step"] == "a"
+    assert "bad ledger" in summary["error"]
+    assert [s["status"] for s in summary["steps"]] == ["failed", "skipped"]
+    assert summary["steps"][0]["attempts"] == 1  # not retryable: one attempt only
+
+
+def test_slow_step_is_timed_out_and_retried(runtime: EmbeddedRuntime) -> None:
+    ref = runtime.start_json(
+        _flow(
+            {
+                "id": "slow",
+                "type": "ms-echo",
+                "timeout_seconds": 1,
+                "config": {"sleep_seconds": 1.5},
+                "retry": {"max_attempts": 2, "initial_backoff_seconds": 0.01},
+            }
+        )
+    )
+    summary = run_summary(runtime.wait(ref, timeout=30))
+    step = summary["steps"][0]
+    assert summary["status"] == "failed" and step["attempts"] == 2
+    assert step["error"]["kind"] == "timeout"
+
+
+def test_long_job_is_polled_across_turns(runtime: EmbeddedRuntime) -> None:
+    ref = runtime.start_json(_flow({"id": "p", "type": "ms-poller", "config": {"polls": 3}}))
+    state = runtime.wait(ref, timeout=30)
+    assert state.output("p") == {"polls": 3, "turn": 3}
+    assert sorted(state.steps["p"].attempts[1].waits) == [0, 1, 2]
+
+
+def test_cancel_stops_dispatching(runtime: EmbeddedRuntime) -> None:
+    ref = runtime.start_json(
+        _flow(
+            {"id": "a", "type": "ms-echo", "config": {"sleep_seconds": 0.5}},
+            {"id": "b", "type": "ms-echo", "depends_on": ["a"]},
+        )
+    )
+    runtime.cancel(ref, "wrong day")
+    summary = run_summary(runtime.wait(ref, timeout=30))
+    assert summary["status"] == "cancelled" and summary["error"] == "cancelled: wrong day"
+    assert summary["steps"][1]["status"] == "skipped"
+    assert summary["steps"][1]["attempts"] == 0
+
+
+def test_for_each_and_references_end_to_end(runtime: EmbeddedRuntime, tmp_path: Path) -> None:
+    ref = runtime.start_json(
+        _flow(
+            {"id": "list", "type": "ms-echo", "config": {"hotels": ["h1", "h2", "h3"]}},
+            {
+                "id": "each",
+                "type": "ms-echo",
+                "depends_on": ["list"],
+                "for_each": "{{ steps.list.output.hotels }}",
+                "config": {"hotel": "{{ item }}", "day": "{{ params.day }}"},
+            },
+            {
+                "id": "sum",
+                "type": "ms-echo",
+                "depends_on": ["each"],
+                "config": {"first": "{{ steps.each.output.items[0].hotel }}"},
+            },
+            params={"day": {"default": "2017-08-01"}},
+            max_parallel=2,
+        )
+    )
+    state = runtime.wait(ref, timeout=30)
+    assert state.output("sum") == {"first": "h1"}
+    assert [c["hotel"] for c in state.output("each")["items"]] == ["h1", "h2", "h3"]
+    objects = runtime.services.run_store.list(ref.prefix)
+    assert ref.prefix + "steps/each.2/1/dispatched.json" in objects
+    frozen = json.loads(runtime.services.run_store.read(ref.prefix + "flow.json") or b"{}")
+    assert frozen["params"] == {"day": "2017-08-01"}
