@@ -12,8 +12,8 @@ from pydantic import BaseModel
 
 from shared.config import Settings
 from shared.engine.summary import run_summary
-from shared.services import Services
 from shared.runtime.embedded import EmbeddedRuntime
+from shared.services import Services
 from shared.steps.sdk import StepContext, StepKind, Wait
 
 
