@@ -20,6 +20,12 @@ from shared.constants import CHILD_SEPARATOR, RUN_GROUP
 from shared.model.flow import FlowDefinition, RetryPolicy, StepSpec
 
 NOTIFY_STEP = "_notify"
+JOIN_PREFIX = "_in."
+
+
+def join_group(step_id: str) -> str:
+    """The progress group counting the finished dependencies of a step with several."""
+    return JOIN_PREFIX + step_id
 
 
 class StepStatus(StrEnum):
@@ -341,6 +347,8 @@ class RunState:
         """How many terminal members complete a progress group (None if not known yet)."""
         if group == RUN_GROUP:
             return len(self.flow.steps)
+        if group.startswith(JOIN_PREFIX):
+            return len(self.steps[group[len(JOIN_PREFIX) :]].spec.depends_on)
         children = self.steps[group].children
         return None if children is None else len(children)
 

@@ -43,7 +43,7 @@ from shared.engine.actions import Action
 from shared.engine.summary import flow_notification
 from shared.errors import InvalidMessageError, UnknownRunError
 from shared.model.messages import CallbackMessage, CallbackStatus, StepMessage, encode
-from shared.model.run import NOTIFY_STEP, RunState, StepState, parse_time
+from shared.model.run import JOIN_PREFIX, NOTIFY_STEP, RunState, StepState, join_group, parse_time
 from shared.ports import MessageBus, RunStore
 from shared.runtime.logs import bind
 
@@ -97,6 +97,7 @@ class Controller:
         self.now = now
         self.callback_topic = callback_topic
         self.cache_size = cache_size
+        self.on_finish: list[Callable[[RunRef], None]] = []
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -160,6 +161,17 @@ class Controller:
     def _refresh_step(self, ref: RunRef, cached: _Cached, sid: str) -> None:
         self._refresh(ref, cached, f"steps/{sid}/")
 
+    def _refresh_group(self, ref: RunRef, cached: _Cached, group: str) -> None:
+        state = cached.state
+        if group == RUN_GROUP:
+            self._refresh(ref, cached)
+        elif group.startswith(JOIN_PREFIX):
+            for dep in state.steps[group[len(JOIN_PREFIX) :]].spec.depends_on:
+                if not state.is_terminal(state.steps[dep]):
+                    self._refresh_step(ref, cached, dep)
+        else:
+            self._refresh(ref, cached, f"steps/{group}.")
+
     # ---- writes -------------------------------------------------------------------------
 
     def _create(self, ref: RunRef, cached: _Cached, rel: str, body: dict[str, Any]) -> bool:
@@ -179,11 +191,23 @@ class Controller:
             self._refresh_step(ref, cached, step.id)
             return
         if not was_terminal and state.is_terminal(step) and step.id != NOTIFY_STEP:
-            self._claim_progress(ref, cached, step.parent or RUN_GROUP)
+            self._count_finished(ref, cached, step)
+
+    def _count_finished(self, ref: RunRef, cached: _Cached, step: StepState) -> None:
+        """Claim one completion in every group `step` belongs to: the run (or its for_each
+        parent) and each join it feeds. Whoever claims a group's last slot re-lists that group's
+        members, so the next decision sees every member even if other instances finished them.
+        One claim per edge: the cost of a step does not grow with the size of the flow."""
+        state = cached.state
+        self._claim_progress(ref, cached, step.parent or RUN_GROUP)
+        if step.parent is not None:
+            return
+        for dependent in state.dependents[step.id]:
+            if len(state.steps[dependent].spec.depends_on) > 1:
+                self._claim_progress(ref, cached, join_group(dependent))
 
     def _claim_progress(self, ref: RunRef, cached: _Cached, group: str) -> None:
-        """Count one more finished member of `group`; the one that counts the last refreshes the
-        group so the next decision sees every member (even those finished by other instances)."""
+        """Count one more finished member of `group`; the last one re-lists the group."""
         state = cached.state
         size = state.group_size(group)
         if size is None:
@@ -193,7 +217,7 @@ class Controller:
             rel = progress_key(group, count)
             if self._create(ref, cached, rel, {"at": self.now().isoformat()}):
                 if count == size:
-                    self._refresh(ref, cached, "" if group == RUN_GROUP else f"steps/{group}.")
+                    self._refresh_group(ref, cached, group)
                 return
             cached.known.add(ref.prefix + rel)
             state.progress[group] = count
@@ -282,6 +306,8 @@ class Controller:
             return
         logger.info("run %s finished: %s", ref.run_id, action.status.value)
         self._notify_and_close(ref, cached, now)
+        for hook in self.on_finish:
+            hook(ref)
 
     def _notify_and_close(self, ref: RunRef, cached: _Cached, now: datetime) -> None:
         note = flow_notification(cached.state)
@@ -351,7 +377,7 @@ class Controller:
             if step is None:
                 raise UnknownRunError(f"run {ref.run_id!r} has no step {callback.step_id!r}")
             attempt = step.attempts.get(callback.attempt)
-            if attempt is None or attempt.turn < callback.turn or attempt.result is None:
+            if attempt is None or attempt.turn < callback.turn:
                 self._refresh_step(ref, cached, step.id)
                 attempt = step.attempts.get(callback.attempt)
             if attempt is None or attempt.dispatched_at is None or attempt.turn < callback.turn:
@@ -373,7 +399,6 @@ class Controller:
                 # an instance that crashed after recording this same callback.
                 return self._advance(ref, cached)
             self._record(ref, cached, step, callback)
-            self._refresh_for(ref, cached, step)
             return self._advance(ref, cached)
 
     def _record(self, ref: RunRef, cached: _Cached, step: StepState, cb: CallbackMessage) -> None:
@@ -405,17 +430,6 @@ class Controller:
         self._terminal_write(
             ref, cached, step, attempt_key(step.id, cb.attempt, "result.json"), body
         )
-
-    def _refresh_for(self, ref: RunRef, cached: _Cached, step: StepState) -> None:
-        """Re-list the dependencies of `step`'s dependents that this instance has not seen finish:
-        whichever of two racing instances records its result last is sure to see both."""
-        state = cached.state
-        if step.parent is not None or step.id == NOTIFY_STEP:
-            return
-        for dependent in state.dependents[step.id]:
-            for dep in state.steps[dependent].spec.depends_on:
-                if dep != step.id and not state.is_terminal(state.steps[dep]):
-                    self._refresh_step(ref, cached, dep)
 
     def state(self, ref: RunRef, *, refresh: bool = True) -> RunState:
         """Return the run's state (re-listed from the store unless `refresh` is False)."""

@@ -49,6 +49,8 @@ class EmbeddedRuntime:
         self._wake: dict[RunRef, datetime] = {}
         self._wake_lock = threading.Condition()
         self._stopping = False
+        self._finished: dict[RunRef, threading.Event] = {}
+        self.controller.on_finish.append(lambda ref: self._finished_event(ref).set())
         self._timer: threading.Thread | None = None
         self.bus.subscribe(CONTROLLER_TOPIC, self._on_start_message)
         self.bus.subscribe(CALLBACK_TOPIC, self._on_callback)
@@ -111,15 +113,22 @@ class EmbeddedRuntime:
         """The run's current state as this process knows it."""
         return self.controller.state(ref, refresh=False)
 
-    def wait(self, ref: RunRef, timeout: float = 600.0, poll: float = 0.02) -> RunState:
+    def _finished_event(self, ref: RunRef) -> threading.Event:
+        with self._wake_lock:
+            return self._finished.setdefault(ref, threading.Event())
+
+    def wait(self, ref: RunRef, timeout: float = 600.0, poll: float = 0.5) -> RunState:
         """Block until the run is done; raise TimeoutError otherwise."""
+        event = self._finished_event(ref)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            # The event fires when this process finishes the run; the poll catches runs finished
+            # by another process sharing the store.
+            event.wait(min(poll, max(0.0, deadline - time.monotonic())))
             state = self.state(ref)
             if state.done is not None:
                 self.bus.wait_idle(5.0)
                 return state
-            time.sleep(poll)
         raise TimeoutError(f"run {ref.run_id} not finished after {timeout}s")
 
     # ---- timer (the sweep) --------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,8 @@ class FsRunStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.stats = StoreStats()
+        self._dirs: set[str] = set()
+        self._tmp_names = itertools.count()
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -49,13 +52,21 @@ class FsRunStore:
     def create(self, key: str, data: bytes) -> bool:
         """Create `key` if absent; False if it already existed."""
         self.stats.creates += 1
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        path = os.path.join(self.root, check_key(key))
+        parent = os.path.dirname(path)
+        if parent not in self._dirs:  # a hot path: skip mkdir for folders made before
+            os.makedirs(parent, exist_ok=True)
+            self._dirs.add(parent)
+        tmp = os.path.join(
+            parent, f".tmp-{os.getpid()}-{threading.get_ident()}-{next(self._tmp_names)}"
+        )
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.link(tmp, path)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.close(fd)
+            os.link(tmp, path)  # atomic publish: fails if the key exists, content is complete
         except FileExistsError:
             return False
         finally:

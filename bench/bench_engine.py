@@ -1,0 +1,112 @@
+"""Orchestration overhead of the embedded runtime, per step, with no-op steps.
+
+Prints wall time per step and run-store operations per step for a 100- and a 1,000-step chain,
+a 1,000-wide fan-out (one root, 1,000 parallel steps, one join) and a random 1,000-step DAG.
+Run from the repository root:  python bench/bench_engine.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from shared.adapters.local.fs_run_store import FsRunStore
+from shared.config import Settings
+from shared.runtime.embedded import EmbeddedRuntime
+from shared.services import Services
+
+
+def chain(n: int) -> list[dict[str, Any]]:
+    return [
+        {"id": f"s{i}", "type": "ms-echo", "depends_on": [f"s{i - 1}"] if i else []}
+        for i in range(n)
+    ]
+
+
+def fan_out(width: int) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = [{"id": "root", "type": "ms-echo"}]
+    steps += [{"id": f"w{i}", "type": "ms-echo", "depends_on": ["root"]} for i in range(width)]
+    steps.append({"id": "join", "type": "ms-echo", "depends_on": [f"w{i}" for i in range(width)]})
+    return steps
+
+
+def random_dag(n: int, seed: int = 42) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    steps = []
+    for i in range(n):
+        k = min(i, rng.choice([0, 1, 1, 2, 3]))
+        deps = sorted(rng.sample(range(max(0, i - 50), i), min(k, i - max(0, i - 50)))) if i else []
+        steps.append({"id": f"s{i}", "type": "ms-echo", "depends_on": [f"s{d}" for d in deps]})
+    return steps
+
+
+def measure(name: str, steps: list[dict[str, Any]], workers: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as home:
+        store = FsRunStore(Path(home) / "state")
+        services = Services(Settings(home=Path(home)), run_store=store)
+        flow = {"flow_id": "bench", "account": "bench", "flow_config": {"steps": steps}}
+        with EmbeddedRuntime(services, workers=workers) as runtime:
+            t0, c0 = time.perf_counter(), time.process_time()
+            ref = runtime.start_json(flow)
+            state = runtime.wait(ref, timeout=600)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        assert state.done and state.done["status"] == "succeeded", state.done
+        n = len(steps)
+        s = store.stats
+        return {
+            "name": name,
+            "steps": n,
+            "ms_per_step": 1000 * wall / n,
+            "wall_s": wall,
+            "cpu_ms_per_step": 1000 * cpu / n,
+            "creates": s.creates / n,
+            "reads": s.reads / n,
+            "lists": s.lists / n,
+            "listed": s.listed / n,
+        }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per shape; the median is printed"
+    )
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    shapes = [
+        ("chain-100", chain(100)),
+        ("chain-1000", chain(1000)),
+        ("fan-out-1000", fan_out(1000)),
+        ("random-dag-1000", random_dag(1000)),
+    ]
+    print(
+        f"{'shape':<16}{'steps':>6}{'ms/step':>9}{'cpu ms':>8}{'wall s':>8}{'creates':>9}{'reads':>7}"
+        f"{'lists':>7}{'listed':>8}   (store operations per step; median of {args.repeat})"
+    )
+    results = {}
+    for name, steps in shapes:
+        runs = [measure(name, steps, args.workers) for _ in range(args.repeat)]
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "name"}
+        results[name] = med
+        print(
+            f"{name:<16}{int(med['steps']):>6}{med['ms_per_step']:>9.3f}{med['cpu_ms_per_step']:>8.3f}"
+            f"{med['wall_s']:>8.2f}"
+            f"{med['creates']:>9.2f}{med['reads']:>7.2f}{med['lists']:>7.2f}{med['listed']:>8.2f}"
+        )
+    c100, c1000 = results["chain-100"], results["chain-1000"]
+    print(
+        f"\nchain-1000 / chain-100: time per step x{c1000['ms_per_step'] / c100['ms_per_step']:.2f}, "
+        f"store operations per step x{(c1000['creates'] + c1000['reads'] + c1000['lists']) / (c100['creates'] + c100['reads'] + c100['lists']):.2f}, "
+        f"objects listed per step x{c1000['listed'] / max(c100['listed'], 1e-9):.2f}  (target: within 1.5x)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
