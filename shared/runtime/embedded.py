@@ -50,7 +50,8 @@ class EmbeddedRuntime:
         self._wake_lock = threading.Condition()
         self._stopping = False
         self._finished: dict[RunRef, threading.Event] = {}
-        self.controller.on_finish.append(lambda ref: self._finished_event(ref).set())
+        self._active: set[RunRef] = set()
+        self.controller.on_finish.append(self._on_finish)
         self._timer: threading.Thread | None = None
         self.bus.subscribe(CONTROLLER_TOPIC, self._on_start_message)
         self.bus.subscribe(CALLBACK_TOPIC, self._on_callback)
@@ -97,6 +98,7 @@ class EmbeddedRuntime:
     def start(self, request: StartRequest) -> RunRef:
         """Start a run (idempotent on request.run_id) and return its reference."""
         ref, _created = start_run(self.controller, request)
+        self._active.add(ref)
         self._schedule(ref, self.controller.advance(ref))
         return ref
 
@@ -112,6 +114,18 @@ class EmbeddedRuntime:
     def state(self, ref: RunRef) -> RunState:
         """The run's current state as this process knows it."""
         return self.controller.state(ref, refresh=False)
+
+    def _on_finish(self, ref: RunRef) -> None:
+        self._active.discard(ref)
+        self._finished_event(ref).set()
+
+    def _check_cancels(self) -> None:
+        # `mhi runs cancel` in another process writes cancel.json; notice it within a second.
+        from shared.constants import CANCEL_KEY
+
+        for ref in list(self._active):
+            if self.controller.store.read(ref.prefix + CANCEL_KEY) is not None:
+                self._schedule(ref, self.controller.advance(ref, full_refresh=True))
 
     def _finished_event(self, ref: RunRef) -> threading.Event:
         with self._wake_lock:
@@ -134,8 +148,11 @@ class EmbeddedRuntime:
     # ---- timer (the sweep) --------------------------------------------------------------
 
     def _tick(self) -> None:
-        last_sweep = time.monotonic()
+        last_sweep = last_cancel_check = time.monotonic()
         while not self._stopping:
+            if time.monotonic() - last_cancel_check > 1.0:
+                last_cancel_check = time.monotonic()
+                self._check_cancels()
             now = self.services.clock.now()
             with self._wake_lock:
                 due = [r for r, t in self._wake.items() if t <= now]

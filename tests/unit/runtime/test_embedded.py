@@ -144,3 +144,23 @@ def test_for_each_and_references_end_to_end(runtime: EmbeddedRuntime, tmp_path: 
     assert ref.prefix + "steps/each.2/1/dispatched.json" in objects
     frozen = json.loads(runtime.services.run_store.read(ref.prefix + "flow.json") or b"{}")
     assert frozen["params"] == {"day": "2017-08-01"}
+
+
+def test_cancel_written_by_another_process_is_noticed(runtime: EmbeddedRuntime) -> None:
+    from shared.runtime.controller import Controller
+    from shared.runtime.embedded import request_cancel
+
+    ref = runtime.start_json(
+        _flow(
+            {"id": "a", "type": "ms-echo", "config": {"sleep_seconds": 0.2}},
+            {"id": "b", "type": "ms-echo", "depends_on": ["a"], "config": {"sleep_seconds": 2}},
+        )
+    )
+    other = Controller(runtime.services.run_store, runtime.bus, runtime.services.clock.now)
+    import time
+
+    while runtime.state(ref).status(runtime.state(ref).steps["b"]).value != "running":
+        time.sleep(0.02)
+    assert request_cancel(other, ref, "from another terminal")
+    summary = run_summary(runtime.wait(ref, timeout=10))
+    assert summary["status"] == "cancelled"
