@@ -50,7 +50,9 @@ def run_summary(state: RunState, with_children: bool = False) -> dict[str, Any]:
     if finished:
         duration = round((parse_time(finished) - state.started_at).total_seconds(), 3)
     steps = [
-        step_summary(state, s) for s in state.steps.values() if with_children or s.parent is None
+        step_summary(state, s)
+        for s in list(state.steps.values())
+        if with_children or s.parent is None
     ]
     steps.sort(key=lambda s: state.steps[s["id"]].order)
     return {

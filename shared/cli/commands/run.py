@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _progress(state: RunState, seen: dict[str, str], t0: float) -> None:
-    for step in state.steps.values():
+    for step in list(state.steps.values()):  # copied: workers may add children
         status = state.status(step).value
         if seen.get(step.id) == status:
             continue
