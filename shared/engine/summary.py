@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from shared.model import expr
@@ -9,12 +10,19 @@ from shared.model.flow import NotificationSpec
 from shared.model.run import Attempt, RunState, RunStatus, StepState, parse_time
 
 
-def _duration(step: StepState) -> float | None:
+def _first_dispatch(state: RunState, step: StepState) -> datetime | None:
+    if step.children:
+        times = [_first_dispatch(state, state.steps[c]) for c in step.children]
+        return min((t for t in times if t is not None), default=None)
     first = step.attempts.get(min(step.attempts)) if step.attempts else None
-    last = step.last
-    if not first or not last or not first.dispatched_at or not last.result:
+    return first.dispatched_at if first else None
+
+
+def _duration(state: RunState, step: StepState) -> float | None:
+    start, last = _first_dispatch(state, step), step.last
+    if start is None or last is None or not last.result:
         return None
-    return round((parse_time(last.result["at"]) - first.dispatched_at).total_seconds(), 3)
+    return round((parse_time(last.result["at"]) - start).total_seconds(), 3)
 
 
 def _error(attempt: Attempt | None) -> dict[str, Any] | None:
@@ -34,7 +42,8 @@ def step_summary(state: RunState, step: StepState) -> dict[str, Any]:
         "attempts": 0
         if step.is_parent
         else len([a for a in step.attempts.values() if a.dispatched_at]),
-        "duration_seconds": _duration(step),
+        "duration_seconds": _duration(state, step),
+        "items": len(step.children) if step.children is not None else None,
         "error": _error(step.last),
         "skip_reason": (step.skipped or {}).get("reason"),
         "output": state.output(step.id),

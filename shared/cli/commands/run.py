@@ -70,6 +70,14 @@ def _progress(state: RunState, seen: dict[str, str], t0: float) -> None:
             )
 
 
+def _note(step: dict[str, Any]) -> str:
+    if step["error"]:
+        return str(step["error"].get("message", ""))
+    if step["skip_reason"]:
+        return str(step["skip_reason"])
+    return f"for_each over {step['items']} items" if step.get("items") is not None else ""
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     """Print the final status and the step table."""
     rows = [
@@ -79,7 +87,7 @@ def print_summary(summary: dict[str, Any]) -> None:
             s["status"],
             s["attempts"],
             seconds(s["duration_seconds"]),
-            ((s["error"] or {}).get("message") or s["skip_reason"] or "")[:80],
+            _note(s)[:80],
         )
         for s in summary["steps"]
     ]
