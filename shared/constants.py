@@ -59,3 +59,6 @@ FLOW_KEY = "flow.json"
 DONE_KEY = "done.json"
 CANCEL_KEY = "cancel.json"
 RUN_GROUP = "_run"
+# The pseudo-step that carries a run's flow-level notification (never a user step id: user ids
+# cannot start with '_').
+NOTIFY_STEP = "_notify"

@@ -289,7 +289,7 @@ def template_expressions(text: str) -> list[str]:
 def render_string(text: str, context: dict[str, Any]) -> Any:
     """Render `{{ ... }}` placeholders. A string that is exactly one placeholder keeps its type."""
     whole = _TEMPLATE_RE.fullmatch(text.strip())
-    if whole:
+    if whole and "{{" not in whole.group(1):
         return evaluate(parse(whole.group(1)), context)
 
     def _sub(m: re.Match[str]) -> str:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from shared.constants import (
+    NOTIFY_STEP,
     RUN_ID_RE,
     RUN_ID_RULE,
     SAFE_ID_RE,
@@ -28,7 +29,10 @@ def _safe_id(value: str) -> str:
 
 
 def _step_ref(value: str) -> str:
-    # A step reference is a step id, or `<step id>.<index>` for a for_each child.
+    # A step reference is a step id, `<step id>.<index>` for a for_each child, or the
+    # flow-level notification pseudo-step.
+    if value == NOTIFY_STEP:
+        return value
     head, sep, tail = value.partition(".")
     _safe_id(head)
     if sep and not tail.isdigit():

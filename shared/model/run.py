@@ -16,10 +16,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shared.constants import CHILD_SEPARATOR, RUN_GROUP
+from shared.constants import CHILD_SEPARATOR, NOTIFY_STEP, RUN_GROUP
 from shared.model.flow import FlowDefinition, RetryPolicy, StepSpec
 
-NOTIFY_STEP = "_notify"
 JOIN_PREFIX = "_in."
 
 

@@ -180,3 +180,14 @@ def test_cancel_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "CANCELLED" in out and "cancelled: wrong day" in out
     assert main(["runs", "cancel", "nope"]) == 2
     assert "no run with id 'nope'" in capsys.readouterr().err
+
+
+def test_validate_checks_flow_level_notifications(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = _write(
+        tmp_path / "bad.json",
+        {**FLOW, "notifications": {"success": {"type": ["pigeon"], "recipients": "a@example.com"}}},
+    )
+    assert main(["validate", bad]) == 1
+    assert "$.notifications.success" in capsys.readouterr().out

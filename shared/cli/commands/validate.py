@@ -58,6 +58,29 @@ def config_problems(flow: FlowDefinition) -> list[tuple[str, str]]:
     return problems
 
 
+def notification_problems(flow: FlowDefinition) -> list[tuple[str, str]]:
+    """Check the flow-level notification blocks against the notifications step's config."""
+    from shared.catalog import load_kind
+
+    if flow.notifications is None:
+        return []
+    kind = load_kind("ms-notifications")
+    problems = []
+    for event in ("success", "fail"):
+        spec = getattr(flow.notifications, event)
+        if spec is None:
+            continue
+        config = {
+            **spec.model_dump(mode="json", exclude_none=True, exclude={"when"}),
+            "event": event,
+        }
+        try:
+            kind.config_model.model_validate(config)
+        except ValidationError as e:
+            problems += format_validation_error(e, f"$.notifications.{event}")
+    return problems
+
+
 def check_file(path: str) -> list[tuple[str, str]]:
     """Return every problem of one flow file."""
     try:
@@ -66,7 +89,7 @@ def check_file(path: str) -> list[tuple[str, str]]:
         return e.problems
     except InvalidMessageError as e:
         return [("", str(e).removeprefix(f"{path}: "))]
-    return config_problems(flow)
+    return config_problems(flow) + notification_problems(flow)
 
 
 def run(args: argparse.Namespace) -> int:

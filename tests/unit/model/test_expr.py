@@ -74,6 +74,7 @@ def test_render_keeps_type_of_a_whole_placeholder_and_interpolates_otherwise() -
     config = {
         "rows": "{{ steps.extract-reservations.output.rows }}",
         "label": "day={{ params.day }} n={{params.n}} ok={{ params.flag }}",
+        "two": "{{ params.n }} of {{ params.day }}",
         "nested": [{"h": "{{ item.hotel }}"}],
         "plain": "no templates",
         "num": 4,
@@ -81,6 +82,7 @@ def test_render_keeps_type_of_a_whole_placeholder_and_interpolates_otherwise() -
     assert expr.render(config, CTX) == {
         "rows": 10,
         "label": "day=2024-01-02 n=3 ok=true",
+        "two": "3 of 2024-01-02",
         "nested": [{"h": "a"}],
         "plain": "no templates",
         "num": 4,

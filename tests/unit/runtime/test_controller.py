@@ -218,3 +218,34 @@ def test_flow_ref_start_uses_stored_flow_and_params(tmp_path: Any) -> None:
         {"flow_ref": "f", "params": {"day": "2024-01-01"}, "run_id": "s1"}, source, TYPES
     )
     assert request.params == {"day": "2024-01-01"} and request.run_id == "s1"
+
+
+def test_flow_level_notification_is_dispatched_once_when_the_run_ends() -> None:
+    store, bus, ctl = _setup()
+    flow = {
+        **FLOW,
+        "notifications": {
+            "success": {"type": ["outbox"], "recipients": "a@example.com"},
+            "fail": {"type": "outbox", "recipients": ["b@example.com"]},
+        },
+    }
+    ref, _ = start_run(ctl, parse_start({**flow, "run_id": "n1"}, None, TYPES))
+    ctl.on_callback(_cb(bus.steps()[0]))
+    ctl.on_callback(_cb(bus.steps()[1]))
+    notes = [m for m in bus.steps() if m.step_id == "_notify"]
+    assert len(notes) == 1 and notes[0].type == "ms-notifications"
+    assert notes[0].config == {
+        "type": ["outbox"],
+        "recipients": ["a@example.com"],
+        "event": "success",
+    }
+    summary = notes[0].upstream["_run"]
+    assert summary["status"] == "succeeded" and [s["id"] for s in summary["steps"]] == ["a", "b"]
+    ctl.sweep()  # a sweep after the end sends nothing more
+    Controller(store, bus, lambda: NOW).on_callback(_cb(notes[0]))
+    assert len([m for m in bus.steps() if m.step_id == "_notify"]) == 1
+    assert (
+        json.loads(store.objects[ref.prefix + "steps/_notify/1/result.json"])["status"]
+        == "succeeded"
+    )
+    assert store.list("active/") == []
