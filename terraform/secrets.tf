@@ -1,0 +1,51 @@
+# Secret Manager containers, `<account>--<name>` (shared/adapters/local/env_secrets.py
+# secret_id), for every account and every secret name a function reads. Values are never in
+# terraform: add them with `gcloud secrets versions add` (README, "Add a secret").
+
+locals {
+  # What each function reads: the names found in its code, plus var.extra_secrets.
+  function_secrets = {
+    for fn, f in var.functions : fn => sort(distinct(concat(f.secrets, lookup(var.extra_secrets, fn, []))))
+  }
+
+  secret_names = sort(distinct(flatten(values(local.function_secrets))))
+
+  secrets = {
+    for pair in setproduct(var.accounts, local.secret_names) :
+    "${pair[0]}--${pair[1]}" => { account = pair[0], name = pair[1] }
+  }
+
+  # A function may read exactly the secrets it names, for every account, and nothing else.
+  secret_grants = merge([
+    for fn, names in local.function_secrets : {
+      for pair in setproduct(var.accounts, names) :
+      "${fn}/${pair[0]}--${pair[1]}" => { function = fn, secret = "${pair[0]}--${pair[1]}" }
+    }
+  ]...)
+}
+
+resource "google_secret_manager_secret" "secret" {
+  for_each = var.create_account_resources ? local.secrets : {}
+
+  secret_id = each.key
+
+  labels = {
+    account = lower(replace(each.value.account, "_", "-"))
+  }
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_secret_manager_secret_iam_member" "accessor" {
+  for_each = local.secret_grants
+
+  secret_id = each.value.secret
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.fn[each.value.function].member
+
+  depends_on = [google_secret_manager_secret.secret]
+}

@@ -1,0 +1,154 @@
+variable "project" {
+  description = "GCP project id everything is deployed to."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, buckets, datasets and scheduler jobs."
+  type        = string
+  default     = "europe-southwest1"
+}
+
+variable "env" {
+  description = "Environment acronym (e.g. dev, pre, pro). Suffixes every name so several environments can share a project; empty for none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([a-z][a-z0-9]{0,6})?$", var.env))
+    error_message = "env must be empty or 1-7 lowercase letters/digits starting with a letter (it suffixes service-account ids, which are limited to 30 characters)."
+  }
+}
+
+variable "accounts" {
+  description = "Accounts (hotel groups) served: each gets its secrets and its BigQuery datasets."
+  type        = list(string)
+
+  validation {
+    condition     = alltrue([for a in var.accounts : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$", a))])
+    error_message = "Each account must be 1-63 characters: letters, digits, '-' and '_', starting with a letter or digit (the rule of shared/constants.py)."
+  }
+}
+
+variable "create_account_resources" {
+  description = "Create the per-account Secret Manager containers and BigQuery datasets. They belong to the account, not to an environment: set false for the second environment of a shared project (grants are still made)."
+  type        = bool
+  default     = true
+}
+
+variable "extra_secrets" {
+  description = "More secret names a function reads, by function folder: e.g. an extractor step whose config sets `credentials` to another prefix reads `<prefix>-api-key`."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for fn in keys(var.extra_secrets) : contains(keys(var.functions), fn)])
+    error_message = "extra_secrets keys must be function folders (keys of var.functions)."
+  }
+}
+
+variable "runs_retention_days" {
+  description = "Run state objects (runs bucket) are deleted this many days after they were written."
+  type        = number
+  default     = 90
+}
+
+variable "raw_retention_days" {
+  description = "Landed raw files are deleted after this many days; 0 keeps them (they move to Nearline after 30 days)."
+  type        = number
+  default     = 0
+}
+
+variable "max_delivery_attempts" {
+  description = "Pub/Sub push attempts before a message goes to the trigger's dead-letter topic (5-100)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts must be between 5 and 100 (the Pub/Sub limits)."
+  }
+}
+
+variable "bundles_dir" {
+  description = "Folder holding <function>.zip bundles made by `mhi package --all --zip`: the first deployment of each function. Later code deploys go through Cloud Build."
+  type        = string
+  default     = "../build/functions"
+}
+
+variable "github" {
+  description = "GitHub repository connected to Cloud Build; when set, the deploy and terraform triggers are created."
+  type = object({
+    owner  = string
+    name   = string
+    branch = optional(string, "^main$")
+  })
+  default = null
+}
+
+variable "terraform_service_account" {
+  description = "Email of the service account the terraform trigger runs as (it manages IAM, so it is created and granted by a project administrator, not by this configuration)."
+  type        = string
+  default     = ""
+}
+
+# ---------------------------------------------------------------------------------------------
+# Generated from the code by `mhi package --tfvars` into functions.auto.tfvars.json: do not set
+# these by hand. tests/deploy checks the committed file is up to date.
+# ---------------------------------------------------------------------------------------------
+
+variable "controller_topic" {
+  description = "Topic that starts flows (shared/constants.py CONTROLLER_TOPIC)."
+  type        = string
+}
+
+variable "callback_topic" {
+  description = "Topic steps report to (shared/constants.py CALLBACK_TOPIC)."
+  type        = string
+}
+
+variable "step_topics" {
+  description = "Every step type of shared/catalog.py: one topic each."
+  type        = list(string)
+}
+
+variable "runtime" {
+  description = "Cloud Functions runtime."
+  type        = string
+}
+
+variable "layers" {
+  description = "Warehouse layers: one BigQuery dataset per account and layer."
+  type        = list(string)
+}
+
+variable "functions" {
+  description = "Every Cloud Function, by folder name under functions/."
+  type = map(object({
+    function_id        = string
+    service_account_id = string
+    entry_point        = string
+    memory             = string
+    cpu                = string
+    timeout_seconds    = number
+    max_instances      = number
+    trigger_topics     = list(string)
+    publishes          = list(string)
+    secrets            = list(string)
+    flows_bucket       = bool
+    raw_bucket         = bool
+    bigquery_read      = list(string)
+    bigquery_write     = list(string)
+  }))
+}
+
+variable "scheduled_flows" {
+  description = "Every flow in flows/ with a schedule, by flow_id; `message` is the JSON the job publishes."
+  type = map(object({
+    account   = string
+    cron      = string
+    time_zone = string
+    message   = string
+  }))
+  default = {}
+}
