@@ -21,7 +21,10 @@ class Settings:
       MHI_FLOWS_DIR     where `flow_ref` starts look for `<flow_id>.json` locally (default `flows`)
       MHI_WAREHOUSE     `duckdb` (default) or `bigquery`
       MHI_SECRETS_FILE  local secrets JSON (default `$MHI_HOME/secrets.json`)
+      MHI_SECRETS       `local` or `gcp` (Secret Manager); default: the same as MHI_BACKEND
+                        (the emulator stack runs `gcp` with `local` secrets: no emulator exists)
       _M_PROJECT_ID, _M_ENV_ACRONYM, RUNS_BUCKET, FLOWS_BUCKET, RAW_BUCKET   (gcp back end)
+      PUBSUB_EMULATOR_HOST, STORAGE_EMULATOR_HOST   host:port of the emulators (dev stack, tests)
     """
 
     backend: Backend = "local"
@@ -34,6 +37,9 @@ class Settings:
     runs_bucket: str | None = None
     flows_bucket: str | None = None
     raw_bucket: str | None = None
+    secrets_backend: Backend = "local"
+    pubsub_emulator_host: str | None = None
+    storage_emulator_host: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -46,6 +52,9 @@ class Settings:
         warehouse = env.get("MHI_WAREHOUSE", "bigquery" if backend == "gcp" else "duckdb")
         if warehouse not in ("duckdb", "bigquery"):
             raise ValueError(f"MHI_WAREHOUSE must be 'duckdb' or 'bigquery', not {warehouse!r}")
+        secrets_backend = env.get("MHI_SECRETS", backend)
+        if secrets_backend not in ("local", "gcp"):
+            raise ValueError(f"MHI_SECRETS must be 'local' or 'gcp', not {secrets_backend!r}")
         home = Path(env.get("MHI_HOME", ".mhi"))
         secrets = env.get("MHI_SECRETS_FILE")
         return cls(
@@ -59,5 +68,8 @@ class Settings:
             runs_bucket=env.get("RUNS_BUCKET"),
             flows_bucket=env.get("FLOWS_BUCKET"),
             raw_bucket=env.get("RAW_BUCKET"),
+            secrets_backend=secrets_backend,  # type: ignore[arg-type]
+            pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
+            storage_emulator_host=env.get("STORAGE_EMULATOR_HOST") or None,
             extra={k: v for k, v in env.items() if k.startswith("MHI_")},
         )

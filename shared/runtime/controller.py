@@ -128,7 +128,7 @@ class Controller:
                 continue
             rel = key[len(ref.prefix) :]
             name = rel.rsplit("/", 1)[-1]
-            if name.startswith("started-") or "/claims/" in rel:
+            if name.startswith(("started-", "reported-")) or "/claims/" in rel:
                 cached.known.add(key)
                 continue
             body = self._read_json(key)
@@ -331,7 +331,7 @@ class Controller:
     def advance(self, ref: RunRef, *, full_refresh: bool = False) -> datetime | None:
         """Apply `decide` until nothing is left to do now; return when to look again."""
         with (
-            bind(run_id=ref.run_id, flow=ref.flow_id, account=ref.account),
+            bind(run_id=ref.run_id, flow_id=ref.flow_id, account=ref.account),
             self._run(ref) as cached,
         ):
             if full_refresh:
@@ -363,7 +363,10 @@ class Controller:
         ref = RunRef(callback.account, callback.flow_id, callback.run_id)
         with (
             bind(
-                run_id=ref.run_id, flow=ref.flow_id, step=callback.step_id, attempt=callback.attempt
+                run_id=ref.run_id,
+                flow_id=ref.flow_id,
+                step_id=callback.step_id,
+                attempt=callback.attempt,
             ),
             self._run(ref) as cached,
         ):

@@ -135,7 +135,7 @@ def start_run(controller: Controller, request: StartRequest) -> tuple[RunRef, bo
     now = controller.now()
     flow = request.flow
     ref = RunRef(flow.account, flow.flow_id, request.run_id or new_run_id(now))
-    with bind(run_id=ref.run_id, flow=flow.flow_id, account=flow.account):
+    with bind(run_id=ref.run_id, flow_id=flow.flow_id, account=flow.account):
         store = controller.store
         created = False
         if store.read(ref.prefix + FLOW_KEY) is None:

@@ -6,6 +6,7 @@ import importlib
 from typing import Any
 
 from shared.config import Settings
+from shared.ports import FlowSource
 
 # port name -> backend -> "module:factory"; each factory takes Settings.
 _FACTORIES: dict[str, dict[str, str]] = {
@@ -35,9 +36,26 @@ _FACTORIES: dict[str, dict[str, str]] = {
 def build(name: str, settings: Settings) -> Any:
     """Build the adapter for port `name` from settings."""
     choices = _FACTORIES[name]
-    backend = settings.warehouse if name == "warehouse" else settings.backend
+    backend = {"warehouse": settings.warehouse, "secrets": settings.secrets_backend}.get(
+        name, settings.backend
+    )
     module, _, attr = choices[backend].partition(":")
     return getattr(importlib.import_module(module), attr)(settings)
+
+
+def flow_source(settings: Settings) -> FlowSource:
+    """Where `{"flow_ref": ...}` starts find stored flows: FLOWS_BUCKET when set, else a folder.
+
+    Clients for the emulators or the real services are chosen from settings
+    (`STORAGE_EMULATOR_HOST`, `PUBSUB_EMULATOR_HOST`) in `shared.adapters.gcp.clients`.
+    """
+    if settings.backend == "gcp" and settings.flows_bucket:
+        from shared.adapters.gcp.gcs_flow_source import from_settings
+
+        return from_settings(settings)
+    from shared.runtime.start import FolderFlowSource
+
+    return FolderFlowSource(settings.flows_dir)
 
 
 def _local_run_store(settings: Settings) -> Any:

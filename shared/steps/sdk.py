@@ -258,12 +258,41 @@ def _success(
     )
 
 
-def _first_delivery(message: StepMessage, services: Services) -> bool:
-    key = run_prefix(message.account, message.flow_id, message.run_id) + attempt_key(
-        message.step_id, message.attempt, f"started-{message.turn}.json"
+def _turn_key(message: StepMessage, name: str) -> str:
+    return run_prefix(message.account, message.flow_id, message.run_id) + attempt_key(
+        message.step_id, message.attempt, f"{name}-{message.turn}.json"
     )
+
+
+def _first_delivery(message: StepMessage, services: Services) -> bool:
     body = json.dumps({"at": services.clock.now().isoformat()}).encode()
-    return services.run_store.create(key, body)
+    return services.run_store.create(_turn_key(message, "started"), body)
+
+
+def _republish(message: StepMessage, services: Services) -> CallbackMessage | None:
+    """A duplicate delivery: send the stored callback again if the first delivery stored one
+    (its publish may have failed); otherwise the first delivery is still running or died, and
+    the controller's timeout covers it."""
+    from shared.model.messages import parse_callback
+
+    stored = services.run_store.read(_turn_key(message, "reported"))
+    if stored is None:
+        logger.info(
+            "duplicate delivery of step %s attempt %d turn %d ignored",
+            message.step_id,
+            message.attempt,
+            message.turn,
+        )
+        return None
+    callback = parse_callback(stored)
+    logger.info(
+        "duplicate delivery of step %s attempt %d turn %d: callback sent again",
+        message.step_id,
+        message.attempt,
+        message.turn,
+    )
+    services.bus.publish(message.callback_topic, stored, callback_attributes(callback))
+    return callback
 
 
 def handle_step_message(
@@ -296,19 +325,15 @@ def handle_step_message(
         )
         return None
     if not _first_delivery(message, services):
-        logger.info(
-            "duplicate delivery of step %s attempt %d turn %d ignored",
-            message.step_id,
-            message.attempt,
-            message.turn,
-        )
-        return None
+        return _republish(message, services)
     try:
         kind = resolve_kind(message.type)
     except KeyError as e:
         raise InvalidMessageError(f"unknown step type {message.type!r}") from e
     callback = run_step(message, kind, services)
-    services.bus.publish(message.callback_topic, encode(callback), callback_attributes(callback))
+    data = encode(callback)
+    services.run_store.create(_turn_key(message, "reported"), data)  # kept for a redelivery
+    services.bus.publish(message.callback_topic, data, callback_attributes(callback))
     return callback
 
 

@@ -114,14 +114,31 @@ def test_wait_asks_to_be_polled_with_state(services: Services) -> None:
     )
 
 
-def test_handle_publishes_once_and_ignores_a_duplicate_delivery(services: Services) -> None:
+def test_a_duplicate_delivery_runs_nothing_and_resends_the_stored_callback(
+    services: Services,
+) -> None:
+    calls: list[int] = []
+
+    def counting(ctx: StepContext, cfg: Cfg) -> Any:
+        calls.append(1)
+        return {"rows": cfg.rows}
+
+    kind = StepKind("ms-test", Cfg, counting)
     data = encode(_msg({"rows": 2}))
-    first = handle_step_message(data, services, "ms-test", lambda t: KIND)
-    again = handle_step_message(data, services, "ms-test", lambda t: KIND)
-    assert first is not None and again is None
+    first = handle_step_message(data, services, "ms-test", lambda t: kind)
+    again = handle_step_message(data, services, "ms-test", lambda t: kind)
+    assert calls == [1]  # the handler ran once
+    assert first is not None and again == first
     sent = services.bus.sent  # type: ignore[attr-defined]
-    assert len(sent) == 1 and sent[0][0] == "ms-flows-callbacks"
+    assert [s[1] for s in sent] == [sent[0][1]] * 2 and sent[0][0] == "ms-flows-callbacks"
     assert json.loads(sent[0][1])["output"]["rows"] == 2
+
+
+def test_a_duplicate_while_the_first_delivery_runs_is_ignored(services: Services) -> None:
+    data = encode(_msg({"rows": 2}))
+    services.run_store.create("runs/acme/f/r1/steps/s/1/started-0.json", b"{}")
+    assert handle_step_message(data, services, "ms-test", lambda t: KIND) is None
+    assert services.bus.sent == []  # type: ignore[attr-defined]
 
 
 def test_message_past_its_deadline_is_not_run(services: Services) -> None:

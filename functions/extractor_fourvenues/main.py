@@ -1,0 +1,17 @@
+"""Cloud Function `extractor_fourvenues`: runs `ms-extractor-fourvenues` steps.
+
+FourVenues: events and tickets.
+"""
+
+from __future__ import annotations
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared.runtime.entry import handle_step_event
+
+
+@functions_framework.cloud_event
+def handle(event: CloudEvent) -> None:
+    """Run one `ms-extractor-fourvenues` step message and publish its callback."""
+    handle_step_event(event, "ms-extractor-fourvenues")
