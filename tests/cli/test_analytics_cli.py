@@ -1,0 +1,226 @@
+"""`mhi kpi` and `mhi forecast`: CSV on stdout, one clear line and exit 2 on bad input."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shared.cli.main import main
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "hotel_bookings.csv.gz"
+
+
+@pytest.fixture(scope="module")
+def bookings(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    raw = pd.read_csv(DATA, keep_default_na=False, na_values=["NA"])
+    part = raw[(raw["arrival_date_year"] == 2016) & (raw["arrival_date_month"] == "May")]
+    path = tmp_path_factory.mktemp("cli") / "may.csv"
+    part.to_csv(path, index=False)
+    return path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_kpi_prints_csv_by_month_and_hotel(
+    capsys: pytest.CaptureFixture[str], bookings: Path
+) -> None:
+    code, out, err = _run(
+        capsys,
+        "kpi",
+        str(bookings),
+        "--rooms",
+        "City Hotel=230,Resort Hotel=190",
+        "--metrics",
+        "occupancy,adr,revpar,cancellation_rate",
+        "--by",
+        "month,hotel",
+    )
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out))
+    assert list(table.columns) == [
+        "period",
+        "hotel",
+        "occupancy",
+        "adr",
+        "revpar",
+        "cancellation_rate",
+    ]
+    may = table[table["period"] == "2016-05-01"].set_index("hotel")
+    raw = pd.read_csv(bookings)
+    expected = raw.groupby("hotel")["is_canceled"].mean()
+    np.testing.assert_allclose(may["cancellation_rate"], expected[may.index], atol=1e-6)
+    assert (may["revpar"] - may["occupancy"] * may["adr"]).abs().max() < 1e-3
+
+
+def test_kpi_with_a_segment_dimension_and_comparison(
+    capsys: pytest.CaptureFixture[str], bookings: Path
+) -> None:
+    code, out, _ = _run(
+        capsys,
+        "kpi",
+        str(bookings),
+        "--rooms",
+        "City Hotel=230,Resort Hotel=190",
+        "--metrics",
+        "rooms_sold",
+        "--by",
+        "week,hotel,distribution_channel",
+        "--compare",
+        "previous_period",
+    )
+    assert code == 0
+    table = pd.read_csv(io.StringIO(out))
+    assert list(table.columns) == [
+        "period",
+        "hotel",
+        "distribution_channel",
+        "rooms_sold",
+        "rooms_sold_prev",
+        "rooms_sold_pop",
+    ]
+    assert pd.to_datetime(table["period"]).dt.day_of_week.eq(0).all()  # weeks start on Monday
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--metrics", "occupancy,adx"], "error: unknown metric 'adx': valid metrics are"),
+        (["--rooms", "City Hotel=230"], "hotel(s) 'Resort Hotel' have none"),
+        (["--rooms", "City Hotel=lots"], "--rooms 'City Hotel=lots': expected HOTEL=ROOMS"),
+        (["--rooms", "City Hotel=100,Resort Hotel=190"], "rooms for 'City Hotel' is 100, but"),
+        (["--by", "month,year"], "--by names several grains"),
+        (["--by", "month,segment"], "unknown dimension 'segment'"),
+        (
+            ["--start", "2030-01-01", "--rooms", "City Hotel=230,Resort Hotel=190"],
+            "no data between 2030-01-01",
+        ),
+    ],
+)
+def test_kpi_errors_are_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], bookings: Path, argv: list[str], message: str
+) -> None:
+    code, out, err = _run(capsys, "kpi", str(bookings), *argv)
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and out == "" and last.startswith("error: ") and message in last
+    assert "Traceback" not in err
+
+
+def test_kpi_reports_rejected_rows_on_stderr(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "canonical.csv"
+    path.write_text(
+        "hotel,reservation_id,arrival_date,departure_date,status,adr\n"
+        "H,1,2024-01-01,2024-01-03,checked_out,100\n"
+        "H,2,2024-01-01,2024-01-02,checked_out,abc\n"
+    )
+    code, out, err = _run(
+        capsys, "kpi", str(path), "--rooms", "H=10", "--metrics", "rooms_sold,adr"
+    )
+    assert code == 0
+    assert "warning: 1 rows rejected ({'not_a_number': 1}); first: data row 2" in err
+    assert pd.read_csv(io.StringIO(out))["rooms_sold"].tolist() == [1, 1]
+
+
+def test_kpi_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "kpi", "nope.csv")
+    assert code == 2 and err.strip() == "error: nope.csv: no such file"
+
+
+@pytest.fixture
+def series_csv(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(3)
+    dates = pd.date_range("2020-01-01", periods=40, freq="MS")
+    season = np.resize([80, 85, 95, 110, 130, 160, 190, 185, 140, 110, 90, 85], 40)
+    frames = [
+        pd.DataFrame(
+            {
+                "series_id": sid,
+                "date": dates.strftime("%Y-%m-%d"),
+                "value": season * k + rng.normal(0, 4, 40),
+            }
+        )
+        for sid, k in (("a", 1), ("b", 2))
+    ]
+    path = tmp_path / "series.csv"
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+def test_forecast_prints_the_documented_columns(
+    capsys: pytest.CaptureFixture[str], series_csv: Path
+) -> None:
+    code, out, err = _run(
+        capsys,
+        "forecast",
+        str(series_csv),
+        "--horizon",
+        "6",
+        "--freq",
+        "M",
+        "--levels",
+        "80,95",
+        "--folds",
+        "2",
+    )
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out))
+    assert list(table.columns) == [
+        "series_id",
+        "date",
+        "forecast",
+        "lower_80",
+        "upper_80",
+        "lower_95",
+        "upper_95",
+        "model",
+    ]
+    assert table.groupby("series_id").size().to_dict() == {"a": 6, "b": 6}
+    assert table["date"].iloc[0] == "2023-05-01"
+    assert (table["lower_95"] <= table["lower_80"]).all() and (
+        table["upper_80"] <= table["upper_95"]
+    ).all()
+
+
+def test_forecast_named_model_and_season(
+    capsys: pytest.CaptureFixture[str], series_csv: Path
+) -> None:
+    code, out, _ = _run(
+        capsys,
+        "forecast",
+        str(series_csv),
+        "--horizon",
+        "2",
+        "--freq",
+        "M",
+        "--model",
+        "snaive",
+        "--season-length",
+        "12",
+    )
+    assert code == 0 and set(pd.read_csv(io.StringIO(out))["model"]) == {"snaive(12)"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--levels", "80,x"], "--levels '80,x': expected numbers"),
+        (["--levels", "150"], "each level must be between 0 and 100"),
+        (["--model", "prophet"], "unknown model 'prophet'"),
+        (["--horizon", "0"], "--horizon and --folds must be at least 1"),
+    ],
+)
+def test_forecast_errors(
+    capsys: pytest.CaptureFixture[str], series_csv: Path, argv: list[str], message: str
+) -> None:
+    base = ["forecast", str(series_csv), "--horizon", "3", "--freq", "M"]
+    code, _, err = _run(capsys, *base, *argv)
+    assert code == 2 and message in err and "Traceback" not in err
