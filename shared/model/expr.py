@@ -17,6 +17,7 @@ Path segments may contain '-' (step ids like `extract-reservations`), so there i
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -296,6 +297,8 @@ def render_string(text: str, context: dict[str, Any]) -> Any:
         value = evaluate(parse(m.group(1)), context)
         if isinstance(value, bool):
             return "true" if value else "false"
+        if isinstance(value, (list, dict)):  # JSON, as the rest of a flow is written
+            return json.dumps(value, ensure_ascii=False, default=str)
         return "" if value is None else str(value)
 
     return _TEMPLATE_RE.sub(_sub, text)
