@@ -13,6 +13,7 @@ import pytest
 from shared.catalog import CATALOG
 from shared.cli.commands.package import (
     TFVARS_PATH,
+    model_layers,
     render_terraform_vars,
     scheduled_flows,
     terraform_vars,
@@ -322,7 +323,7 @@ def test_dataset_ids_match_the_warehouse_adapters(evaluated: dict[str, Any]) -> 
 def test_bigquery_access_only_where_used(
     config: dict[str, Any], generated: dict[str, Any], evaluated: dict[str, Any]
 ) -> None:
-    assert len(evaluated["datasets"]) == len(GIVEN["accounts"]) * 4
+    assert len(evaluated["datasets"]) == len(GIVEN["accounts"]) * len(generated["layers"])
     for fn, f in generated["functions"].items():
         writes = {
             v["dataset"] for v in evaluated["dataset_writers"].values() if v["function"] == fn
@@ -401,3 +402,28 @@ def test_scheduled_flows_from_a_flows_folder(tmp_path: Any) -> None:
 
     start = parse_controller_message(job["message"].encode())
     assert isinstance(start, StartRef) and start.flow_ref == "daily-avalon-extract"
+
+
+def test_a_flow_modelling_into_its_own_layer_gets_that_layer_and_its_grants(
+    generated: dict[str, Any],
+) -> None:
+    # The seed's flow models into `analytics`: BigQuery needs that dataset and the model grants.
+    assert model_layers(ROOT / "flows") == ["analytics"]
+    assert generated["layers"] == ["raw", "model", "kpi", "forecast", "analytics"]
+    fns = generated["functions"]
+    assert "analytics" in fns["data_modeling"]["bigquery_write"]
+    for reader in ("kpi_engine", "demand_forecast"):
+        assert "analytics" in fns[reader]["bigquery_read"]
+        assert "analytics" not in fns[reader]["bigquery_write"]
+    assert not [
+        name
+        for name, f in fns.items()
+        if "model" not in f["bigquery_read"] and "analytics" in f["bigquery_read"]
+    ]
+
+
+def test_model_layers_ignore_the_standard_ones(tmp_path: Any) -> None:
+    flow = json.loads((ROOT / "flows" / "daily-avalon-extract.json").read_text())
+    flow["flow_config"]["steps"][1]["config"]["target_schema"] = "model"
+    (tmp_path / "a.json").write_text(json.dumps(flow))
+    assert model_layers(tmp_path) == []

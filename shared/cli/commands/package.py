@@ -18,7 +18,7 @@ import json
 import shutil
 import sys
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,16 +192,45 @@ def _tf_function(spec: FunctionSpec) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
 
+def model_layers(flows_dir: Path) -> list[str]:
+    """Return the layers flows model into besides `model` (`target_schema` of ms-data-modeling).
+
+    The seed's flow writes its model to `analytics`: that layer needs its BigQuery datasets and
+    the same grants as `model`, or the step fails in production with a permission error.
+    """
+    found = set()
+    for _, flow in load_flows(flows_dir).values():
+        for step in flow.flow_config.steps:
+            schema = step.config.get("target_schema") if step.type == "ms-data-modeling" else None
+            if isinstance(schema, str) and schema not in LAYERS:
+                found.add(schema)
+    return sorted(found)
+
+
+def _with_model_layers(spec: FunctionSpec, extra: list[str]) -> FunctionSpec:
+    """Grant `extra` layers wherever the spec is granted the `model` layer."""
+    if not extra:
+        return spec
+    read = spec.bigquery_read + tuple(extra) if "model" in spec.bigquery_read else ()
+    write = spec.bigquery_write + tuple(extra) if "model" in spec.bigquery_write else ()
+    return replace(
+        spec,
+        bigquery_read=tuple(sorted(set(read or spec.bigquery_read))),
+        bigquery_write=tuple(sorted(set(write or spec.bigquery_write))),
+    )
+
+
 def terraform_vars(root: Path | None = None) -> dict[str, Any]:
     """Return the content of `terraform/functions.auto.tfvars.json`, derived from the code."""
     root = root or repo_root()
-    specs = function_specs(root)
+    extra = model_layers(root / "flows")
+    specs = {name: _with_model_layers(s, extra) for name, s in function_specs(root).items()}
     return {
         "controller_topic": CONTROLLER_TOPIC,
         "callback_topic": CALLBACK_TOPIC,
         "step_topics": sorted(e.type for e in CATALOG),
         "runtime": RUNTIME,
-        "layers": list(LAYERS),
+        "layers": [*LAYERS, *extra],
         "functions": {name: _tf_function(spec) for name, spec in specs.items()},
         "scheduled_flows": scheduled_flows(root / "flows"),
     }
