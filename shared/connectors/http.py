@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +27,7 @@ from shared.connectors.errors import (
     UpstreamRequestError,
 )
 from shared.errors import AuthError, UpstreamUnavailableError
+from shared.http_headers import parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -122,22 +122,6 @@ class RetryPolicy:
             return min(retry_after, self.max_delay)
         cap = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return random.uniform(cap / 2, cap)  # "equal jitter": never a thundering herd
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Return the seconds a `Retry-After` header asks for (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
 
 
 @dataclass

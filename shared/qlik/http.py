@@ -15,13 +15,13 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
 from shared.errors import StepConfigError, UpstreamUnavailableError
+from shared.http_headers import parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -93,21 +93,7 @@ def public_label(url: str) -> str:
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:
     """Return the wait a `Retry-After` header asks for (seconds or HTTP date), if any."""
-    if response is None:
-        return None
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return None if response is None else parse_retry_after(response.headers.get("Retry-After"))
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
