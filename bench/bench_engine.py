@@ -2,7 +2,11 @@
 
 Prints wall time per step and run-store operations per step for a 100- and a 1,000-step chain,
 a 1,000-wide fan-out (one root, 1,000 parallel steps, one join) and a random 1,000-step DAG.
-Run from the repository root:  python bench/bench_engine.py [--repeat N]
+Run from the repository root:  .venv/bin/python bench/bench_engine.py [--repeat N] [--dir DIR]
+
+The run store is a folder under DIR (default: the system temp folder). Most of a step's cost is
+the file system's: on a disk-backed ext4 its create and mkdir calls slow down as the run's tree
+grows, so run it once more with `--dir /dev/shm` (tmpfs) to see the orchestrator's own cost.
 """
 
 from __future__ import annotations
@@ -46,8 +50,10 @@ def random_dag(n: int, seed: int = 42) -> list[dict[str, Any]]:
     return steps
 
 
-def measure(name: str, steps: list[dict[str, Any]], workers: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as home:
+def measure(
+    name: str, steps: list[dict[str, Any]], workers: int, where: str | None = None
+) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(dir=where) as home:
         store = FsRunStore(Path(home) / "state")
         services = Services(Settings(home=Path(home)), run_store=store)
         flow = {"flow_id": "bench", "account": "bench", "flow_config": {"steps": steps}}
@@ -78,7 +84,9 @@ def main() -> int:
         "--repeat", type=int, default=3, help="runs per shape; the median is printed"
     )
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--dir", default=None, help="folder for the run store (default: temp)")
     args = parser.parse_args()
+    print(f"run store under {args.dir or tempfile.gettempdir()}")
     shapes = [
         ("chain-100", chain(100)),
         ("chain-1000", chain(1000)),
@@ -102,7 +110,7 @@ def main() -> int:
     )
     results = {}
     for name, steps in shapes:
-        runs = [measure(name, steps, args.workers) for _ in range(args.repeat)]
+        runs = [measure(name, steps, args.workers, args.dir) for _ in range(args.repeat)]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "name"}
         results[name] = med
         print(
