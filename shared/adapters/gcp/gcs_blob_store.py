@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from google.api_core import exceptions as gexc
-
 from shared.adapters.gcp.clients import require, storage_client
-from shared.adapters.gcp.gcs_errors import REQUEST_TIMEOUT_SECONDS, RETRY, translated
+from shared.adapters.gcp.gcs_bucket import GcsBucket
+from shared.adapters.gcp.gcs_errors import translated
 from shared.adapters.local.fs_run_store import check_key
 from shared.config import Settings
 
-if TYPE_CHECKING:
-    from google.api_core.retry import Retry
-    from google.cloud import storage
 
-
-class GcsBlobStore:
+class GcsBlobStore(GcsBucket):
     """`BlobStore` on a Cloud Storage bucket (RAW_BUCKET). Writes replace the object whole."""
-
-    def __init__(
-        self,
-        client: storage.Client,
-        bucket: str,
-        *,
-        retry: Retry = RETRY,
-        timeout: float = REQUEST_TIMEOUT_SECONDS,
-    ) -> None:
-        self.client = client
-        self.bucket_name = bucket
-        self._bucket = client.bucket(bucket)
-        self._retry = retry
-        self._timeout = timeout
-
-    def _uri(self, key: str) -> str:
-        return f"gs://{self.bucket_name}/{key}"
 
     def write_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
@@ -61,35 +37,15 @@ class GcsBlobStore:
 
     def read_bytes(self, key: str) -> bytes | None:
         """Return the object's bytes, or None when absent."""
-        check_key(key)
-        with translated("read", self._uri(key)):
-            try:
-                data: bytes = self._bucket.blob(key).download_as_bytes(
-                    retry=self._retry, timeout=self._timeout
-                )
-            except gexc.NotFound:
-                return None
-        return data
+        return self._read(check_key(key))
 
     def list(self, prefix: str) -> list[str]:
         """Return every key starting with `prefix`, sorted."""
-        with translated("list", self._uri(prefix)):
-            names = [
-                b.name
-                for b in self.client.list_blobs(
-                    self.bucket_name, prefix=prefix, retry=self._retry, timeout=self._timeout
-                )
-            ]
-        return sorted(names)
+        return self._list(prefix)
 
     def delete(self, key: str) -> None:
         """Delete `key` if present."""
-        check_key(key)
-        with translated("delete", self._uri(key)):
-            try:
-                self._bucket.blob(key).delete(retry=self._retry, timeout=self._timeout)
-            except gexc.NotFound:
-                return
+        self._delete(check_key(key))
 
 
 def from_settings(settings: Settings) -> GcsBlobStore:

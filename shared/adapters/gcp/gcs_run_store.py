@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from google.api_core import exceptions as gexc
 
 from shared.adapters.gcp.clients import require, storage_client
+from shared.adapters.gcp.gcs_bucket import GcsBucket
 from shared.adapters.gcp.gcs_errors import REQUEST_TIMEOUT_SECONDS, RETRY, translated
 from shared.adapters.local.fs_run_store import StoreStats, check_key
 from shared.config import Settings
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 WRITER_KEY = "mhi-writer"
 
 
-class GcsRunStore:
+class GcsRunStore(GcsBucket):
     """`RunStore` on a Cloud Storage bucket (RUNS_BUCKET)."""
 
     def __init__(
@@ -47,16 +48,9 @@ class GcsRunStore:
         timeout: float = REQUEST_TIMEOUT_SECONDS,
         emulated_preconditions: bool = False,
     ) -> None:
-        self.client = client
-        self.bucket_name = bucket
-        self._bucket = client.bucket(bucket)
-        self._retry = retry
-        self._timeout = timeout
+        super().__init__(client, bucket, retry=retry, timeout=timeout)
         self.emulated_preconditions = emulated_preconditions
         self.stats = StoreStats()
-
-    def _uri(self, key: str) -> str:
-        return f"gs://{self.bucket_name}/{key}"
 
     def create(self, key: str, data: bytes) -> bool:
         """Create `key` only if absent; False if it already existed (412)."""
@@ -93,26 +87,12 @@ class GcsRunStore:
         """Return the object's bytes, or None when it does not exist."""
         check_key(key)
         self.stats.reads += 1
-        with translated("read", self._uri(key)):
-            try:
-                data: bytes = self._bucket.blob(key).download_as_bytes(
-                    retry=self._retry, timeout=self._timeout
-                )
-            except gexc.NotFound:
-                return None
-        return data
+        return self._read(key)
 
     def list(self, prefix: str) -> list[str]:
         """Return every key starting with `prefix`, sorted (listings are strongly consistent)."""
         self.stats.lists += 1
-        with translated("list", self._uri(prefix)):
-            names = [
-                blob.name
-                for blob in self.client.list_blobs(
-                    self.bucket_name, prefix=prefix, retry=self._retry, timeout=self._timeout
-                )
-            ]
-        names.sort()
+        names = self._list(prefix)
         self.stats.listed += len(names)
         return names
 
@@ -120,11 +100,7 @@ class GcsRunStore:
         """Delete `key` if present (only the active-run index is ever deleted)."""
         check_key(key)
         self.stats.deletes += 1
-        with translated("delete", self._uri(key)):
-            try:
-                self._bucket.blob(key).delete(retry=self._retry, timeout=self._timeout)
-            except gexc.NotFound:
-                return
+        self._delete(key)
 
 
 def from_settings(settings: Settings) -> GcsRunStore:
