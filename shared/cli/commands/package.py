@@ -209,14 +209,12 @@ def model_layers(flows_dir: Path) -> list[str]:
 
 def _with_model_layers(spec: FunctionSpec, extra: list[str]) -> FunctionSpec:
     """Grant `extra` layers wherever the spec is granted the `model` layer."""
-    if not extra:
-        return spec
-    read = spec.bigquery_read + tuple(extra) if "model" in spec.bigquery_read else ()
-    write = spec.bigquery_write + tuple(extra) if "model" in spec.bigquery_write else ()
+
+    def widen(layers: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted({*layers, *extra})) if "model" in layers else layers
+
     return replace(
-        spec,
-        bigquery_read=tuple(sorted(set(read or spec.bigquery_read))),
-        bigquery_write=tuple(sorted(set(write or spec.bigquery_write))),
+        spec, bigquery_read=widen(spec.bigquery_read), bigquery_write=widen(spec.bigquery_write)
     )
 
 
