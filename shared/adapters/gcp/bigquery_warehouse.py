@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
 
+from shared.adapters.gcp.api_errors import TRANSIENT_API_ERRORS
 from shared.adapters.gcp.clients import project_id
 from shared.adapters.local.duckdb_warehouse import (
     LAYERS,
@@ -36,15 +37,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_TRANSIENT = (
-    gexc.TooManyRequests,
-    gexc.InternalServerError,
-    gexc.BadGateway,
-    gexc.ServiceUnavailable,
-    gexc.GatewayTimeout,
-    gexc.DeadlineExceeded,
-    gexc.RetryError,
-)
 STAGING_TTL_HOURS = 1
 
 
@@ -57,7 +49,7 @@ def translated(op: str) -> Iterator[None]:
         raise AuthError(f"BigQuery {op}: access denied ({_short(e)})") from e
     except gexc.NotFound as e:
         raise PermanentError(f"BigQuery {op}: not found ({_short(e)})") from e
-    except _TRANSIENT as e:
+    except TRANSIENT_API_ERRORS as e:
         raise UpstreamUnavailableError(f"BigQuery {op}: unavailable ({_short(e)})") from e
     except gexc.GoogleAPICallError as e:
         raise PermanentError(f"BigQuery {op}: {_short(e)}") from e

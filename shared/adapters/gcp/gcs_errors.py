@@ -10,6 +10,7 @@ from google.api_core import retry as gretry
 from google.auth import exceptions as auth_exc
 from google.cloud.storage.retry import DEFAULT_RETRY
 
+from shared.adapters.gcp.api_errors import TRANSIENT_API_ERRORS
 from shared.errors import AuthError, PermanentError, StoreConflictError, UpstreamUnavailableError
 
 # The library's policy (429, 5xx, connection resets; exponential backoff with jitter), bounded so
@@ -18,13 +19,7 @@ RETRY: gretry.Retry = DEFAULT_RETRY.with_timeout(30.0)
 REQUEST_TIMEOUT_SECONDS = 20.0
 
 _TRANSIENT = (
-    gexc.TooManyRequests,
-    gexc.InternalServerError,
-    gexc.BadGateway,
-    gexc.ServiceUnavailable,
-    gexc.GatewayTimeout,
-    gexc.RetryError,
-    gexc.DeadlineExceeded,
+    *TRANSIENT_API_ERRORS,
     auth_exc.TransportError,
     ConnectionError,
     TimeoutError,

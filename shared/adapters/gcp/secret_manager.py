@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from google.api_core import exceptions as gexc
 
+from shared.adapters.gcp.api_errors import TRANSIENT_API_ERRORS
 from shared.adapters.gcp.clients import project_id
 from shared.adapters.local.env_secrets import secret_id
 from shared.config import Settings
@@ -26,13 +27,6 @@ REQUEST_TIMEOUT_SECONDS = 10.0
 
 _DENIED = (gexc.PermissionDenied, gexc.Unauthenticated)
 _ABSENT = (gexc.NotFound, gexc.FailedPrecondition)  # no such secret / version disabled
-_TRANSIENT = (
-    gexc.ServiceUnavailable,
-    gexc.DeadlineExceeded,
-    gexc.TooManyRequests,
-    gexc.InternalServerError,
-    gexc.RetryError,
-)
 
 
 def secret_version(project: str, account: str, name: str) -> str:
@@ -100,7 +94,7 @@ class SecretManagerStore:
                 f"is disabled): create it with `gcloud secrets create {sid}`",
                 account=account,
             ) from e
-        except _TRANSIENT as e:
+        except TRANSIENT_API_ERRORS as e:
             raise UpstreamUnavailableError(
                 f"secret {sid!r}: Secret Manager unavailable ({type(e).__name__})"
             ) from e
