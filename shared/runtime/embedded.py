@@ -80,12 +80,19 @@ class EmbeddedRuntime:
     # ---- controller side ----------------------------------------------------------------
 
     def _schedule(self, ref: RunRef, wake_at: datetime | None) -> None:
+        """Look at `ref` again at `wake_at`, unless an earlier look is already booked.
+
+        Wake times are computed under the run's lock but booked after it is released, so two
+        threads may book out of order; keeping the earliest means a stale, later time never
+        hides a due poll or retry. An early look costs one `advance` that finds nothing to do.
+        """
+        if wake_at is None:
+            return
         with self._wake_lock:
-            if wake_at is None:
-                self._wake.pop(ref, None)
-            else:
+            booked = self._wake.get(ref)
+            if booked is None or wake_at < booked:
                 self._wake[ref] = wake_at
-            self._wake_lock.notify_all()
+                self._wake_lock.notify_all()
 
     def _on_start_message(self, data: bytes, _attributes: Mapping[str, str]) -> None:
         self.start(parse_start(data, self.flows, self.known_types()))
@@ -117,6 +124,8 @@ class EmbeddedRuntime:
 
     def _on_finish(self, ref: RunRef) -> None:
         self._active.discard(ref)
+        with self._wake_lock:
+            self._wake.pop(ref, None)
         self._finished_event(ref).set()
 
     def _check_cancels(self) -> None:
@@ -153,20 +162,22 @@ class EmbeddedRuntime:
             if time.monotonic() - last_cancel_check > 1.0:
                 last_cancel_check = time.monotonic()
                 self._check_cancels()
-            now = self.services.clock.now()
-            with self._wake_lock:
-                due = [r for r, t in self._wake.items() if t <= now]
-                upcoming = [t for t in self._wake.values() if t > now]
-                if not due:
-                    wait = min([(t - now).total_seconds() for t in upcoming], default=1.0)
-                    self._wake_lock.wait(max(0.005, min(wait, 1.0)))
-                    continue
-            for ref in due:
-                self._schedule(ref, self.controller.advance(ref))
             if time.monotonic() - last_sweep > self.sweep_interval:
                 last_sweep = time.monotonic()
                 for ref, wake in self.controller.sweep().items():
                     self._schedule(ref, wake)
+            now = self.services.clock.now()
+            with self._wake_lock:
+                due = [r for r, t in self._wake.items() if t <= now]
+                for ref in due:
+                    del self._wake[ref]
+                if not due:
+                    upcoming = [(t - now).total_seconds() for t in self._wake.values()]
+                    wait = min([*upcoming, 1.0, self.sweep_interval])
+                    self._wake_lock.wait(max(0.005, wait))
+                    continue
+            for ref in due:
+                self._schedule(ref, self.controller.advance(ref))
 
     def __enter__(self) -> EmbeddedRuntime:
         self.bus.start()

@@ -164,3 +164,43 @@ def test_cancel_written_by_another_process_is_noticed(runtime: EmbeddedRuntime) 
     assert request_cancel(other, ref, "from another terminal")
     summary = run_summary(runtime.wait(ref, timeout=10))
     assert summary["status"] == "cancelled"
+
+
+def test_a_lost_wake_up_is_repaired_by_the_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every booked wake-up is dropped: only the periodic sweep can start the due retries and
+    # polls. It must run even while no wake-up is booked.
+    with EmbeddedRuntime(
+        Services(Settings(home=tmp_path)), extra_kinds={"ms-poller": POLLER}, sweep_interval=0.2
+    ) as rt:
+        monkeypatch.setattr(rt, "_schedule", lambda ref, wake_at: None)
+        ref = rt.start_json(
+            _flow(
+                {
+                    "id": "a",
+                    "type": "ms-echo",
+                    "config": {"fail_until_attempt": 2},
+                    "retry": {"max_attempts": 2, "initial_backoff_seconds": 0.01},
+                },
+                {"id": "p", "type": "ms-poller", "depends_on": ["a"]},
+            )
+        )
+        summary = run_summary(rt.wait(ref, timeout=30))
+    assert summary["status"] == "succeeded"
+    assert [s["attempts"] for s in summary["steps"]] == [2, 1]
+
+
+def test_a_later_wake_up_never_replaces_an_earlier_one(runtime: EmbeddedRuntime) -> None:
+    # Wake times are booked after the run's lock is released, so they can arrive out of order.
+    from datetime import UTC, datetime, timedelta
+
+    from shared.runtime.controller import RunRef
+
+    ref, soon = RunRef("acme", "e", "r1"), datetime.now(UTC) + timedelta(hours=1)
+    runtime._schedule(ref, soon)
+    runtime._schedule(ref, soon + timedelta(minutes=10))
+    runtime._schedule(ref, None)
+    assert runtime._wake[ref] == soon
+    runtime._schedule(ref, soon - timedelta(minutes=1))
+    assert runtime._wake[ref] == soon - timedelta(minutes=1)
