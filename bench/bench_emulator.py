@@ -26,10 +26,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared.adapters.gcp.gcs_run_store import GcsRunStore  # noqa: E402
-from shared.adapters.gcp.pubsub_bus import topic_path  # noqa: E402
-from shared.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC  # noqa: E402
-from shared.runtime.devstack import DevStack  # noqa: E402
+from mhi.adapters.gcp.gcs_run_store import GcsRunStore  # noqa: E402
+from mhi.adapters.gcp.pubsub_bus import topic_path  # noqa: E402
+from mhi.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC  # noqa: E402
+from mhi.runtime.devstack import DevStack  # noqa: E402
 
 _IMPORT_PROBE = """
 import importlib.util, sys, time

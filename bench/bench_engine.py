@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shared.adapters.local.fs_run_store import FsRunStore
-from shared.config import Settings
-from shared.runtime.embedded import EmbeddedRuntime
-from shared.services import Services
+from mhi.adapters.local.fs_run_store import FsRunStore
+from mhi.config import Settings
+from mhi.runtime.embedded import EmbeddedRuntime
+from mhi.services import Services
 
 
 def chain(n: int) -> list[dict[str, Any]]:

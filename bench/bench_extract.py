@@ -65,7 +65,7 @@ def _serve(records: int, ports: Any) -> None:
 
 def _warehouse(kind: str, home: Path) -> Any:
     if kind == "duckdb":
-        from shared.adapters.local.duckdb_warehouse import DuckDbWarehouse
+        from mhi.adapters.local.duckdb_warehouse import DuckDbWarehouse
 
         return DuckDbWarehouse(home / "warehouse.duckdb")
 
@@ -83,14 +83,14 @@ def _warehouse(kind: str, home: Path) -> Any:
 
 def run_once(records: int, page_size: int, warehouse: str) -> dict[str, Any]:
     """Extract `records` once in this process; return the figures."""
-    from shared.adapters.local.env_secrets import EnvSecretStore, env_var
-    from shared.adapters.local.fs_blob_store import FsBlobStore
-    from shared.adapters.local.memory_run_store import MemoryRunStore
-    from shared.config import Settings
-    from shared.connectors.systems.avalon import KIND
-    from shared.model.messages import StepMessage
-    from shared.services import Services
-    from shared.steps.sdk import run_step
+    from mhi.adapters.local.env_secrets import EnvSecretStore, env_var
+    from mhi.adapters.local.fs_blob_store import FsBlobStore
+    from mhi.adapters.local.memory_run_store import MemoryRunStore
+    from mhi.config import Settings
+    from mhi.connectors.systems.avalon import KIND
+    from mhi.model.messages import StepMessage
+    from mhi.services import Services
+    from mhi.steps.sdk import run_step
 
     ports: Any = multiprocessing.get_context("spawn").Queue()
     server = multiprocessing.get_context("spawn").Process(

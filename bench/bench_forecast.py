@@ -22,8 +22,8 @@ def build_series(freq: str, count: int) -> dict[str, object]:
     """Return `count` regular series of room nights (complete periods only)."""
     import pandas as pd
 
-    from shared.analytics.modeling import model_reservations, stay_nights
-    from shared.analytics.sources import source_mapping, stage
+    from mhi.analytics.modeling import model_reservations, stay_nights
+    from mhi.analytics.sources import source_mapping, stage
 
     raw = pd.read_csv("data/hotel_bookings.csv.gz", keep_default_na=False, na_values=["NA"])
     res = model_reservations(stage(source_mapping("hotel_bookings"), raw), source="hb")
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=6)
     parser.add_argument("--folds", type=int, default=3)
     args = parser.parse_args()
-    from shared.analytics.forecast import forecast_many
+    from mhi.analytics.forecast import forecast_many
 
     series = build_series(args.freq, args.series)
     lengths = [len(s) for s in series.values()]  # type: ignore[arg-type]

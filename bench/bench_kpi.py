@@ -47,10 +47,10 @@ def one(scale: int) -> dict[str, float]:
     import duckdb
     import pandas as pd
 
-    from shared.analytics.kpi import KpiSpec, compute_kpis
-    from shared.analytics.metrics import METRICS
-    from shared.analytics.modeling import inventory_for, model_reservations, stay_nights
-    from shared.analytics.sources import source_mapping, stage
+    from mhi.analytics.kpi import KpiSpec, compute_kpis
+    from mhi.analytics.metrics import METRICS
+    from mhi.analytics.modeling import inventory_for, model_reservations, stay_nights
+    from mhi.analytics.sources import source_mapping, stage
 
     t0 = time.perf_counter()
     raw = pd.read_csv(DATA, keep_default_na=False, na_values=["NA"])

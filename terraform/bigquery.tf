@@ -2,7 +2,7 @@
 
 locals {
   # The one rule for dataset ids, `<account>_<layer>` with '-' as '_': it must match the
-  # warehouse adapters (shared/adapters/local/duckdb_warehouse.py dataset_name). Datasets are
+  # warehouse adapters (shared/mhi/adapters/local/duckdb_warehouse.py dataset_name). Datasets are
   # per account, not per environment, like secrets.
   datasets = {
     for pair in setproduct(var.accounts, var.layers) :

@@ -64,7 +64,7 @@ resource "google_cloudbuild_trigger" "terraform" {
   description     = "terraform plan, then apply on main (changes under terraform/ or flows/)"
   filename        = "cloudbuild/terraform.yaml"
   service_account = "projects/${var.project}/serviceAccounts/${var.terraform_service_account}"
-  included_files  = ["terraform/**", "flows/**", "shared/catalog.py"]
+  included_files  = ["terraform/**", "flows/**", "shared/mhi/catalog.py"]
 
   github {
     owner = var.github.owner

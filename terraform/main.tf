@@ -8,7 +8,7 @@ locals {
   suffix = var.env == "" ? "" : "-${var.env}"
 
   # The one rule that turns a base topic name (a step type, ms-flows-controller, ...) into a
-  # topic id. It must match the topic naming of shared/adapters/gcp/pubsub_bus.py.
+  # topic id. It must match the topic naming of shared/mhi/adapters/gcp/pubsub_bus.py.
   topic_ids = {
     for t in distinct(concat([var.controller_topic, var.callback_topic], var.step_topics)) :
     t => "${t}${local.suffix}"

@@ -1,4 +1,4 @@
-# Secret Manager containers, `<account>--<name>` (shared/adapters/local/env_secrets.py
+# Secret Manager containers, `<account>--<name>` (shared/mhi/adapters/local/env_secrets.py
 # secret_id), for every account and every secret name a function reads. Values are never in
 # terraform: add them with `gcloud secrets versions add` (README, "Add a secret").
 

@@ -26,7 +26,7 @@ variable "accounts" {
 
   validation {
     condition     = alltrue([for a in var.accounts : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$", a))])
-    error_message = "Each account must be 1-63 characters: letters, digits, '-' and '_', starting with a letter or digit (the rule of shared/constants.py)."
+    error_message = "Each account must be 1-63 characters: letters, digits, '-' and '_', starting with a letter or digit (the rule of shared/mhi/constants.py)."
   }
 }
 
@@ -98,17 +98,17 @@ variable "terraform_service_account" {
 # ---------------------------------------------------------------------------------------------
 
 variable "controller_topic" {
-  description = "Topic that starts flows (shared/constants.py CONTROLLER_TOPIC)."
+  description = "Topic that starts flows (shared/mhi/constants.py CONTROLLER_TOPIC)."
   type        = string
 }
 
 variable "callback_topic" {
-  description = "Topic steps report to (shared/constants.py CALLBACK_TOPIC)."
+  description = "Topic steps report to (shared/mhi/constants.py CALLBACK_TOPIC)."
   type        = string
 }
 
 variable "step_topics" {
-  description = "Every step type of shared/catalog.py: one topic each."
+  description = "Every step type of shared/mhi/catalog.py: one topic each."
   type        = list(string)
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.runtime.entry import handle_controller_event
+from mhi.runtime.entry import handle_controller_event
 
 
 @functions_framework.cloud_event

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.runtime.entry import handle_step_event
+from mhi.runtime.entry import handle_step_event
 
 
 @functions_framework.cloud_event

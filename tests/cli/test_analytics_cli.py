@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared.cli.main import main
+from mhi.cli.main import main
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "hotel_bookings.csv.gz"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.cli.main import main
+from mhi.cli.main import main
 
 
 def _write(path: Path, flow: dict[str, Any]) -> str:
@@ -158,10 +158,10 @@ def test_steps_lists_types_and_options(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_cancel_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from shared.config import Settings
-    from shared.runtime.controller import Controller
-    from shared.runtime.start import parse_start, start_run
-    from shared.services import Services
+    from mhi.config import Settings
+    from mhi.runtime.controller import Controller
+    from mhi.runtime.start import parse_start, start_run
+    from mhi.services import Services
 
     services = Services(Settings.from_env())
 

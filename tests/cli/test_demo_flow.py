@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters.local.duckdb_warehouse import DuckDbWarehouse
-from shared.cli.main import main
+from mhi.adapters.local.duckdb_warehouse import DuckDbWarehouse
+from mhi.cli.main import main
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow

@@ -1,7 +1,7 @@
 """Which third-party distributions a function's code imports, found by reading its source.
 
 Starts from `functions/<name>/main.py`, the handlers of its step types and the GCP adapters the
-wiring builds for the ports it uses, then follows every `shared.*` import (module level and
+wiring builds for the ports it uses, then follows every `mhi.*` import (module level and
 inside functions; not `if TYPE_CHECKING:` blocks, which never run).
 """
 
@@ -13,8 +13,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from shared.catalog import CATALOG
-from shared.packaging import FunctionSpec
+from mhi.catalog import CATALOG
+from mhi.packaging import FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,19 +55,19 @@ NEVER_LOADED = {
     "module's naming helpers (dataset_name, qualify_sql), never the DuckDB warehouse",
 }
 
-# The adapter each port is served by on the gcp back end (shared/runtime/wiring.py).
+# The adapter each port is served by on the gcp back end (shared/mhi/runtime/wiring.py).
 _ADAPTERS = {
-    "run_store": "shared.adapters.gcp.gcs_run_store",
-    "bus": "shared.adapters.gcp.pubsub_bus",
-    "blobs": "shared.adapters.gcp.gcs_blob_store",
-    "secrets": "shared.adapters.gcp.secret_manager",
-    "warehouse": "shared.adapters.gcp.bigquery_warehouse",
-    "flows": "shared.adapters.gcp.gcs_flow_source",
+    "run_store": "mhi.adapters.gcp.gcs_run_store",
+    "bus": "mhi.adapters.gcp.pubsub_bus",
+    "blobs": "mhi.adapters.gcp.gcs_blob_store",
+    "secrets": "mhi.adapters.gcp.secret_manager",
+    "warehouse": "mhi.adapters.gcp.bigquery_warehouse",
+    "flows": "mhi.adapters.gcp.gcs_flow_source",
 }
 
 
 def _module_file(module: str) -> Path | None:
-    base = ROOT.joinpath(*module.split("."))
+    base = ROOT.joinpath("shared", *module.split("."))
     for path in (base.with_suffix(".py"), base / "__init__.py"):
         if path.is_file():
             return path
@@ -93,7 +93,7 @@ def _imports(tree: ast.AST, package: str) -> Iterable[str]:
             if node.level:
                 parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*parts, base] if base else parts)
-            if base.split(".")[0] == "shared":
+            if base.split(".")[0] == "mhi":
                 yield base  # the module itself; its names may be submodules too
             yield from (f"{base}.{alias.name}" for alias in node.names)
         yield from _imports(node, package)
@@ -105,7 +105,7 @@ def _parse(path: Path) -> ast.Module:
 
 
 def third_party(roots: Iterable[str], main: Path) -> set[str]:
-    """Return the top import names outside `shared` and the stdlib reachable from the roots."""
+    """Return the top import names outside `mhi` and the stdlib reachable from the roots."""
     seen: set[str] = set()
     found: set[str] = set()
     todo: list[tuple[str, Path]] = [("", main)]
@@ -118,7 +118,7 @@ def third_party(roots: Iterable[str], main: Path) -> set[str]:
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
         for name in _imports(_parse(path), package):
             top = name.split(".")[0]
-            if top == "shared":
+            if top == "mhi":
                 target = _module_file(name)
                 if target is not None:
                     todo.append((name, target))

@@ -2,7 +2,7 @@
 
 Nothing of the development environment leaks in: a fresh venv, `pip install -r` the bundle's
 requirements.txt (the machine's package index configuration), functions-framework started from
-the bundle folder, so `import shared` resolves to the bundle's copy.
+the bundle folder, so `import mhi` resolves to the bundle's copy.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.packaging import build_bundle, function_specs
+from mhi.packaging import build_bundle, function_specs
 from tests.deploy import imports
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -204,7 +204,7 @@ def test_bundle_imports_what_it_loads_lazily(
     spec = function_specs()[name]
     modules = imports.roots_of(spec)
     code = "import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
-    code += "import shared; assert shared.__file__.startswith(sys.argv[1]), shared.__file__\n"
+    code += "import mhi; assert mhi.__file__.startswith(sys.argv[1]), mhi.__file__\n"
     proc = subprocess.run(
         [str(venvs[name] / "bin/python"), "-c", code, str(bundles[name])],
         cwd=bundles[name],

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from shared.catalog import StepType
-from shared.cli.commands.package import (
+from mhi.catalog import StepType
+from mhi.cli.commands.package import (
     export_flows,
     scheduled_flows,
 )
-from shared.cli.main import main
-from shared.packaging import (
+from mhi.cli.main import main
+from mhi.packaging import (
     CONTROLLER,
     PackagingError,
     build_bundle,
@@ -83,11 +83,13 @@ def test_every_import_of_a_function_is_in_its_requirements(specs) -> None:  # ty
     assert not problems, "\n".join(problems)
 
 
-def test_bundle_is_main_plus_shared_plus_requirements(tmp_path: Path) -> None:
+def test_bundle_is_main_plus_mhi_plus_requirements(tmp_path: Path) -> None:
     folder = build_bundle("echo", tmp_path)
     assert (folder / "main.py").read_bytes() == (ROOT / "functions/echo/main.py").read_bytes()
-    shipped = {p.relative_to(folder / "shared") for p in (folder / "shared").rglob("*.py")}
-    source = {p.relative_to(ROOT / "shared") for p in (ROOT / "shared").rglob("*.py")}
+    shipped = {p.relative_to(folder / "mhi") for p in (folder / "mhi").rglob("*.py")}
+    source = {
+        p.relative_to(ROOT / "shared" / "mhi") for p in (ROOT / "shared" / "mhi").rglob("*.py")
+    }
     assert shipped == source
     assert not list(folder.rglob("__pycache__")) and not list(folder.rglob("*.pyc"))
     assert _names((folder / "requirements.txt").read_text()) >= {"functions-framework"}
@@ -115,9 +117,9 @@ def test_clear_errors(tmp_path: Path, specs) -> None:  # type: ignore[no-untyped
 
 
 def test_unknown_handler_family_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import shared.packaging as packaging
+    import mhi.packaging as packaging
 
-    odd = StepType("ms-odd", "shared.elsewhere.odd:KIND", "odd", "")
+    odd = StepType("ms-odd", "mhi.elsewhere.odd:KIND", "odd", "")
     monkeypatch.setattr(packaging, "CATALOG", (odd,))
     with pytest.raises(PackagingError, match="no packaging profile for handler module"):
         packaging.function_specs()
@@ -133,7 +135,7 @@ def test_service_account_ids_fit_with_an_env_suffix(specs) -> None:  # type: ign
 
 
 def test_secret_names_are_read_from_the_handler_source(tmp_path: Path) -> None:
-    pkg = tmp_path / "shared" / "things"
+    pkg = tmp_path / "shared" / "mhi" / "things"
     pkg.mkdir(parents=True)
     (pkg / "kind.py").write_text(
         'SECRETS = ("webhook-signing-key",)\n'
@@ -141,12 +143,12 @@ def test_secret_names_are_read_from_the_handler_source(tmp_path: Path) -> None:
         '    token = ctx.secret("things-api-token")\n'
         "    return {}\n"
     )
-    assert secrets_read("shared.things.kind:KIND", tmp_path) == (
+    assert secrets_read("mhi.things.kind:KIND", tmp_path) == (
         "things-api-token",
         "webhook-signing-key",
     )
     with pytest.raises(PackagingError, match="not found"):
-        secrets_read("shared.things.missing:KIND", tmp_path)
+        secrets_read("mhi.things.missing:KIND", tmp_path)
 
 
 def _write(folder: Path, name: str, flow: dict) -> None:  # type: ignore[type-arg]
@@ -172,7 +174,7 @@ def test_export_flows_names_files_by_flow_id(tmp_path: Path) -> None:
     _write(tmp_path / "src", "renamed-file.json", FLOW)
     written = export_flows(tmp_path / "src", tmp_path / "out")
     assert [p.name for p in written] == ["daily-avalon-extract.json"]
-    from shared.adapters.gcp.gcs_flow_source import flow_object
+    from mhi.adapters.gcp.gcs_flow_source import flow_object
 
     assert written[0].name == flow_object("daily-avalon-extract")
 

@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from shared.catalog import CATALOG
-from shared.cli.commands.package import (
+from mhi.catalog import CATALOG
+from mhi.cli.commands.package import (
     TFVARS_PATH,
     model_layers,
     render_terraform_vars,
     scheduled_flows,
     terraform_vars,
 )
-from shared.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC
-from shared.packaging import (
+from mhi.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC
+from mhi.packaging import (
     CONTROLLER,
     function_specs,
 )
@@ -153,7 +153,7 @@ def test_every_step_type_has_a_topic(generated: dict[str, Any], evaluated: dict[
 
 
 def test_topic_names_match_the_bus_adapter(evaluated: dict[str, Any]) -> None:
-    from shared.adapters.gcp.pubsub_bus import topic_id
+    from mhi.adapters.gcp.pubsub_bus import topic_id
 
     for name, tid in evaluated["topic_ids"].items():
         assert tid == topic_id(name, GIVEN["env"])
@@ -297,7 +297,7 @@ def _check_grants(evaluated: dict[str, Any], readers: dict[str, set[str]]) -> No
 
 
 def test_secret_ids_match_the_secret_store(evaluated: dict[str, Any]) -> None:
-    from shared.adapters.local.env_secrets import secret_id
+    from mhi.adapters.local.env_secrets import secret_id
 
     for sid, s in evaluated["secrets"].items():
         assert sid == secret_id(s["account"], s["name"])
@@ -306,11 +306,11 @@ def test_secret_ids_match_the_secret_store(evaluated: dict[str, Any]) -> None:
 def test_dataset_ids_match_the_warehouse_adapters(evaluated: dict[str, Any]) -> None:
     import importlib
 
-    from shared.adapters.local.duckdb_warehouse import dataset_name
+    from mhi.adapters.local.duckdb_warehouse import dataset_name
 
     namers = [dataset_name]
     try:
-        bq = importlib.import_module("shared.adapters.gcp.bigquery_warehouse")
+        bq = importlib.import_module("mhi.adapters.gcp.bigquery_warehouse")
         namers += [bq.dataset_name] if hasattr(bq, "dataset_name") else []
     except ImportError:
         pass  # not written yet: the local adapter states the shared rule
@@ -378,7 +378,7 @@ def test_sweep_job_publishes_a_sweep_every_minute(config: dict[str, Any]) -> Non
     target = tf.block(job, "pubsub_target")
     assert target["topic_name"] == "${google_pubsub_topic.topic[var.controller_topic].id}"
     assert target["data"] == '${base64encode(jsonencode({kind = "sweep"}))}'
-    from shared.model.messages import SweepMessage, parse_controller_message
+    from mhi.model.messages import SweepMessage, parse_controller_message
 
     assert isinstance(parse_controller_message(b'{"kind": "sweep"}'), SweepMessage)
 
@@ -398,7 +398,7 @@ def test_scheduled_flows_from_a_flows_folder(tmp_path: Any) -> None:
         "Europe/Madrid",
         "hotel-fergus",
     )
-    from shared.model.messages import StartRef, parse_controller_message
+    from mhi.model.messages import StartRef, parse_controller_message
 
     start = parse_controller_message(job["message"].encode())
     assert isinstance(start, StartRef) and start.flow_ref == "daily-avalon-extract"

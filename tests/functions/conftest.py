@@ -12,10 +12,10 @@ import pytest
 from flask.testing import FlaskClient
 from functions_framework import create_app
 
-from shared.adapters.local.memory_run_store import MemoryRunStore
-from shared.config import Settings
-from shared.runtime import entry
-from shared.services import Services
+from mhi.adapters.local.memory_run_store import MemoryRunStore
+from mhi.config import Settings
+from mhi.runtime import entry
+from mhi.services import Services
 from tests.conftest import ROOT
 
 EVENTS = ROOT / "tests" / "fixtures" / "events"

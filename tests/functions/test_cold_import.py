@@ -36,7 +36,7 @@ def _modules_after_import(function: str) -> set[str]:
 
 def test_the_controller_imports_no_analytics_stack_and_no_cloud_client() -> None:
     modules = _modules_after_import("controller")
-    assert "shared.runtime.entry" in modules
+    assert "mhi.runtime.entry" in modules
     loaded = sorted(m for m in modules if m.split(".")[0] in HEAVY or m.startswith(LAZY))
     assert loaded == [], f"imported at cold start: {loaded}"
 
@@ -44,4 +44,4 @@ def test_the_controller_imports_no_analytics_stack_and_no_cloud_client() -> None
 def test_a_step_function_defers_its_handler_until_the_first_message() -> None:
     modules = _modules_after_import("kpi_engine")
     assert not any(m.split(".")[0] in HEAVY for m in modules)
-    assert "shared.analytics" not in modules
+    assert "mhi.analytics" not in modules

@@ -7,11 +7,11 @@ import logging
 
 import pytest
 
-from shared.adapters.local.memory_run_store import MemoryRunStore
-from shared.config import Settings
-from shared.errors import UpstreamUnavailableError
-from shared.runtime import entry
-from shared.services import Services
+from mhi.adapters.local.memory_run_store import MemoryRunStore
+from mhi.config import Settings
+from mhi.errors import UpstreamUnavailableError
+from mhi.runtime import entry
+from mhi.services import Services
 from tests.conftest import ROOT
 from tests.functions.conftest import (
     CE_HEADERS,

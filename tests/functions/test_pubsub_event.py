@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from cloudevents.http import CloudEvent
 
-from shared.errors import InvalidMessageError
-from shared.runtime.pubsub_event import decode
+from mhi.errors import InvalidMessageError
+from mhi.runtime.pubsub_event import decode
 from tests.functions.conftest import EVENTS, golden
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.catalog import CATALOG
-from shared.model.messages import StepMessage, encode
+from mhi.catalog import CATALOG
+from mhi.model.messages import StepMessage, encode
 from tests.functions.conftest import CE_HEADERS, RecordingBus, app_client, as_event
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.gcp.gcs_run_store import GcsRunStore
-from shared.adapters.gcp.pubsub_bus import topic_path
-from shared.constants import CONTROLLER_TOPIC
-from shared.runtime.devstack import DevStack
+from mhi.adapters.gcp.gcs_run_store import GcsRunStore
+from mhi.adapters.gcp.pubsub_bus import topic_path
+from mhi.constants import CONTROLLER_TOPIC
+from mhi.runtime.devstack import DevStack
 
 # The seed flow needs the Avalon extractor, data modeling and KPI functions too.
 STACK_FUNCTIONS = ["controller", "echo", "extractor_avalon", "data_modeling", "kpi_engine"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli.main import main
-from shared.runtime import devstack
+from mhi.cli.main import main
+from mhi.runtime import devstack
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC
+from mhi.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC
 from tests.integration.conftest import Stack, unique
 
 pytestmark = pytest.mark.integration

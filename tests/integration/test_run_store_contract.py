@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters.gcp.gcs_run_store import GcsRunStore
-from shared.adapters.local.fs_run_store import FsRunStore
-from shared.adapters.local.memory_run_store import MemoryRunStore
-from shared.errors import PermanentError
-from shared.ports import RunStore
+from mhi.adapters.gcp.gcs_run_store import GcsRunStore
+from mhi.adapters.local.fs_run_store import FsRunStore
+from mhi.adapters.local.memory_run_store import MemoryRunStore
+from mhi.errors import PermanentError
+from mhi.ports import RunStore
 from tests.integration.conftest import Stack
 
 STORES = ["fs", "memory", pytest.param("gcs-emulator", marks=pytest.mark.integration)]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import Settings
-from shared.constants import CONTROLLER_TOPIC
+from mhi.config import Settings
+from mhi.constants import CONTROLLER_TOPIC
 from tests.conftest import ROOT
 from tests.integration.conftest import Stack
 
@@ -24,7 +24,7 @@ RUNS = "runs/hotel-fergus/daily-avalon-extract/"
 
 
 def _require_step_kinds() -> None:
-    from shared.catalog import load_kind
+    from mhi.catalog import load_kind
 
     for step_type in ("ms-extractor-avalon", "ms-data-modeling", "ms-kpi-engine"):
         try:
@@ -35,7 +35,7 @@ def _require_step_kinds() -> None:
 
 def test_the_seed_flow_extracts_models_and_computes_kpis(stack: Stack) -> None:
     _require_step_kinds()
-    from shared.adapters.local.duckdb_warehouse import from_settings as warehouse_for
+    from mhi.adapters.local.duckdb_warehouse import from_settings as warehouse_for
     from tests.fakes.apis.scenarios import build
 
     scenario = build("avalon")

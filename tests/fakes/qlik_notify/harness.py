@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from shared.adapters.local.env_secrets import EnvSecretStore, env_var
-from shared.adapters.local.fs_blob_store import FsBlobStore
-from shared.adapters.local.fs_run_store import FsRunStore
-from shared.config import Settings
-from shared.model.messages import CallbackMessage, CallbackStatus, StepMessage
-from shared.services import Services
-from shared.steps.sdk import StepKind, run_step
+from mhi.adapters.local.env_secrets import EnvSecretStore, env_var
+from mhi.adapters.local.fs_blob_store import FsBlobStore
+from mhi.adapters.local.fs_run_store import FsRunStore
+from mhi.config import Settings
+from mhi.model.messages import CallbackMessage, CallbackStatus, StepMessage
+from mhi.services import Services
+from mhi.steps.sdk import StepKind, run_step
 
 ACCOUNT = "hotel-fergus"
 

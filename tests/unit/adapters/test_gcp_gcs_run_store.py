@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.adapters.gcp.gcs_blob_store import GcsBlobStore
-from shared.adapters.gcp.gcs_run_store import WRITER_KEY, GcsRunStore
-from shared.errors import AuthError, PermanentError, UpstreamUnavailableError
+from mhi.adapters.gcp.gcs_blob_store import GcsBlobStore
+from mhi.adapters.gcp.gcs_run_store import WRITER_KEY, GcsRunStore
+from mhi.errors import AuthError, PermanentError, UpstreamUnavailableError
 from tests.unit.adapters.gcs_fake_http import FAST_RETRY, FakeGcs, FakeHttp, client, error
 
 

@@ -9,8 +9,8 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
 
-from shared.adapters.gcp.pubsub_bus import PubSubBus, topic_id, topic_path
-from shared.errors import UpstreamUnavailableError
+from mhi.adapters.gcp.pubsub_bus import PubSubBus, topic_id, topic_path
+from mhi.errors import UpstreamUnavailableError
 
 
 def _publisher(future: concurrent.futures.Future[str]) -> pubsub_v1.PublisherClient:

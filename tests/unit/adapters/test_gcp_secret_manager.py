@@ -9,8 +9,8 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.cloud import secretmanager
 
-from shared.adapters.gcp.secret_manager import SecretManagerStore, secret_version
-from shared.errors import SecretAccessError, UpstreamUnavailableError
+from mhi.adapters.gcp.secret_manager import SecretManagerStore, secret_version
+from mhi.errors import SecretAccessError, UpstreamUnavailableError
 
 VALUE = "s3cr3t-value-never-logged"
 

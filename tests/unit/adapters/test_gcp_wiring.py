@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from shared.adapters.gcp.gcs_flow_source import GcsFlowSource
-from shared.adapters.gcp.gcs_run_store import GcsRunStore
-from shared.adapters.gcp.pubsub_bus import PubSubBus
-from shared.adapters.gcp.secret_manager import SecretManagerStore
-from shared.adapters.local.env_secrets import EnvSecretStore
-from shared.config import Settings
-from shared.runtime.start import FolderFlowSource
-from shared.runtime.wiring import build, flow_source
+from mhi.adapters.gcp.gcs_flow_source import GcsFlowSource
+from mhi.adapters.gcp.gcs_run_store import GcsRunStore
+from mhi.adapters.gcp.pubsub_bus import PubSubBus
+from mhi.adapters.gcp.secret_manager import SecretManagerStore
+from mhi.adapters.local.env_secrets import EnvSecretStore
+from mhi.config import Settings
+from mhi.runtime.start import FolderFlowSource
+from mhi.runtime.wiring import build, flow_source
 
 EMULATED = {
     "MHI_BACKEND": "gcp",

@@ -11,9 +11,9 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
-from shared.adapters.gcp.bigquery_warehouse import BigQueryWarehouse, from_settings
-from shared.config import Settings
-from shared.errors import AuthError, PermanentError, UpstreamUnavailableError
+from mhi.adapters.gcp.bigquery_warehouse import BigQueryWarehouse, from_settings
+from mhi.config import Settings
+from mhi.errors import AuthError, PermanentError, UpstreamUnavailableError
 
 FRAME = pd.DataFrame({"hotel": ["A"], "v": [1.0]})
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shared.adapters.local.duckdb_warehouse import DuckDbWarehouse, from_settings, qualify_sql
-from shared.config import Settings
-from shared.errors import PermanentError
-from shared.ports import Warehouse
+from mhi.adapters.local.duckdb_warehouse import DuckDbWarehouse, from_settings, qualify_sql
+from mhi.config import Settings
+from mhi.errors import PermanentError
+from mhi.ports import Warehouse
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_another_process_can_open_the_file_between_operations(tmp_path: Path) ->
     assert warehouse.path == tmp_path / "warehouse.duckdb"
     warehouse.write("acme", "raw.t", _frame(["a"], [1.0]))
     code = (
-        "from shared.adapters.local.duckdb_warehouse import DuckDbWarehouse; import sys;"
+        "from mhi.adapters.local.duckdb_warehouse import DuckDbWarehouse; import sys;"
         f"w = DuckDbWarehouse({str(warehouse.path)!r});"
         "w.write('acme', 'raw.t', w.read('acme', 'raw.t').assign(v=2.0))"
     )

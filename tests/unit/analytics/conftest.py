@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shared.analytics.modeling import ModelResult, inventory_for, model_reservations, stay_nights
-from shared.analytics.sources import source_mapping, stage
+from mhi.analytics.modeling import ModelResult, inventory_for, model_reservations, stay_nights
+from mhi.analytics.sources import source_mapping, stage
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "hotel_bookings.csv.gz"
 ROOMS = {"City Hotel": 230, "Resort Hotel": 190}

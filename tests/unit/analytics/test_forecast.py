@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared.analytics import forecast as F
-from shared.analytics.modeling import ModelResult
-from shared.analytics.series_input import regular_series
-from shared.errors import StepConfigError, StepExecutionError
+from mhi.analytics import forecast as F
+from mhi.analytics.modeling import ModelResult
+from mhi.analytics.series_input import regular_series
+from mhi.errors import StepConfigError, StepExecutionError
 
 
 def _weekly(n: int = 140, seed: int = 7) -> pd.Series:

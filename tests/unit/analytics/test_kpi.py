@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared.analytics.kpi import KpiSpec, compute_kpis, headline
-from shared.analytics.modeling import ModelResult, inventory_for, model_reservations
-from shared.analytics.sources import source_mapping, stage
-from shared.errors import StepConfigError, StepExecutionError
+from mhi.analytics.kpi import KpiSpec, compute_kpis, headline
+from mhi.analytics.modeling import ModelResult, inventory_for, model_reservations
+from mhi.analytics.sources import source_mapping, stage
+from mhi.errors import StepConfigError, StepExecutionError
 
 from .conftest import ROOMS
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from shared.analytics.modeling import (
+from mhi.analytics.modeling import (
     ModelResult,
     inventory_for,
     model_reservations,
     room_inventory,
     stay_nights,
 )
-from shared.analytics.sources import source_mapping, stage
-from shared.errors import StepConfigError
+from mhi.analytics.sources import source_mapping, stage
+from mhi.errors import StepConfigError
 
 
 def _pms(**overrides: object) -> dict[str, object]:

@@ -10,14 +10,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from shared.adapters.local.duckdb_warehouse import DuckDbWarehouse
-from shared.adapters.local.fs_blob_store import FsBlobStore
-from shared.adapters.local.fs_run_store import FsRunStore
-from shared.analytics.steps import DATA_MODELING, DEMAND_FORECAST, FILE_IMPORT, KPI_ENGINE
-from shared.config import Settings
-from shared.model.messages import CallbackMessage, CallbackStatus, StepMessage
-from shared.services import Services
-from shared.steps.sdk import StepKind, run_step
+from mhi.adapters.local.duckdb_warehouse import DuckDbWarehouse
+from mhi.adapters.local.fs_blob_store import FsBlobStore
+from mhi.adapters.local.fs_run_store import FsRunStore
+from mhi.analytics.steps import DATA_MODELING, DEMAND_FORECAST, FILE_IMPORT, KPI_ENGINE
+from mhi.config import Settings
+from mhi.model.messages import CallbackMessage, CallbackStatus, StepMessage
+from mhi.services import Services
+from mhi.steps.sdk import StepKind, run_step
 
 from .conftest import DATA
 

@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.local.env_secrets import EnvSecretStore, env_var
-from shared.adapters.local.fs_blob_store import FsBlobStore
-from shared.adapters.local.memory_run_store import MemoryRunStore
-from shared.catalog import load_kind
-from shared.config import Settings
-from shared.connectors import auth as auth_mod
-from shared.connectors import http as http_mod
-from shared.model.messages import CallbackMessage, StepMessage
-from shared.services import Services
-from shared.steps.sdk import run_step
+from mhi.adapters.local.env_secrets import EnvSecretStore, env_var
+from mhi.adapters.local.fs_blob_store import FsBlobStore
+from mhi.adapters.local.memory_run_store import MemoryRunStore
+from mhi.catalog import load_kind
+from mhi.config import Settings
+from mhi.connectors import auth as auth_mod
+from mhi.connectors import http as http_mod
+from mhi.model.messages import CallbackMessage, StepMessage
+from mhi.services import Services
+from mhi.steps.sdk import run_step
 from tests.fakes.apis.scenarios import ACCOUNT, Scenario, build
 from tests.unit.connectors.fake_warehouse import MemoryWarehouse
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.catalog import load_kind
-from shared.errors import StepConfigError
+from mhi.catalog import load_kind
+from mhi.errors import StepConfigError
 from tests.fakes.apis.scenarios import ACCOUNT, SYSTEMS
 from tests.unit.connectors.conftest import Env
 
@@ -41,9 +41,9 @@ def test_no_base_url_anywhere_names_both_places(env: Env, scenario_for: Any) -> 
 @pytest.mark.parametrize("system", SYSTEMS)
 def test_unknown_dataset_lists_the_valid_ones(system: str) -> None:
     kind = load_kind(f"ms-extractor-{system}")
-    from shared.connectors.extract import select_datasets
+    from mhi.connectors.extract import select_datasets
 
-    system_decl = __import__(f"shared.connectors.systems.{system}", fromlist=["SYSTEM"]).SYSTEM
+    system_decl = __import__(f"mhi.connectors.systems.{system}", fromlist=["SYSTEM"]).SYSTEM
     with pytest.raises(StepConfigError) as e:
         select_datasets(system_decl, ["nope"])
     for ds in system_decl.datasets:
@@ -62,8 +62,8 @@ def test_unknown_dataset_lists_the_valid_ones(system: str) -> None:
 def test_dataset_names_match_case_and_separator_insensitively(
     names: list[str] | None, expected: list[str]
 ) -> None:
-    from shared.connectors.extract import select_datasets
-    from shared.connectors.systems.avalon import SYSTEM
+    from mhi.connectors.extract import select_datasets
+    from mhi.connectors.systems.avalon import SYSTEM
 
     assert [d.name for d in select_datasets(SYSTEM, names)] == expected
 

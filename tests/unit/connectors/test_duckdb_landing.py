@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.local.duckdb_warehouse import DuckDbWarehouse
+from mhi.adapters.local.duckdb_warehouse import DuckDbWarehouse
 from tests.fakes.apis.scenarios import ACCOUNT, SYSTEMS, WINDOWED
 from tests.unit.connectors.conftest import Env
 

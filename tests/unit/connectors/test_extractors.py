@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.local.fs_blob_store import FsBlobStore
+from mhi.adapters.local.fs_blob_store import FsBlobStore
 from tests.fakes.apis.scenarios import ACCOUNT, SYSTEMS, WINDOWED, Scenario
 from tests.unit.connectors.conftest import Env
 from tests.unit.connectors.fake_warehouse import MemoryWarehouse
@@ -20,7 +20,7 @@ N = 120
 
 
 def _system(name: str) -> Any:
-    return importlib.import_module(f"shared.connectors.systems.{name}").SYSTEM
+    return importlib.import_module(f"mhi.connectors.systems.{name}").SYSTEM
 
 
 def _table(env: Env, sc: Scenario) -> Any:

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from shared.connectors import http as http_mod
-from shared.connectors.auth import ApiKeyHeader, BasicAuth, OAuth2ClientCredentials, SignedQuery
-from shared.connectors.errors import UnexpectedResponseError
-from shared.connectors.paging import CursorToken, NextLink, OffsetLimit, PageNumber, Request, Single
-from shared.connectors.schema import SchemaTracker, WatermarkTracker, column_names
-from shared.connectors.spec import parse_instant
-from shared.errors import AuthError, UpstreamUnavailableError
+from mhi.connectors import http as http_mod
+from mhi.connectors.auth import ApiKeyHeader, BasicAuth, OAuth2ClientCredentials, SignedQuery
+from mhi.connectors.errors import UnexpectedResponseError
+from mhi.connectors.paging import CursorToken, NextLink, OffsetLimit, PageNumber, Request, Single
+from mhi.connectors.schema import SchemaTracker, WatermarkTracker, column_names
+from mhi.connectors.spec import parse_instant
+from mhi.errors import AuthError, UpstreamUnavailableError
 
 
 def _walk(style: Any, bodies: list[Any], size: int) -> tuple[list[Any], list[dict[str, Any]]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.model.flow import FlowDefinition
-from shared.model.run import RunState
+from mhi.model.flow import FlowDefinition
+from mhi.model.run import RunState
 
 T0 = datetime(2026, 1, 1, 6, 0, tzinfo=UTC)
 TYPES = frozenset({"ms-echo"})
@@ -19,7 +19,7 @@ def at(seconds: float) -> datetime:
 
 def flow(*steps: dict[str, Any], **extra: Any) -> FlowDefinition:
     """A flow of ms-echo steps (type defaults to ms-echo)."""
-    from shared.model.flow import parse_flow
+    from mhi.model.flow import parse_flow
 
     raw_steps = [{"type": "ms-echo", **s} for s in steps]
     return parse_flow(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.engine import DispatchStep, ExpandStep, FinishRun, RecordResult, SkipStep, decide
-from shared.model.run import RunStatus, StepStatus, jitter_fraction
+from mhi.engine import DispatchStep, ExpandStep, FinishRun, RecordResult, SkipStep, decide
+from mhi.model.run import RunStatus, StepStatus, jitter_fraction
 from tests.unit.engine.helpers import T0, at, dispatched, flow, ran, result, state
 
 

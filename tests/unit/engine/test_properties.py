@@ -17,13 +17,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.adapters.local.memory_run_store import MemoryRunStore
-from shared.constants import CALLBACK_TOPIC
-from shared.model.flow import FlowDefinition, parse_flow
-from shared.model.messages import CallbackMessage, CallbackStatus, ErrorInfo, parse_step
-from shared.model.run import RunStatus, StepStatus
-from shared.runtime.controller import Controller, RunRef
-from shared.runtime.start import StartRequest, start_run
+from mhi.adapters.local.memory_run_store import MemoryRunStore
+from mhi.constants import CALLBACK_TOPIC
+from mhi.model.flow import FlowDefinition, parse_flow
+from mhi.model.messages import CallbackMessage, CallbackStatus, ErrorInfo, parse_step
+from mhi.model.run import RunStatus, StepStatus
+from mhi.runtime.controller import Controller, RunRef
+from mhi.runtime.start import StartRequest, start_run
 from tests.unit.engine.helpers import T0
 
 OUTCOMES = ["ok", "ok", "ok", "retryable", "fatal", "lost"]

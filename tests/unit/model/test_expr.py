@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.model import expr
+from mhi.model import expr
 
 CTX: dict[str, Any] = {
     "params": {"day": "2024-01-02", "n": 3, "flag": True, "hotels": ["a", "b"]},

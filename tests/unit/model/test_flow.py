@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.errors import FlowDefinitionError
-from shared.model.flow import parse_flow
+from mhi.errors import FlowDefinitionError
+from mhi.model.flow import parse_flow
 from tests.conftest import ROOT
 
 SEED = json.loads((ROOT / "flows" / "daily-avalon-extract.json").read_text())

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.notify import NotifyOptions, make_notifications
-from shared.steps.sdk import StepKind
+from mhi.notify import NotifyOptions, make_notifications
+from mhi.steps.sdk import StepKind
 from tests.fakes.qlik_notify import FakeMailgun, FakeSlack, WebhookReceiver
 from tests.fakes.qlik_notify.harness import Harness
 from tests.unit.notify._values import DOMAIN, MAILGUN_KEY, WEBHOOK_SECRET

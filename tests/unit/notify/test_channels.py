@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shared.model.messages import CallbackStatus
-from shared.steps.sdk import StepKind
+from mhi.model.messages import CallbackStatus
+from mhi.steps.sdk import StepKind
 from tests.fakes.qlik_notify import FakeMailgun, FakeSlack, WebhookReceiver
 from tests.fakes.qlik_notify.harness import Harness
 from tests.unit.notify._values import DOMAIN

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.model.messages import CallbackStatus
-from shared.steps.sdk import StepKind
+from mhi.model.messages import CallbackStatus
+from mhi.steps.sdk import StepKind
 from tests.fakes.qlik_notify import FakeMailgun, WebhookReceiver
 from tests.fakes.qlik_notify.harness import Harness
 from tests.unit.notify._values import DOMAIN
 
 
 def run_summary(status: str = "failed") -> dict[str, Any]:
-    """The `_run` summary exactly as the controller builds it (shared.engine.summary)."""
+    """The `_run` summary exactly as the controller builds it (mhi.engine.summary)."""
     failed = status == "failed"
     return {
         "run_id": "run-1",
@@ -184,9 +184,9 @@ def test_broken_template_falls_back_to_the_default_and_says_so(
 
 def test_the_controller_builds_a_config_this_step_accepts() -> None:
     """The controller's own code turns a seed block into this step's config."""
-    from shared.engine.summary import flow_notification
-    from shared.model.flow import parse_flow
-    from shared.notify.config import NotificationsConfig
+    from mhi.engine.summary import flow_notification
+    from mhi.model.flow import parse_flow
+    from mhi.notify.config import NotificationsConfig
 
     flow = parse_flow(
         {
@@ -211,7 +211,7 @@ def test_the_controller_builds_a_config_this_step_accepts() -> None:
 
 
 def test_default_subjects_for_every_end_status() -> None:
-    from shared.notify.render import default_subject
+    from mhi.notify.render import default_subject
 
     def subject(status: str) -> str:
         run = {**run_summary(status), "failed_step": None}

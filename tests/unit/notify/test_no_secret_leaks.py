@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from shared.steps.sdk import StepKind
+from mhi.steps.sdk import StepKind
 from tests.fakes.qlik_notify import FakeMailgun, FakeSlack, WebhookReceiver
 from tests.fakes.qlik_notify.harness import Harness
 from tests.unit.notify._values import DOMAIN, MAILGUN_KEY, WEBHOOK_SECRET

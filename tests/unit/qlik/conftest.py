@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.qlik import QlikOptions, make_app_reload, make_automation
-from shared.steps.sdk import StepKind
+from mhi.qlik import QlikOptions, make_app_reload, make_automation
+from mhi.steps.sdk import StepKind
 from tests.fakes.qlik_notify import FakeQlikCloud, FakeQrs
 from tests.fakes.qlik_notify.harness import Harness
 from tests.unit.qlik._values import API_KEY, EXEC_TOKEN, SECRETS

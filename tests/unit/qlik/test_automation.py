@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.model.messages import CallbackStatus
-from shared.steps.sdk import StepKind
+from mhi.model.messages import CallbackStatus
+from mhi.steps.sdk import StepKind
 from tests.fakes.qlik_notify import FakeQlikCloud, Script
 from tests.fakes.qlik_notify.harness import Harness
 from tests.unit.qlik._values import EXEC_TOKEN

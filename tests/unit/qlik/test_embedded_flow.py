@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters.local.env_secrets import EnvSecretStore, env_var
-from shared.config import Settings
-from shared.notify import NotifyOptions, make_notifications
-from shared.runtime.embedded import EmbeddedRuntime
-from shared.services import Services
-from shared.steps.sdk import StepKind
+from mhi.adapters.local.env_secrets import EnvSecretStore, env_var
+from mhi.config import Settings
+from mhi.notify import NotifyOptions, make_notifications
+from mhi.runtime.embedded import EmbeddedRuntime
+from mhi.services import Services
+from mhi.steps.sdk import StepKind
 from tests.fakes.qlik_notify import FakeQlikCloud, Script
 from tests.unit.qlik._values import API_KEY
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from shared.steps.sdk import StepKind
+from mhi.steps.sdk import StepKind
 from tests.fakes.qlik_notify import FakeQlikCloud, FakeQrs, Script
 from tests.fakes.qlik_notify.harness import Harness
 from tests.unit.qlik._values import SECRETS

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from shared.model.messages import CallbackStatus
-from shared.steps.sdk import StepKind
+from mhi.model.messages import CallbackStatus
+from mhi.steps.sdk import StepKind
 from tests.fakes.qlik_notify import FakeQrs, Script
 from tests.fakes.qlik_notify.harness import Harness
 from tests.unit.qlik._values import CERT, KEY
@@ -99,7 +99,7 @@ def test_certificate_material_is_written_privately_and_removed(
     import os
 
     seen: list[tuple[str, int, str]] = []
-    from shared.qlik import steps
+    from mhi.qlik import steps
 
     real = steps._pem_file
 

@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.adapters.local.fs_run_store import FsRunStore
-from shared.constants import CALLBACK_TOPIC
-from shared.model.flow import parse_flow
-from shared.model.messages import CallbackMessage, CallbackStatus, parse_step
-from shared.runtime.controller import Controller, RunRef
-from shared.runtime.start import StartRequest, start_run
+from mhi.adapters.local.fs_run_store import FsRunStore
+from mhi.constants import CALLBACK_TOPIC
+from mhi.model.flow import parse_flow
+from mhi.model.messages import CallbackMessage, CallbackStatus, parse_step
+from mhi.runtime.controller import Controller, RunRef
+from mhi.runtime.start import StartRequest, start_run
 
 
 class FolderBus:

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.local.memory_run_store import MemoryRunStore
-from shared.errors import FlowDefinitionError, InvalidMessageError, UnknownRunError
-from shared.model.messages import CallbackMessage, CallbackStatus, StepMessage, parse_step
-from shared.runtime.controller import Controller, RunRef
-from shared.runtime.start import FolderFlowSource, parse_start, start_run
+from mhi.adapters.local.memory_run_store import MemoryRunStore
+from mhi.errors import FlowDefinitionError, InvalidMessageError, UnknownRunError
+from mhi.model.messages import CallbackMessage, CallbackStatus, StepMessage, parse_step
+from mhi.runtime.controller import Controller, RunRef
+from mhi.runtime.start import FolderFlowSource, parse_start, start_run
 from tests.conftest import ROOT
 
 TYPES = frozenset({"ms-echo"})

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from shared.config import Settings
-from shared.engine.summary import run_summary
-from shared.runtime.embedded import EmbeddedRuntime
-from shared.services import Services
-from shared.steps.sdk import StepContext, StepKind, Wait
+from mhi.config import Settings
+from mhi.engine.summary import run_summary
+from mhi.runtime.embedded import EmbeddedRuntime
+from mhi.services import Services
+from mhi.steps.sdk import StepContext, StepKind, Wait
 
 
 class PollCfg(BaseModel):
@@ -147,8 +147,8 @@ def test_for_each_and_references_end_to_end(runtime: EmbeddedRuntime, tmp_path: 
 
 
 def test_cancel_written_by_another_process_is_noticed(runtime: EmbeddedRuntime) -> None:
-    from shared.runtime.controller import Controller
-    from shared.runtime.embedded import request_cancel
+    from mhi.runtime.controller import Controller
+    from mhi.runtime.embedded import request_cancel
 
     ref = runtime.start_json(
         _flow(
@@ -195,7 +195,7 @@ def test_a_later_wake_up_never_replaces_an_earlier_one(runtime: EmbeddedRuntime)
     # Wake times are booked after the run's lock is released, so they can arrive out of order.
     from datetime import UTC, datetime, timedelta
 
-    from shared.runtime.controller import RunRef
+    from mhi.runtime.controller import RunRef
 
     ref, soon = RunRef("acme", "e", "r1"), datetime.now(UTC) + timedelta(hours=1)
     runtime._schedule(ref, soon)

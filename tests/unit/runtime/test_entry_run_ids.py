@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.errors import InvalidMessageError
-from shared.runtime.entry import message_run_id, scheduled_run_id
-from shared.runtime.pubsub_event import PubSubMessage
+from mhi.errors import InvalidMessageError
+from mhi.runtime.entry import message_run_id, scheduled_run_id
+from mhi.runtime.pubsub_event import PubSubMessage
 
 
 def _scheduled(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters.local.fs_run_store import FsRunStore
+from mhi.adapters.local.fs_run_store import FsRunStore
 from tests.conftest import ROOT
 
 

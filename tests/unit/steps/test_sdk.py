@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from shared.adapters.local.fs_run_store import FsRunStore
-from shared.config import Settings
-from shared.errors import AuthError, InvalidMessageError, UpstreamUnavailableError
-from shared.model.messages import CallbackStatus, StepMessage, encode
-from shared.services import Services
-from shared.steps.sdk import StepContext, StepKind, Wait, handle_step_message, run_step
+from mhi.adapters.local.fs_run_store import FsRunStore
+from mhi.config import Settings
+from mhi.errors import AuthError, InvalidMessageError, UpstreamUnavailableError
+from mhi.model.messages import CallbackStatus, StepMessage, encode
+from mhi.services import Services
+from mhi.steps.sdk import StepContext, StepKind, Wait, handle_step_message, run_step
 
 NOW = datetime.now(UTC)
 

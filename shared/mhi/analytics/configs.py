@@ -1,0 +1,143 @@
+"""Config models of the analytics step kinds (pydantic, extra="forbid": typos are errors)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mhi.analytics.metrics import COMPARISONS, DEFAULT_METRICS, GRAINS, METRICS
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,100}$")
+
+
+def _name(value: str, what: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(f"{what} {value!r} must be lower-case letters, digits and '_'")
+    return value
+
+
+def _rooms(value: dict[str, int]) -> dict[str, int]:
+    bad = {h: n for h, n in value.items() if n <= 0}
+    if bad:
+        raise ValueError(f"rooms must be positive per hotel, got {bad}")
+    return value
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FileImportConfig(_Config):
+    """Load a CSV (optionally .gz) into `raw.<table>` of the run's account."""
+
+    path: str = Field(description="local path, file:// URI, gs:// URI or blob key of the CSV")
+    table: str = Field(description="raw table name (written as raw.<table>)")
+    sep: str = Field(default=",", max_length=4)
+    encoding: str = "utf-8"
+    keep_default_na: bool = False
+    na_values: list[str] = Field(default_factory=lambda: ["NA"])
+
+    _check_table = field_validator("table")(lambda v: _name(v, "table"))
+
+
+class ModelingConfig(_Config):
+    """Map a source's raw reservations onto the canonical model."""
+
+    source: str = Field(description="hotel_bookings, avalon or ulysescloud")
+    target_schema: str = Field(default="model", description="layer that receives model tables")
+    table: str | None = Field(default=None, description="raw table to read instead of the default")
+    rooms: dict[str, int] = Field(default_factory=dict, description="rooms per hotel")
+    currency: str = Field(default="EUR", pattern=r"^[A-Za-z]{3}$")
+    fx_rates: dict[str, float] = Field(
+        default_factory=dict, description="reporting-currency units per unit of other currencies"
+    )
+    date: dt.date | None = Field(
+        default=None,
+        description="incremental: model only records changed on this day (re-running it "
+        "replaces that day's changes); absent: rebuild the model from the whole raw table",
+    )
+    reviews_table: str | None = Field(default=None, description="raw reviews table, if any")
+
+    _check_schema = field_validator("target_schema")(lambda v: _name(v, "target_schema"))
+    _check_rooms = field_validator("rooms")(_rooms)
+
+
+class KpiConfig(_Config):
+    """Which KPIs, at which grains, by which dimensions, over which dates."""
+
+    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS))
+    grain: str | list[str] = Field(default_factory=lambda: ["day", "month"])
+    dimensions: list[str] = Field(default_factory=lambda: ["hotel"])
+    start: dt.date | None = None
+    end: dt.date | None = None
+    comparisons: list[str] = Field(default_factory=lambda: list(COMPARISONS))
+    rooms: dict[str, int] | None = Field(
+        default=None, description="rooms per hotel; overrides the model's room inventory"
+    )
+    include_complimentary: bool = False
+    as_of: dt.date | None = None
+    pickup_days: int = Field(default=7, ge=1, le=365)
+    on_missing_inventory: Literal["error", "skip"] = "skip"
+    model_schema: str | None = Field(
+        default=None, description="layer holding the model tables (default: upstream's, or model)"
+    )
+    charts: bool = True
+
+    _check_rooms = field_validator("rooms")(lambda v: v if v is None else _rooms(v))
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: list[str]) -> list[str]:
+        unknown = [m for m in value if m not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown metrics {unknown}: valid metrics are {', '.join(METRICS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _known_grains(self) -> KpiConfig:
+        for g in self.grains():
+            if g not in GRAINS:
+                raise ValueError(f"unknown grain {g!r}: valid grains are {', '.join(GRAINS)}")
+        return self
+
+    def grains(self) -> list[str]:
+        """Return the grains as a list."""
+        return [self.grain] if isinstance(self.grain, str) else list(self.grain)
+
+
+class SeriesSpec(_Config):
+    """One family of series to forecast (one series per hotel)."""
+
+    measure: Literal["room_nights", "arrivals", "occupancy", "room_revenue"] = "room_nights"
+    freq: Literal["D", "W", "M"] = "D"
+    horizon: int = Field(default=28, ge=1, le=730)
+
+
+class ForecastConfig(_Config):
+    """Demand forecasts per hotel, with the model chosen per series by backtest."""
+
+    series: list[SeriesSpec] = Field(
+        default_factory=lambda: [
+            SeriesSpec(measure="room_nights", freq="D", horizon=28),
+            SeriesSpec(measure="room_nights", freq="M", horizon=6),
+        ]
+    )
+    levels: list[float] = Field(default_factory=lambda: [80.0, 95.0])
+    model: str = "auto"
+    season_length: int | None = Field(default=None, ge=1, le=400)
+    backtest_folds: int = Field(default=3, ge=1, le=20)
+    history_end: dt.date | None = None
+    rooms: dict[str, int] | None = None
+    model_schema: str | None = None
+    charts: bool = True
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, value: list[float]) -> list[float]:
+        bad = [v for v in value if not 0 < v < 100]
+        if bad or not value:
+            raise ValueError(f"levels must be percentages between 0 and 100, got {value}")
+        return sorted(set(value))

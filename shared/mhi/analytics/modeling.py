@@ -1,0 +1,369 @@
+"""The canonical hotel model: reservations, stay nights and room inventory, with validation.
+
+Pure pandas, vectorised (no Python loop over bookings). Every raw row either becomes a
+reservation or a row of the rejection report that says why; nothing is dropped silently.
+
+Rejection reasons (the `reason` column of the report):
+  missing_key              hotel, reservation id, arrival or departure is empty
+  bad_date                 a date that does not parse (the detail quotes it)
+  not_a_number             a numeric field holding text (the detail names field and value)
+  departure_before_arrival departure earlier than arrival
+  stay_too_long            more than MAX_NIGHTS nights (almost always a mistyped year)
+  negative_rate            a negative nightly rate or room revenue
+  missing_rate             a booking that is not cancelled but carries no rate at all
+  unknown_currency         a currency that is neither the reporting one nor in `fx_rates`
+  unknown_status           a status outside the known vocabulary (see sources.STATUS_WORDS)
+  inconsistent_status      the source's cancel flag disagrees with its status
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from mhi.analytics.parsing import Checks, blank, per_unique, quote, to_datetime
+from mhi.analytics.sources import STATUS_WORDS
+from mhi.errors import StepConfigError
+
+MAX_NIGHTS = 365
+SEGMENT_COLUMNS = (
+    "market_segment",
+    "distribution_channel",
+    "room_type",
+    "assigned_room_type",
+    "country",
+    "customer_type",
+    "board",
+    "deposit_type",
+)
+RESERVATION_COLUMNS = (
+    "hotel",
+    "reservation_id",
+    "status",
+    "is_cancelled",
+    "booking_date",
+    "arrival_date",
+    "departure_date",
+    "nights",
+    "lead_time",
+    "status_date",
+    "adults",
+    "children",
+    "babies",
+    "guests",
+    *SEGMENT_COLUMNS,
+    "is_complimentary",
+    "adr",
+    "room_revenue",
+    "other_revenue",
+    "currency",
+    "source",
+    "source_row",
+)
+NIGHT_COLUMNS = (
+    "hotel",
+    "stay_date",
+    "reservation_id",
+    "room_revenue",
+    "other_revenue",
+    "is_complimentary",
+    "booking_date",
+    *SEGMENT_COLUMNS,
+)
+REJECT_COLUMNS = ("source", "source_row", "hotel", "reservation_id", "reason", "detail")
+COMPLIMENTARY_SEGMENTS = ("complementary", "complimentary", "comp")
+
+
+@dataclass
+class ModelResult:
+    """Reservations that passed validation, the rejected rows, and notes on defaulted values."""
+
+    reservations: pd.DataFrame
+    rejects: pd.DataFrame
+    deleted: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
+
+    def rejected_by_reason(self) -> dict[str, int]:
+        """Return the number of rejected rows per reason."""
+        return {str(k): int(v) for k, v in self.rejects["reason"].value_counts().items()}
+
+
+def _parse_dates(staged: pd.DataFrame, checks: Checks, columns: tuple[str, ...]) -> None:
+    for col in columns:
+        if col not in staged.columns:
+            continue
+        raw = staged[col]
+        parsed = to_datetime(raw)
+        checks.fail(parsed.isna() & ~blank(raw), "bad_date", quote(col, raw))
+        staged[col] = parsed
+
+
+def _parse_numbers(staged: pd.DataFrame, checks: Checks, columns: tuple[str, ...]) -> None:
+    for col in columns:
+        if col not in staged.columns:
+            continue
+        raw = staged[col]
+        parsed = pd.to_numeric(raw, errors="coerce") if raw.dtype.kind not in "iuf" else raw
+        if raw.dtype.kind not in "iufb":
+            bad = pd.to_numeric(raw.astype("string").str.strip(), errors="coerce").isna()
+            checks.fail(bad & ~blank(raw), "not_a_number", quote(col, raw))
+        staged[col] = parsed.astype("float64")
+
+
+def _normalise_status(staged: pd.DataFrame, checks: Checks) -> pd.Series:
+    status = per_unique(
+        staged["status"],
+        lambda u: (
+            u.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True).map(STATUS_WORDS)
+        ),
+    )
+    checks.fail(status.isna(), "unknown_status", quote("status", staged["status"]))
+    cancelled = status.isin(["cancelled", "no_show"])
+    if "_cancel_flag" in staged.columns:
+        flag = staged["_cancel_flag"] == 1
+        checks.fail(
+            status.notna() & (flag != cancelled),
+            "inconsistent_status",
+            lambda m: (
+                "is_canceled="
+                + staged["_cancel_flag"][m].astype("string")
+                + " but status="
+                + status[m]
+            ),
+        )
+    return status
+
+
+def _revenue(staged: pd.DataFrame, nights: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Return (adr, room_revenue) from whichever amount the source gives."""
+    nan = pd.Series(np.nan, index=staged.index)
+    other = staged.get("other_revenue", nan).fillna(0.0)
+    room = staged.get("room_revenue", nan)
+    if "total_amount" in staged.columns:
+        room = room.fillna(staged["total_amount"] - other)
+    per_night = room / nights.where(nights > 0)
+    adr = staged.get("adr", nan).fillna(per_night)
+    room = room.fillna(adr * nights)
+    return adr, room
+
+
+def _fx(
+    staged: pd.DataFrame, checks: Checks, currency: str, fx_rates: Mapping[str, float]
+) -> pd.Series:
+    rates = {currency.upper(): 1.0, **{k.upper(): float(v) for k, v in fx_rates.items()}}
+    if "currency" not in staged.columns:
+        return pd.Series(1.0, index=staged.index)
+    code = per_unique(staged["currency"], lambda u: u.str.strip().str.upper())
+    code = code.fillna(currency.upper())
+    factor = code.map(rates)
+    known = ", ".join(sorted(rates))
+    checks.fail(
+        factor.isna(), "unknown_currency", lambda m: "currency=" + code[m] + f" (known: {known})"
+    )
+    return factor.astype("float64")
+
+
+def _text(staged: pd.DataFrame, col: str) -> pd.Series:
+    if col not in staged.columns:
+        return pd.Series("Unknown", index=staged.index, dtype="string")
+    text = per_unique(staged[col], lambda u: u.str.strip())
+    return text.mask(text.isna() | (text == ""), "Unknown")
+
+
+def _defaults(staged: pd.DataFrame, notes: list[str]) -> None:
+    for col in ("adults", "children", "babies"):
+        if col not in staged.columns:
+            staged[col] = 0.0
+            continue
+        missing = int(staged[col].isna().sum())
+        if missing:
+            notes.append(f"{col} missing on {missing} rows: counted as 0")
+        staged[col] = staged[col].fillna(0.0)
+
+
+def _validate(staged: pd.DataFrame, checks: Checks, status: pd.Series) -> pd.Series:
+    for key in ("hotel", "reservation_id", "arrival_date", "departure_date"):
+        checks.fail(blank(staged[key]), "missing_key", f"{key} is empty")
+    _parse_dates(staged, checks, ("arrival_date", "departure_date", "booking_date", "updated_at"))
+    nums = ("adr", "room_revenue", "total_amount", "other_revenue", "adults", "children", "babies")
+    _parse_numbers(staged, checks, nums)
+    nights = (staged["departure_date"] - staged["arrival_date"]).dt.days
+    checks.fail(
+        nights < 0,
+        "departure_before_arrival",
+        lambda m: (
+            "departure "
+            + staged["departure_date"][m].dt.strftime("%Y-%m-%d")
+            + " before arrival "
+            + staged["arrival_date"][m].dt.strftime("%Y-%m-%d")
+        ),
+    )
+    checks.fail(
+        nights > MAX_NIGHTS, "stay_too_long", lambda m: nights[m].astype("string") + " nights"
+    )
+    return nights
+
+
+def _rate_checks(
+    staged: pd.DataFrame, checks: Checks, adr: pd.Series, room: pd.Series, cancelled: pd.Series
+) -> None:
+    negative = (adr < 0) | (room < 0)
+    checks.fail(negative, "negative_rate", lambda m: "adr=" + adr[m].round(2).astype("string"))
+    checks.fail(~cancelled & adr.isna() & room.isna(), "missing_rate", "no rate or amount")
+
+
+def model_reservations(
+    staged: pd.DataFrame,
+    *,
+    source: str,
+    currency: str = "EUR",
+    fx_rates: Mapping[str, float] | None = None,
+) -> ModelResult:
+    """Validate staging rows and return canonical reservations plus the rejection report."""
+    staged = staged.copy()
+    notes: list[str] = []
+    checks = Checks(staged.index)
+    source_row = staged.pop("_row") if "_row" in staged.columns else None
+    deleted = _truthy(staged.pop("deleted")) if "deleted" in staged.columns else None
+    if "status" not in staged.columns:
+        staged["status"] = "confirmed"
+        notes.append("the source has no status: every booking counted as confirmed")
+    nights = _validate(staged, checks, staged["status"])
+    status = _normalise_status(staged, checks)
+    cancelled = status.isin(["cancelled", "no_show"]).fillna(False)
+    factor = _fx(staged, checks, currency, fx_rates or {})
+    adr, room = _revenue(staged, nights)
+    _rate_checks(staged, checks, adr, room, cancelled)
+    _defaults(staged, notes)
+    row = source_row if source_row is not None else pd.Series(staged.index + 1, index=staged.index)
+    res = pd.DataFrame(
+        {
+            "hotel": per_unique(staged["hotel"], lambda u: u.str.strip()),
+            "reservation_id": staged["reservation_id"].astype("string").str.strip(),
+            "status": status,
+            "is_cancelled": cancelled,
+            "booking_date": staged.get("booking_date", pd.Series(pd.NaT, index=staged.index)),
+            "arrival_date": staged["arrival_date"].dt.normalize(),
+            "departure_date": staged["departure_date"].dt.normalize(),
+            "nights": nights,
+            "status_date": staged.get("updated_at", pd.Series(pd.NaT, index=staged.index)),
+            "adults": staged["adults"],
+            "children": staged["children"],
+            "babies": staged["babies"],
+        }
+    )
+    parts = _Parts(adr * factor, room * factor, factor, row, deleted)
+    return _finish(res, staged, checks, parts, notes, source=source, currency=currency)
+
+
+class _Parts(NamedTuple):
+    adr: pd.Series
+    room: pd.Series
+    factor: pd.Series
+    row: pd.Series
+    deleted: pd.Series | None
+
+
+def _finish(
+    res: pd.DataFrame,
+    staged: pd.DataFrame,
+    checks: Checks,
+    parts: _Parts,
+    notes: list[str],
+    *,
+    source: str,
+    currency: str,
+) -> ModelResult:
+    adr, room, factor, row, deleted = parts
+    res["booking_date"] = res["booking_date"].dt.normalize()
+    res["lead_time"] = (res["arrival_date"] - res["booking_date"]).dt.days
+    res["guests"] = res["adults"] + res["children"] + res["babies"]
+    for col in SEGMENT_COLUMNS:
+        res[col] = _text(staged, col)
+    res["is_complimentary"] = res["market_segment"].str.lower().isin(COMPLIMENTARY_SEGMENTS)
+    res["adr"] = adr
+    res["room_revenue"] = room
+    other = staged.get("other_revenue", pd.Series(np.nan, index=staged.index))
+    res["other_revenue"] = other * factor
+    res["currency"] = currency.upper()
+    res["source"] = source
+    res["source_row"] = pd.to_numeric(row, errors="coerce").astype("Int64")
+    bad = checks.reason.notna()
+    gone = pd.Series(False, index=res.index) if deleted is None else deleted.fillna(False) & ~bad
+    rejects = pd.DataFrame(
+        {
+            "source": source,
+            "source_row": res["source_row"][bad],
+            "hotel": res["hotel"][bad],
+            "reservation_id": res["reservation_id"][bad],
+            "reason": checks.reason[bad],
+            "detail": checks.detail[bad],
+        },
+        columns=list(REJECT_COLUMNS),
+    )
+    keep = res[~bad & ~gone]
+    dup = keep.duplicated(["hotel", "reservation_id"], keep=False)
+    if dup.any():
+        # Several versions of one reservation: the latest status date wins.
+        order = keep["status_date"].fillna(pd.Timestamp.min)
+        latest = keep.assign(_o=order).sort_values("_o", kind="stable").drop(columns="_o")
+        latest = latest.drop_duplicates(["hotel", "reservation_id"], keep="last")
+        notes.append(f"{len(keep) - len(latest)} older versions of a reservation superseded")
+        keep = latest.sort_index()
+    return ModelResult(
+        keep.reset_index(drop=True)[list(RESERVATION_COLUMNS)],
+        rejects.reset_index(drop=True),
+        res.loc[gone, ["hotel", "reservation_id"]].reset_index(drop=True),
+        notes,
+    )
+
+
+def _truthy(s: pd.Series) -> pd.Series:
+    text = s.astype("string").str.strip().str.lower()
+    return text.isin(["true", "1", "yes", "y", "t"])
+
+
+def expand_nights(res: pd.DataFrame, columns: tuple[str, ...] = NIGHT_COLUMNS) -> pd.DataFrame:
+    """Return one row per night of each reservation in `res` (no filtering), vectorised."""
+    counts = res["nights"].clip(lower=0).to_numpy(dtype=np.int64)
+    idx = np.repeat(np.arange(len(res)), counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    offset = np.arange(len(idx)) - starts
+    out = res.iloc[idx].reset_index(drop=True)
+    out["stay_date"] = out["arrival_date"] + pd.to_timedelta(offset, unit="D")
+    nights = out["nights"].where(out["nights"] > 0)
+    out["room_revenue"] = out["adr"]
+    out["other_revenue"] = out["other_revenue"] / nights
+    return out[[c for c in columns if c in out.columns]]
+
+
+def stay_nights(res: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per occupied room-night (bookings that were not cancelled)."""
+    return expand_nights(res[~res["is_cancelled"] & (res["nights"] > 0)])
+
+
+def room_inventory(
+    rooms: Mapping[str, int], start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    """Return rooms available per hotel per day from a `{hotel: rooms}` mapping."""
+    bad = {h: n for h, n in rooms.items() if not isinstance(n, int | np.integer) or n <= 0}
+    if bad:
+        raise StepConfigError(f"rooms must be positive whole numbers per hotel, got {bad}")
+    days = pd.date_range(start.normalize(), end.normalize(), freq="D")
+    grid = pd.MultiIndex.from_product([sorted(rooms), days], names=["hotel", "date"])
+    inv = grid.to_frame(index=False)
+    inv["hotel"] = inv["hotel"].astype("string")
+    inv["rooms_available"] = inv["hotel"].map(dict(rooms)).astype("int64")
+    return inv
+
+
+def inventory_for(res: pd.DataFrame, rooms: Mapping[str, int]) -> pd.DataFrame:
+    """Return room inventory covering every night of `res` for the configured hotels."""
+    if res.empty or not rooms:
+        return room_inventory({}, pd.Timestamp("2000-01-01"), pd.Timestamp("1999-12-31"))
+    last = (res["departure_date"] - pd.Timedelta(days=1)).max()
+    return room_inventory(rooms, res["arrival_date"].min(), max(last, res["arrival_date"].min()))

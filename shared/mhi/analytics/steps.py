@@ -1,0 +1,208 @@
+"""The analytics step kinds: thin handlers over the pure engines and the Warehouse port.
+
+ms-file-import      CSV / CSV.GZ -> raw.<table>
+ms-data-modeling    raw reservations -> model tables + validation report
+ms-kpi-engine       model tables -> kpi.<grain>_by_<dimensions> + headline + charts
+ms-demand-forecast  model tables -> forecast tables + chosen models + charts
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from mhi.analytics import store
+from mhi.analytics.configs import (
+    FileImportConfig,
+    ForecastConfig,
+    KpiConfig,
+    ModelingConfig,
+)
+from mhi.analytics.kpi import KpiSpec, compute_kpis, headline
+from mhi.analytics.modeling import inventory_for, model_reservations, stay_nights
+from mhi.analytics.reviews import model_reviews
+from mhi.analytics.sources import source_mapping, stage, stage_availability
+from mhi.errors import StepExecutionError
+from mhi.steps.sdk import StepContext, StepKind
+
+_COLUMN_RE = re.compile(r"[^0-9A-Za-z_]+")
+
+
+def _file_import(ctx: StepContext, config: FileImportConfig) -> dict[str, Any]:
+    data = store.read_source(config.path, ctx.services.blobs)
+    frame = store.read_csv_bytes(
+        data,
+        config.path,
+        sep=config.sep,
+        encoding=config.encoding,
+        keep_default_na=config.keep_default_na,
+        na_values=config.na_values,
+    )
+    renamed = {c: _COLUMN_RE.sub("_", str(c)).strip("_").lower() or "column" for c in frame.columns}
+    frame = frame.rename(columns=renamed)
+    frame.insert(0, "_row", range(1, len(frame) + 1))
+    frame["_source_file"] = config.path
+    frame["_landed_at"] = pd.Timestamp(datetime.now(UTC))
+    frame["_run_id"] = ctx.run_id
+    table = f"raw.{config.table}"
+    rows = ctx.services.warehouse.write(ctx.account, table, frame, mode="replace")
+    ctx.log.info("imported %d rows from %s into %s", rows, config.path, table)
+    changed = {k: v for k, v in renamed.items() if k != v}
+    out: dict[str, Any] = {"table": table, "rows": rows, "columns": len(frame.columns) - 4}
+    if changed:
+        out["renamed_columns"] = dict(list(changed.items())[:50])
+    return out
+
+
+def _data_modeling(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
+    wh, account = ctx.services.warehouse, ctx.account
+    mapping = source_mapping(config.source)
+    raw_table = config.table or mapping.reservations_table
+    hint = f"load it first (ms-extractor-{config.source} or ms-file-import)"
+    staged = stage(mapping, store.read_table(wh, account, raw_table, hint))
+    if config.date is not None:
+        staged = _changed_on(staged, config.date)
+    result = model_reservations(
+        staged, source=config.source, currency=config.currency, fx_rates=config.fx_rates
+    )
+    nights = stay_nights(result.reservations)
+    inventory = _inventory(ctx, config, result.reservations, mapping.availability_table)
+    rows = store.write_model(
+        wh, account, config.target_schema, result, nights, inventory, config.date
+    )
+    names = store.table_names(config.target_schema)
+    reviews = model_reviews(wh, account, config.reviews_table)
+    if reviews is not None:
+        rows["reviews"] = wh.write(account, names["reviews"], reviews)
+    rejected = result.rejected_by_reason()
+    ctx.log.info(
+        "modelled %d reservations, rejected %d", len(result.reservations), sum(rejected.values())
+    )
+    return {
+        "source": config.source,
+        "schema": config.target_schema,
+        "mode": "incremental" if config.date else "full",
+        "date": config.date,
+        "tables": {k: names[k] for k in rows} | {"validation_report": names["validation_report"]},
+        "rows": len(result.reservations),
+        "row_counts": rows,
+        "rejected": sum(rejected.values()),
+        "rejected_by_reason": rejected,
+        "notes": result.notes[:20],
+    }
+
+
+def _changed_on(staged: pd.DataFrame, day: Any) -> pd.DataFrame:
+    if "updated_at" not in staged.columns:
+        raise StepExecutionError("incremental modeling needs an updated_at / status date column")
+    when = pd.to_datetime(staged["updated_at"], errors="coerce", utc=True, format="ISO8601")
+    # Rows whose change date does not parse stay in, so validation reports them.
+    return staged[when.isna() | (when.dt.date == day)]
+
+
+def _inventory(
+    ctx: StepContext, config: ModelingConfig, res: pd.DataFrame, availability: str | None
+) -> pd.DataFrame:
+    wh = ctx.services.warehouse
+    if config.rooms or not availability or not wh.exists(ctx.account, availability):
+        return inventory_for(res, config.rooms)
+    staged = stage_availability(wh.read(ctx.account, availability), availability)
+    staged = staged.assign(
+        hotel=staged["hotel"].astype("string"),
+        date=pd.to_datetime(staged["date"], errors="coerce").astype("datetime64[us]"),
+        rooms_available=pd.to_numeric(staged["rooms_available"], errors="coerce"),
+    )
+    bad = staged["date"].isna() | staged["rooms_available"].isna()
+    if bad.any():
+        raise StepExecutionError(
+            f"{availability}: {int(bad.sum())} rows without a usable date or room count"
+        )
+    return staged.astype({"rooms_available": "int64"})
+
+
+def _kpi_engine(ctx: StepContext, config: KpiConfig) -> dict[str, Any]:
+    wh, account = ctx.services.warehouse, ctx.account
+    schema = store.model_schema(config.model_schema, ctx.upstream)
+    res, nights, inventory = store.read_model(wh, account, schema)
+    if config.rooms is not None:
+        inventory = inventory_for(res, config.rooms)
+    tables, total, warnings, summary, charts = [], 0, [], [], []
+    data_end = res["arrival_date"].max() if not res.empty else pd.NaT
+    for grain in config.grains():
+        spec = _spec(config, grain)
+        result = compute_kpis(res, inventory, spec, nights)
+        table = f"kpi.{grain}_by_{'_'.join(config.dimensions) or 'all'}"
+        keys = ["period", *config.dimensions]
+        mode = "merge" if (config.start or config.end) else "replace"
+        total += wh.write(account, table, result.table, mode=mode, keys=keys)
+        tables.append(table)
+        warnings += [w for w in result.warnings if w not in warnings]
+        summary = headline(result.table, spec, data_end) or summary
+        if config.charts:
+            charts += _kpi_charts(ctx, table, result.table, spec)
+    return {
+        "schema": schema,
+        "tables": tables,
+        "rows": total,
+        "headline": summary,
+        "warnings": warnings,
+        "charts": charts,
+    }
+
+
+def _spec(config: KpiConfig, grain: str) -> KpiSpec:
+    return KpiSpec(
+        metrics=config.metrics,
+        grain=grain,
+        dimensions=config.dimensions,
+        start=config.start,
+        end=config.end,
+        comparisons=config.comparisons,
+        include_complimentary=config.include_complimentary,
+        as_of=config.as_of,
+        pickup_days=config.pickup_days,
+        on_missing_inventory=config.on_missing_inventory,
+    )
+
+
+def _kpi_charts(ctx: StepContext, table: str, frame: pd.DataFrame, spec: KpiSpec) -> list[str]:
+    from mhi.analytics.charts import kpi_trend_png
+
+    uris = []
+    for metric in spec.metrics[:6]:
+        png = kpi_trend_png(frame, metric, spec.grain)
+        if png is None:
+            continue
+        folder = f"charts/{ctx.account}/{ctx.flow_id}/{ctx.run_id}/{table.replace('.', '/')}"
+        key = f"{folder}/{metric}.png"
+        uris.append(ctx.services.blobs.write_bytes(key, png, "image/png"))
+    return uris
+
+
+def _demand_forecast(ctx: StepContext, config: ForecastConfig) -> dict[str, Any]:
+    from mhi.analytics.forecast_step import run_forecast
+
+    return run_forecast(ctx, config)
+
+
+FILE_IMPORT: StepKind[FileImportConfig] = StepKind(
+    "ms-file-import", FileImportConfig, _file_import, "Load a CSV / CSV.GZ into raw.<table>"
+)
+DATA_MODELING: StepKind[ModelingConfig] = StepKind(
+    "ms-data-modeling",
+    ModelingConfig,
+    _data_modeling,
+    "Map raw reservations onto the canonical hotel model, with a validation report",
+)
+KPI_ENGINE: StepKind[KpiConfig] = StepKind(
+    "ms-kpi-engine", KpiConfig, _kpi_engine, "Hotel KPIs by period, hotel and segment"
+)
+DEMAND_FORECAST: StepKind[ForecastConfig] = StepKind(
+    "ms-demand-forecast",
+    ForecastConfig,
+    _demand_forecast,
+    "Demand forecasts per hotel with model selection by backtest and prediction intervals",
+)

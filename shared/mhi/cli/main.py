@@ -1,0 +1,55 @@
+"""`mhi`: run and inspect flows, run one step, and the analysts' commands.
+
+Each module in `mhi.cli.commands` exposes `register(subparsers)`; it adds its sub-commands
+with `set_defaults(func=...)`, where `func(args) -> int` returns the exit code. Errors from the
+error model are printed as one clear line (no traceback) and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from mhi.errors import OrchestratorError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the parser with every command module's sub-commands."""
+    from mhi.cli import commands
+
+    parser = argparse.ArgumentParser(prog="mhi", description="MHI Workflow Orchestrator")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log INFO to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `mhi` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except OrchestratorError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,338 @@
+"""The extractor step: page through a source, land raw files, load the raw layer, then advance
+the watermark. `make_kind(system)` turns a `System` declaration into a step kind."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from mhi.connectors.auth import Auth
+from mhi.connectors.errors import UnexpectedResponseError, UpstreamRequestError
+from mhi.connectors.http import HttpClient, RetryPolicy, describe, limiter
+from mhi.connectors.landing import Loader, Part, PartWriter, clear_prefix, raw_prefix
+from mhi.connectors.paging import Page, Request
+from mhi.connectors.plan import Plan, Planned, page_size, plan
+from mhi.connectors.schema import SchemaTracker, WatermarkTracker, column_names
+from mhi.connectors.spec import (
+    Credentials,
+    Dataset,
+    DateWindow,
+    DeltaLink,
+    ExtractConfig,
+    ModifiedSince,
+    System,
+    parse_instant,
+)
+from mhi.connectors.state import WatermarkState, read_state, watermark_key, write_state
+from mhi.errors import SecretAccessError, StepConfigError
+from mhi.steps.sdk import StepContext, StepKind
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGES = 1_000_000  # a bound on every paging loop: a source that never ends is an error
+
+
+@dataclass
+class Job:
+    """One step turn of one system: context, config, HTTP client, base URL."""
+
+    ctx: StepContext
+    system: System
+    config: ExtractConfig
+    client: HttpClient
+    base: str
+    now: datetime
+
+
+@dataclass
+class Fetched:
+    """What paging through a dataset produced."""
+
+    parts: list[Part]
+    schema: SchemaTracker
+    marks: WatermarkTracker
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    cursor: str | None = None
+    resynced: bool = False
+
+
+def make_kind(system: System) -> StepKind[Any]:
+    """Return the step kind `ms-extractor-<system>`."""
+
+    def handler(ctx: StepContext, config: ExtractConfig) -> dict[str, Any]:
+        return extract(ctx, system, config)
+
+    return StepKind(f"ms-extractor-{system.name}", system.config_model, handler, system.summary)
+
+
+def extract(ctx: StepContext, system: System, config: ExtractConfig) -> dict[str, Any]:
+    """Extract the configured datasets; return the step output."""
+    if config.m_account is not None and config.m_account != ctx.account:
+        raise StepConfigError(
+            f"config _m_account {config.m_account!r} is not the flow's account {ctx.account!r}: "
+            "an account may extract only for itself"
+        )
+    datasets = select_datasets(system, config.datasets)
+    creds = Credentials(ctx.secret, config.credentials or system.name)
+    base = _base_url(system, config, creds)
+    client = _client(system, config, creds, base)
+    job = Job(ctx, system, config, client, base, ctx.services.clock.now())
+    results = {ds.name: run_dataset(job, ds) for ds in datasets}
+    return {
+        "system": system.name,
+        "account": ctx.account,
+        "incremental": config.incremental,
+        "datasets": results,
+        "tables": [r["table"] for r in results.values()],
+        "rows": sum(r["rows"] for r in results.values()),
+        "files": sum(r["files"] for r in results.values()),
+        "http": asdict(job.client.stats),
+    }
+
+
+def select_datasets(system: System, names: list[str] | None) -> list[Dataset]:
+    """Resolve dataset names (case-insensitive); all datasets when none are named."""
+    if not names:
+        return list(system.datasets)
+    valid = ", ".join(ds.name for ds in system.datasets)
+    out: list[Dataset] = []
+    for name in names:
+        try:
+            ds = system.dataset(name)
+        except KeyError:
+            raise StepConfigError(
+                f"unknown dataset {name!r} for {system.name}; valid datasets: {valid}"
+            ) from None
+        if ds not in out:
+            out.append(ds)
+    return out
+
+
+def _client(system: System, config: ExtractConfig, creds: Credentials, base: str) -> HttpClient:
+    auth: Auth = system.auth(creds, config, base)
+    rate = config.requests_per_second or system.requests_per_second
+    retry = RetryPolicy(config.max_attempts, config.backoff_seconds, config.max_backoff_seconds)
+    return HttpClient(system.name, auth, config.timeout_seconds, retry, limiter(system.name, rate))
+
+
+def _base_url(system: System, config: ExtractConfig, creds: Credentials) -> str:
+    if config.base_url:
+        return config.base_url
+    if system.base_url is not None:
+        return system.base_url(config).rstrip("/")
+    try:
+        url = creds.get("base-url").strip().rstrip("/")
+    except SecretAccessError as e:
+        raise SecretAccessError(
+            f"{system.name} has no public API host: set config base_url or the secret "
+            f"{creds.name('base-url')!r} ({e})"
+        ) from None
+    if not url.startswith(("https://", "http://")):
+        raise StepConfigError(f"secret {creds.name('base-url')!r} is not an http(s) URL")
+    return url
+
+
+def run_dataset(job: Job, ds: Dataset) -> dict[str, Any]:
+    """Extract, land and load one dataset, then advance its watermark."""
+    ctx, system = job.ctx, job.system
+    state_key = watermark_key(ctx.account, system.name, ds.name)
+    state = read_state(ctx.services.blobs, state_key)
+    the_plan = plan(system, ds, job.config, state, job.base, job.now)
+    prefix = raw_prefix(ctx.account, system.name, ds.name, ctx.run_id)
+    fetched = _fetch(job, ds, the_plan, prefix)
+    columns = column_names(list(fetched.schema.fields))
+    loaded = Loader(
+        ctx.services.warehouse, ctx.account, system.table(ds), ds.key, columns, job.now, ctx.run_id
+    ).load(ctx.services.blobs, fetched.parts)
+    new_state = _next_state(job, ds, the_plan, state, fetched)
+    report = _report(job, ds, the_plan, state, new_state, fetched, loaded)
+    manifest_uri = ctx.services.blobs.write_bytes(
+        prefix + "manifest.json",
+        json.dumps(_manifest(job, ds, report, fetched, columns), indent=1).encode(),
+        "application/json",
+    )
+    # Last: only now is the data safely landed and loaded, so only now may the watermark move.
+    write_state(ctx.services.blobs, state_key, new_state)
+    return {**report, "manifest": manifest_uri}
+
+
+def _fetch(job: Job, ds: Dataset, the_plan: Plan, prefix: str) -> Fetched:
+    try:
+        return _fetch_listings(job, ds, the_plan.listings, prefix)
+    except UpstreamRequestError as e:
+        if not (the_plan.resumed and e.context.get("status") == 410):
+            raise
+        logger.warning(
+            "%s %s: delta link expired (410); reading the feed again from the start",
+            job.system.name,
+            ds.name,
+        )
+        full = plan(job.system, ds, job.config, None, job.base, job.now)
+        fetched = _fetch_listings(job, ds, full.listings, prefix)
+        fetched.resynced = True
+        return fetched
+
+
+def _fetch_listings(job: Job, ds: Dataset, listings: list[Planned], prefix: str) -> Fetched:
+    blobs = job.ctx.services.blobs
+    stale = clear_prefix(blobs, prefix)
+    if stale:
+        logger.info("%s: removed %d files of an unfinished attempt", prefix, stale)
+    size = page_size(job.system, job.config)
+    with tempfile.TemporaryDirectory(prefix="mhi-extract-") as workdir:
+        writer = PartWriter(blobs, prefix, job.config.rows_per_file, workdir)
+        fetched = Fetched(
+            [], SchemaTracker(ds.key, ds.required), WatermarkTracker(ds.watermark_field)
+        )
+        for listing in listings:
+            _page_through(job, ds, listing, size, writer, fetched)
+        fetched.parts = writer.close()
+    return fetched
+
+
+def _page_through(
+    job: Job, ds: Dataset, listing: Planned, size: int, writer: PartWriter, out: Fetched
+) -> None:
+    """Page through one listing. The next page is fetched while this one is written (one page
+    ahead, never more: memory stays at two pages)."""
+    first = ds.paging.first(listing.request.url, listing.request.params, size)
+    current = replace(first, headers=listing.request.headers)
+    seen: set[tuple[str, str]] = set()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
+        pending = pool.submit(_get, job, current)
+        for _ in range(MAX_PAGES):
+            page = ds.paging.parse(current, pending.result(), size)
+            if page.next is not None:
+                _check_progress(job, page.next, seen)
+                pending = pool.submit(_get, job, page.next)
+            _take(job, listing, current, page, writer, out)
+            if page.next is None:
+                return
+            current = page.next
+    raise UnexpectedResponseError(f"{job.system.name}: more than {MAX_PAGES} pages in one listing")
+
+
+def _get(job: Job, request: Request) -> Any:
+    return job.client.get_json(request.url, request.params, request.headers)
+
+
+def _check_progress(job: Job, request: Request, seen: set[tuple[str, str]]) -> None:
+    key = (request.url, json.dumps(sorted(request.params.items(), key=str), default=str))
+    if key in seen:
+        raise UnexpectedResponseError(
+            f"{job.system.name}: {describe(request.url)} sent a page it had already sent"
+        )
+    seen.add(key)
+
+
+def _take(
+    job: Job, listing: Planned, request: Request, page: Page, writer: PartWriter, out: Fetched
+) -> None:
+    records = [{**listing.tags, **r} for r in page.records] if listing.tags else page.records
+    for record in records:
+        out.schema.observe(record)
+        out.marks.observe(record)
+    writer.write(records)
+    out.pages.append(
+        {
+            "url": describe(request.url),
+            "params": {k: str(v) for k, v in request.params.items()},
+            "fetched_at": job.ctx.services.clock.now().isoformat(),
+            "records": len(records),
+        }
+    )
+    out.cursor = page.cursor or out.cursor
+
+
+def _next_state(
+    job: Job, ds: Dataset, the_plan: Plan, state: WatermarkState | None, fetched: Fetched
+) -> WatermarkState:
+    inc, previous = ds.incremental, state.value if state else None
+    value: str | None = None
+    if isinstance(inc, ModifiedSince):
+        old = parse_instant(previous) if previous else None
+        new = max((d for d in (old, fetched.marks.high) if d is not None), default=None)
+        value = new.isoformat() if new else None
+    elif isinstance(inc, DateWindow) and the_plan.window.until is not None:
+        # Scanned up to the window's end, but a window reaching into the future (stays not yet
+        # arrived) only counts up to today: the next run re-scans from here minus the lookback.
+        end = min(the_plan.window.until - timedelta(days=1), job.now).date()
+        value = max(previous or "", end.isoformat())
+    elif isinstance(inc, DeltaLink):
+        value = fetched.cursor or previous
+    fields = list(fetched.schema.fields) if fetched.schema.rows else (state.fields if state else [])
+    return WatermarkState(
+        value=value,
+        kind=inc.kind,
+        fields=fields,
+        schema_hash=fetched.schema.schema_hash()
+        if fetched.schema.rows
+        else (state.schema_hash if state else ""),
+        run_id=job.ctx.run_id,
+        saved_at=job.now.isoformat(),
+        rows=fetched.schema.rows,
+    )
+
+
+def _report(
+    job: Job,
+    ds: Dataset,
+    the_plan: Plan,
+    state: WatermarkState | None,
+    new_state: WatermarkState,
+    fetched: Fetched,
+    loaded: int,
+) -> dict[str, Any]:
+    w, marks = the_plan.window, fetched.marks
+    return {
+        "table": job.system.table(ds),
+        "rows": fetched.schema.rows,
+        "loaded": loaded,
+        "files": len(fetched.parts),
+        "file_uris": [p.uri for p in fetched.parts[:20]],
+        "pages": len(fetched.pages),
+        "window": {
+            "since": w.since.isoformat() if w.since else None,
+            "until": w.until.isoformat() if w.until else None,
+            "resumed_from_delta_link": the_plan.resumed,
+            "resynced": fetched.resynced,
+        },
+        "watermark": {
+            "field": ds.watermark_field,
+            "previous": state.value if state else None,
+            "new": new_state.value,
+            "min_seen": marks.low.isoformat() if marks.low else None,
+            "max_seen": marks.high.isoformat() if marks.high else None,
+            "unreadable": marks.unreadable,
+        },
+        "schema_hash": new_state.schema_hash,
+        "schema_changes": fetched.schema.changes(state.fields if state else None),
+        "missing_required": dict(sorted(fetched.schema.missing.items())),
+        "rejected_without_key": fetched.schema.rejected,
+    }
+
+
+def _manifest(
+    job: Job, ds: Dataset, report: dict[str, Any], fetched: Fetched, columns: dict[str, str]
+) -> dict[str, Any]:
+    ctx = job.ctx
+    return {
+        **{k: v for k, v in report.items() if k != "file_uris"},
+        "account": ctx.account,
+        "system": job.system.name,
+        "dataset": ds.name,
+        "run_id": ctx.run_id,
+        "step_id": ctx.step_id,
+        "attempt": ctx.attempt,
+        "landed_at": job.now.isoformat(),
+        "key": list(ds.key),
+        "format": "ndjson.gz",
+        "files": [{"key": p.key, "rows": p.rows, "bytes": p.bytes} for p in fetched.parts],
+        "columns": columns,
+        "requests": fetched.pages,
+    }

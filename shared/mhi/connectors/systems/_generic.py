@@ -1,0 +1,77 @@
+"""The shared contract for systems without a public extraction API (Avalon, Axional, Madisa).
+
+ASSUMPTION (api-reference §8c), until each vendor provides a spec: `GET {base}/{resource}` with
+`updated_from`/`updated_to` (ISO-8601 UTC, `updated_to` exclusive), `page` + `page_size`,
+envelope `{"data": [...], "page", "page_size", "total", "has_more"}`, records keyed by `id` with
+`updated_at`. Auth: `X-Api-Key` (default) or OAuth2 client credentials at `{base}/oauth/token`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import Field
+
+from mhi.connectors.auth import ApiKeyHeader, Auth, OAuth2ClientCredentials
+from mhi.connectors.paging import PageNumber
+from mhi.connectors.spec import Credentials, Dataset, ExtractConfig, ModifiedSince, iso_z
+
+PAGING = PageNumber(records_key="data", page_param="page", size_param="page_size")
+
+
+class GenericConfig(ExtractConfig):
+    """Options of the generic-contract extractors (host from `base_url` or a secret)."""
+
+    auth_scheme: Literal["api_key", "oauth2"] = Field(
+        "api_key",
+        description="api_key: secret <prefix>-api-key as X-Api-Key; oauth2: secrets "
+        "<prefix>-client-id and <prefix>-client-secret at token_url",
+    )
+    token_url: str | None = Field(
+        None, pattern=r"^https?://\S+$", description="default {base_url}/oauth/token"
+    )
+
+
+def updated_params(since: datetime | None, until: datetime | None) -> dict[str, Any]:
+    """Return `updated_from` / `updated_to` for a window."""
+    out: dict[str, Any] = {}
+    if since is not None:
+        out["updated_from"] = iso_z(since)
+    if until is not None:
+        out["updated_to"] = iso_z(until)
+    return out
+
+
+def dataset(
+    name: str,
+    required: tuple[str, ...],
+    summary: str,
+    *,
+    resource: str | None = None,
+    rescan: timedelta = timedelta(minutes=10),
+) -> Dataset:
+    """Declare a generic-contract dataset (`rescan`: overlap re-read on each run)."""
+    return Dataset(
+        name=name,
+        path=f"/{resource or name}",
+        key=("id",),
+        paging=PAGING,
+        incremental=ModifiedSince("updated_at", updated_params, overlap=rescan),
+        required=("updated_at", *required),
+        summary=summary,
+    )
+
+
+def auth(creds: Credentials, config: GenericConfig, base: str) -> Auth:
+    """Build the configured scheme from the account's secrets."""
+    if config.auth_scheme == "oauth2":
+        return OAuth2ClientCredentials(
+            token_url=config.token_url or f"{base}/oauth/token",
+            client_id=creds.get("client-id"),
+            client_secret=creds.get("client-secret"),
+            scope=None,
+            secret_names=(creds.name("client-id"), creds.name("client-secret")),
+            timeout=config.timeout_seconds,
+        )
+    return ApiKeyHeader("X-Api-Key", creds.get("api-key"), creds.name("api-key"))

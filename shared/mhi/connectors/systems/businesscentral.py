@@ -1,0 +1,87 @@
+"""Microsoft Dynamics 365 Business Central (API v2.0): sales invoices, general ledger entries,
+customers, vendors, items, purchase invoices and sales credit memos.
+
+[DOC] Entra client credentials (scope `https://api.businesscentral.dynamics.com/.default`);
+company-scoped sets; `$filter=lastModifiedDateTime gt ...`; server-driven paging through
+`@odata.nextLink` with `Prefer: odata.maxpagesize`; 6,000 requests per 5 minutes.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mhi.connectors.auth import Auth
+from mhi.connectors.extract import make_kind
+from mhi.connectors.spec import Credentials, Dataset, ModifiedSince, System
+from mhi.connectors.systems._microsoft import (
+    NEXT_LINK,
+    PAGE_HEADERS,
+    EntraConfig,
+    entra_auth,
+    modified_filter,
+)
+
+SCOPE = "https://api.businesscentral.dynamics.com/.default"
+
+
+class BusinessCentralConfig(EntraConfig):
+    """Options of `ms-extractor-businesscentral`."""
+
+    environment: str = Field(
+        "Production", pattern=r"^[A-Za-z0-9_-]{1,50}$", description="Production, Sandbox, ..."
+    )
+    company_id: str = Field(
+        pattern=r"^[0-9a-fA-F-]{36}$", description="company GUID (GET /companies lists them)"
+    )
+
+
+def _set(name: str, entity_set: str, required: tuple[str, ...], summary: str) -> Dataset:
+    return Dataset(
+        name=name,
+        path="/companies({company_id})/" + entity_set,
+        key=("id",),
+        paging=NEXT_LINK,
+        incremental=ModifiedSince("lastModifiedDateTime", modified_filter),
+        required=("lastModifiedDateTime", *required),
+        headers=PAGE_HEADERS,
+        summary=summary,
+    )
+
+
+def auth(creds: Credentials, config: BusinessCentralConfig, base: str) -> Auth:
+    """Entra client credentials for the Business Central API."""
+    return entra_auth(creds, config, SCOPE)
+
+
+SYSTEM = System(
+    name="businesscentral",
+    config_model=BusinessCentralConfig,
+    datasets=(
+        _set(
+            "sales_invoices",
+            "salesInvoices",
+            ("number", "postingDate", "totalAmountIncludingTax"),
+            "posted and draft sales invoices",
+        ),
+        _set(
+            "general_ledger_entries",
+            "generalLedgerEntries",
+            ("entryNumber", "postingDate", "accountNumber"),
+            "ledger entries: account, debit, credit, posting date",
+        ),
+        _set("customers", "customers", ("number", "displayName"), "customers"),
+        _set("vendors", "vendors", ("number", "displayName"), "vendors"),
+        _set("items", "items", ("number", "displayName"), "items"),
+        _set("purchase_invoices", "purchaseInvoices", ("number",), "purchase invoices"),
+        _set("sales_credit_memos", "salesCreditMemos", ("number",), "sales credit memos"),
+    ),
+    auth=auth,
+    base_url=lambda c: (
+        f"https://api.businesscentral.dynamics.com/v2.0/{c.tenant_id}/{c.environment}/api/v2.0"
+    ),
+    requests_per_second=20.0,  # 6,000 per 5 minutes per service principal
+    page_size=1000,
+    summary="Business Central: ledger entries, invoices, customers",
+)
+
+KIND = make_kind(SYSTEM)

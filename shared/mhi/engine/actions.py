@@ -1,0 +1,72 @@
+"""What the engine asks the runtime to do. Each action maps to one write-once object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mhi.model.run import RunStatus
+
+
+@dataclass(frozen=True)
+class DispatchStep:
+    """Claim `steps/<id>/<attempt>/dispatched.json` (or `poll-<turn>.json`) and publish the step."""
+
+    step_id: str
+    attempt: int
+    turn: int
+    type: str
+    config: dict[str, Any]
+    upstream: dict[str, dict[str, Any]]
+    item: Any
+    continuation: dict[str, Any] | None
+    deadline: datetime
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """Write `steps/<id>/<attempt>/result.json` on the controller's side (timeout, bad reference,
+    for_each aggregate)."""
+
+    step_id: str
+    attempt: int
+    status: str
+    output: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SkipStep:
+    """Write `steps/<id>/skipped.json`."""
+
+    step_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ExpandStep:
+    """Fan a for_each step out over `items` (derived from frozen data; nothing is written)."""
+
+    step_id: str
+    items: list[Any]
+
+
+@dataclass(frozen=True)
+class FinishRun:
+    """Write `done.json`: the run's one terminal status."""
+
+    status: RunStatus
+    error: str | None = None
+    failed_step: str | None = None
+
+
+Action = DispatchStep | RecordResult | SkipStep | ExpandStep | FinishRun
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Actions to carry out now, and when `decide` wants to be called again at the latest."""
+
+    actions: list[Action]
+    wake_at: datetime | None = None

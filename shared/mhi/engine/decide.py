@@ -1,0 +1,289 @@
+"""`decide(state, now)`: the whole orchestration policy as one pure function.
+
+Cost is proportional to what is due or ready, not to the size of the flow: the state keeps a
+heap of ready steps and a heap of timers (timeouts, retries, polls) as objects are folded in.
+`decide` drops stale index entries it meets and leaves everything else as it found it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from datetime import datetime, timedelta
+from typing import Any
+
+from mhi.constants import MAX_FOR_EACH_ITEMS
+from mhi.engine.actions import (
+    Action,
+    Decision,
+    DispatchStep,
+    ExpandStep,
+    FinishRun,
+    RecordResult,
+    SkipStep,
+)
+from mhi.model import expr
+from mhi.model.run import RunState, RunStatus, StepState, StepStatus, StepsView
+
+
+def decide(state: RunState, now: datetime) -> Decision:
+    """Return the actions that move the run forward at time `now`."""
+    if state.done is not None:
+        return Decision([])
+    early = _early_finish(state, now)
+    if early is not None:
+        return Decision(early)
+    free = _free_slots(state)
+    actions: list[Action] = []
+    wake_at, free = _due_timers(state, now, free, actions)
+    free = _ready_steps(state, now, free, actions)
+    actions += _aggregates(state)
+    if not actions and state.terminal_count == len(state.flow.steps):
+        actions.append(_finish(state))
+    if state.flow.timeout_seconds is not None:
+        run_deadline = state.started_at + timedelta(seconds=state.flow.timeout_seconds)
+        wake_at = run_deadline if wake_at is None else min(wake_at, run_deadline)
+    return Decision(actions, wake_at)
+
+
+def _early_finish(state: RunState, now: datetime) -> list[Action] | None:
+    if state.cancel is not None:
+        status, why = (
+            RunStatus.CANCELLED,
+            f"cancelled: {state.cancel.get('reason') or 'by request'}",
+        )
+    elif state.flow.timeout_seconds is not None and now >= state.started_at + timedelta(
+        seconds=state.flow.timeout_seconds
+    ):
+        status, why = RunStatus.TIMED_OUT, f"flow timed out after {state.flow.timeout_seconds}s"
+    else:
+        return None
+    skips: list[Action] = [
+        SkipStep(s.id, why)
+        for s in state.steps.values()
+        if state.status(s) == StepStatus.PENDING and s.parent is None
+    ]
+    return [*skips, FinishRun(status, error=why)]
+
+
+def _free_slots(state: RunState) -> float:
+    limit = state.flow.max_parallel
+    return float("inf") if limit is None else max(0, limit - len(state.in_flight))
+
+
+def _timer_valid(state: RunState, kind: str, sid: str, number: int, turn: int) -> bool:
+    step = state.steps.get(sid)
+    attempt = step.attempts.get(number) if step else None
+    if step is None or attempt is None:
+        return False
+    if kind == "retry":
+        return step.last is attempt and state.status(step) == StepStatus.RETRYING
+    if attempt.result is not None or attempt.turn != turn:
+        return False
+    return (attempt.wait is None) if kind == "timeout" else (turn in attempt.waits)
+
+
+def _due_timers(
+    state: RunState, now: datetime, free: float, actions: list[Action]
+) -> tuple[datetime | None, float]:
+    taken = []
+    wake_at = None
+    while state.timers:
+        entry = state.timers[0]
+        when, kind, sid, number, turn = entry
+        if not _timer_valid(state, kind, sid, number, turn):
+            heapq.heappop(state.timers)
+            continue
+        if when > now:
+            wake_at = when
+            break
+        taken.append(heapq.heappop(state.timers))
+        if kind == "retry" and free <= 0:
+            continue  # due, but every slot is taken: looked at again when one frees up
+        step = state.steps[sid]
+        if kind == "timeout":
+            actions.append(_timeout(step, number, turn))
+        elif kind == "retry":
+            free -= 1
+            actions.append(_dispatch(state, step, number + 1, 0, now, None))
+        else:
+            attempt = step.attempts[number]
+            actions.append(
+                _dispatch(
+                    state, step, number, turn + 1, now, attempt.waits[turn].get("continuation")
+                )
+            )
+    for entry in taken:
+        heapq.heappush(state.timers, entry)
+    return wake_at, free
+
+
+def _timeout(step: StepState, number: int, turn: int) -> RecordResult:
+    error = {
+        "kind": "timeout",
+        "message": f"no result within timeout_seconds={step.spec.timeout_seconds} (turn {turn})",
+        "retryable": True,
+    }
+    return RecordResult(step.id, number, "failed", error=error)
+
+
+def _ready_steps(state: RunState, now: datetime, free: float, actions: list[Action]) -> float:
+    taken = []
+    while state.ready:
+        sid = state.ready[0][1]
+        step = state.steps[sid]
+        if (
+            state.status(step) != StepStatus.PENDING
+            or step.unfinished_deps
+            or step.children is not None
+        ):
+            heapq.heappop(state.ready)
+            continue
+        action = _start(state, step, now)
+        if isinstance(action, DispatchStep):
+            if free <= 0:
+                break
+            free -= 1
+        taken.append(heapq.heappop(state.ready))
+        actions.append(action)
+    for entry in taken:
+        heapq.heappush(state.ready, entry)
+    return free
+
+
+def _context(state: RunState, item: Any = None) -> dict[str, Any]:
+    run = {"id": state.run_id, "flow_id": state.flow.flow_id, "account": state.flow.account}
+    return {"params": state.params, "steps": StepsView(state), "run": run, "item": item}
+
+
+def _failed(step: StepState, kind: str, message: str) -> RecordResult:
+    return RecordResult(
+        step.id, 1, "failed", error={"kind": kind, "message": message, "retryable": False}
+    )
+
+
+def _start(state: RunState, step: StepState, now: datetime) -> Action:
+    """Decide what happens to a step whose dependencies are all terminal."""
+    deps = [] if step.parent else step.spec.depends_on
+    for dep in deps:
+        if state.counts_as_failed(state.steps[dep]):
+            return SkipStep(step.id, f"upstream step {dep!r} failed")
+        if state.status(state.steps[dep]) == StepStatus.SKIPPED:
+            return SkipStep(step.id, f"upstream step {dep!r} was skipped")
+    when = step.spec.when
+    if when is not None and _evaluated_here(step, when):
+        try:
+            if not expr.evaluate(expr.parse(when), _context(state, step.item)):
+                return SkipStep(step.id, f"condition is false: {when}")
+        except expr.ExpressionError as e:
+            return _failed(step, "bad_condition", f"when {when!r}: {e}")
+    if step.is_parent:
+        return _expand(state, step)
+    return _dispatch(state, step, 1, 0, now, None)
+
+
+def _evaluated_here(step: StepState, when: str) -> bool:
+    # A for_each step's condition is checked once on the parent, unless it uses `item`: then it
+    # is checked per child.
+    if step.spec.for_each is None:
+        return True
+    return _uses_item(when) == (step.parent is not None)
+
+
+def _uses_item(text: str) -> bool:
+    try:
+        return any(p.parts[0] == "item" for p in expr.references(expr.parse(text)))
+    except expr.ExpressionError:
+        return False
+
+
+def _expand(state: RunState, step: StepState) -> Action:
+    source = step.spec.for_each
+    try:
+        items = (
+            source if isinstance(source, list) else expr.render(source, _context(state), "for_each")
+        )
+    except expr.ExpressionError as e:
+        return _failed(step, "bad_reference", str(e))
+    if not isinstance(items, list):
+        return _failed(
+            step, "bad_for_each", f"for_each must give a list, got {type(items).__name__}"
+        )
+    if len(items) > MAX_FOR_EACH_ITEMS:
+        return _failed(
+            step,
+            "bad_for_each",
+            f"for_each gives {len(items)} items, the limit is {MAX_FOR_EACH_ITEMS}",
+        )
+    if not items:
+        return RecordResult(step.id, 1, "succeeded", output={"items": []})
+    return ExpandStep(step.id, items)
+
+
+def _dispatch(
+    state: RunState,
+    step: StepState,
+    attempt: int,
+    turn: int,
+    now: datetime,
+    continuation: dict[str, Any] | None,
+) -> Action:
+    try:
+        config = expr.render(step.spec.config, _context(state, step.item))
+    except expr.ExpressionError as e:
+        return RecordResult(
+            step.id,
+            attempt,
+            "failed",
+            error={"kind": "bad_reference", "message": str(e), "retryable": False},
+        )
+    deps = state.steps[step.parent].spec.depends_on if step.parent else step.spec.depends_on
+    return DispatchStep(
+        step_id=step.id,
+        attempt=attempt,
+        turn=turn,
+        type=step.spec.type,
+        config=config,
+        upstream={d: state.output(d) for d in deps},
+        item=step.item,
+        continuation=continuation,
+        deadline=now + timedelta(seconds=step.spec.timeout_seconds),
+    )
+
+
+def _aggregates(state: RunState) -> list[Action]:
+    out: list[Action] = []
+    for sid in sorted(state.expanded_parents()):
+        parent = state.steps[sid]
+        children = parent.children or []
+        if parent.terminal_children < len(children):
+            continue
+        kids = [state.steps[c] for c in children]
+        failed = [k.id for k in kids if state.counts_as_failed(k)]
+        outputs = [state.output(k.id) for k in kids]
+        if failed:
+            msg = f"{len(failed)} of {len(kids)} items failed: {', '.join(failed[:10])}"
+            out.append(
+                RecordResult(
+                    sid,
+                    1,
+                    "failed",
+                    output={"items": outputs},
+                    error={"kind": "for_each_failed", "message": msg, "retryable": False},
+                )
+            )
+        else:
+            out.append(RecordResult(sid, 1, "succeeded", output={"items": outputs}))
+    return out
+
+
+def _finish(state: RunState) -> FinishRun:
+    for step in state.top_level():
+        if state.counts_as_failed(step):
+            last = step.attempts.get(1) if step.is_parent else step.last
+            error = ((last.result or {}).get("error") or {}) if last else {}
+            return FinishRun(
+                RunStatus.FAILED,
+                error=f"step {step.id!r} failed: {error.get('message', 'failed')}",
+                failed_step=step.id,
+            )
+    return FinishRun(RunStatus.SUCCEEDED)

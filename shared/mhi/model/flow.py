@@ -1,0 +1,158 @@
+"""The flow format: the seed's JSON plus the documented extensions, as pydantic models."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+from mhi.constants import SAFE_ID_RE, SAFE_ID_RULE
+
+DEFAULT_STEP_TIMEOUT_SECONDS = 600
+
+
+def _safe_id(value: str) -> str:
+    if not SAFE_ID_RE.match(value):
+        raise ValueError(f"{value!r} is not allowed ({SAFE_ID_RULE})")
+    return value
+
+
+SafeId = Annotated[str, AfterValidator(_safe_id)]
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RetryPolicy(_Model):
+    """How a failed attempt is retried: exponential backoff with jitter."""
+
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    initial_backoff_seconds: float = Field(default=10.0, ge=0, le=86400)
+    max_backoff_seconds: float = Field(default=600.0, ge=0, le=86400)
+    multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
+    jitter: float = Field(default=0.2, ge=0.0, le=1.0)
+    retry_on: list[str] | None = Field(
+        default=None,
+        description="error kinds to retry (default: every error reported as retryable)",
+    )
+
+    def backoff(self, failed_attempt: int) -> timedelta:
+        """Return the base delay (before jitter) after attempt `failed_attempt` failed."""
+        seconds = self.initial_backoff_seconds * self.multiplier ** (failed_attempt - 1)
+        return timedelta(seconds=min(seconds, self.max_backoff_seconds))
+
+
+class StepSpec(_Model):
+    """One step of a flow."""
+
+    id: SafeId
+    name: str | None = None
+    description: str | None = None
+    type: str = Field(min_length=1)
+    depends_on: list[SafeId] = Field(default_factory=list)
+    config: dict[str, Any] = Field(default_factory=dict)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    timeout_seconds: int = Field(default=DEFAULT_STEP_TIMEOUT_SECONDS, ge=1, le=86400)
+    when: str | None = None
+    optional: bool = False
+    for_each: str | list[Any] | None = None
+
+
+class FlowConfig(_Model):
+    """The `flow_config` block of the seed format."""
+
+    steps: list[StepSpec] = Field(min_length=1)
+
+
+class ParamSpec(_Model):
+    """A flow parameter. Without a default it must be given when the flow starts."""
+
+    default: Any = None
+    required: bool = False
+    description: str | None = None
+
+
+class Schedule(_Model):
+    """When Cloud Scheduler starts the flow."""
+
+    cron: str
+    time_zone: str = "UTC"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class NotificationSpec(BaseModel):
+    """A flow-level notification (seed: `{"type": ["email"], "recipients": "..."}`).
+
+    Channel-specific options (templates, webhook URLs, ...) are kept as extra fields and checked
+    by the notifications step.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    type: Annotated[list[str], BeforeValidator(_as_list)] = Field(min_length=1)
+    recipients: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
+    when: str | None = None
+
+
+class Notifications(_Model):
+    """Flow-level notifications sent once when a run ends."""
+
+    success: NotificationSpec | None = None
+    fail: NotificationSpec | None = None
+
+
+class FlowDefinition(_Model):
+    """A flow, exactly as the seed writes it, plus the documented extensions."""
+
+    flow_id: SafeId
+    account: SafeId
+    name: str | None = None
+    description: str | None = None
+    flow_config: FlowConfig
+    notifications: Notifications | None = None
+    params: dict[str, ParamSpec] = Field(default_factory=dict)
+    schedule: Schedule | None = None
+    timeout_seconds: int | None = Field(default=None, ge=1, le=7 * 86400)
+    max_parallel: int | None = Field(default=None, ge=1, le=10000)
+
+    @property
+    def steps(self) -> list[StepSpec]:
+        """The flow's steps in definition order."""
+        return self.flow_config.steps
+
+
+def parse_flow(raw: Any, known_types: frozenset[str] | None = None) -> FlowDefinition:
+    """Parse and validate a flow; raise FlowDefinitionError listing every problem with its path.
+
+    Args:
+        raw: the decoded JSON.
+        known_types: step types that may be used; defaults to the step catalog.
+    """
+    from mhi.errors import FlowDefinitionError
+    from mhi.model.messages import format_validation_error
+    from mhi.model.validate import check_flow
+
+    if not isinstance(raw, dict):
+        raise FlowDefinitionError([("$", "a flow must be a JSON object")])
+    raw = {k: v for k, v in raw.items() if k not in ("run_id", "run_params")}
+    try:
+        flow = FlowDefinition.model_validate(raw)
+    except ValidationError as e:
+        raise FlowDefinitionError(format_validation_error(e), flow=raw.get("flow_id")) from e
+    problems = check_flow(flow, known_types)
+    if problems:
+        raise FlowDefinitionError(problems, flow=flow.flow_id)
+    return flow

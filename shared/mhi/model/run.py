@@ -1,0 +1,372 @@
+"""Run state: a fold over the write-once objects of one run.
+
+`RunState.apply(key, body)` folds one object in; objects may arrive in any order and more than
+once. Besides the plain facts, the state keeps small indexes (ready steps, timers, counters) up to
+date as it folds, so that deciding what to do next costs time proportional to what changed, not
+to the size of the flow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from mhi.constants import CHILD_SEPARATOR, NOTIFY_STEP, RUN_GROUP
+from mhi.model.flow import FlowDefinition, RetryPolicy, StepSpec
+
+JOIN_PREFIX = "_in."
+
+
+def join_group(step_id: str) -> str:
+    """The progress group counting the finished dependencies of a step with several."""
+    return JOIN_PREFIX + step_id
+
+
+class StepStatus(StrEnum):
+    """Where a step is."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class RunStatus(StrEnum):
+    """Where a run is; every run ends in exactly one terminal status."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+
+TERMINAL_STEP = frozenset({StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED})
+
+
+def parse_time(value: str) -> datetime:
+    """Parse an ISO-8601 timestamp written by us."""
+    return datetime.fromisoformat(value)
+
+
+def jitter_fraction(run_id: str, step_id: str, attempt: int) -> float:
+    """A deterministic pseudo-random number in [-1, 1) for backoff jitter (no RNG in the engine)."""
+    digest = hashlib.sha256(f"{run_id}/{step_id}/{attempt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**63 - 1.0
+
+
+def retry_allowed(policy: RetryPolicy, attempt: int, error: Mapping[str, Any] | None) -> bool:
+    """Whether a failed attempt is retried under the policy."""
+    if error is None or attempt >= policy.max_attempts or not error.get("retryable", False):
+        return False
+    return policy.retry_on is None or error.get("kind") in policy.retry_on
+
+
+@dataclass
+class Attempt:
+    """One attempt of a step: one or more turns (a turn is one step-function invocation)."""
+
+    number: int
+    dispatched_at: datetime | None = None
+    turn: int = -1  # latest dispatched turn
+    deadline: datetime | None = None  # of the latest dispatched turn
+    waits: dict[int, dict[str, Any]] = field(default_factory=dict)  # turn -> wait record
+    result: dict[str, Any] | None = None
+
+    @property
+    def wait(self) -> dict[str, Any] | None:
+        """The wait record of the latest dispatched turn, if that turn asked to be polled."""
+        return None if self.result is not None else self.waits.get(self.turn)
+
+    @property
+    def in_flight(self) -> bool:
+        """Dispatched and not finished."""
+        return self.dispatched_at is not None and self.result is None
+
+
+@dataclass
+class StepState:
+    """One step (or one for_each child `<step>.<i>`) of a run."""
+
+    id: str
+    spec: StepSpec
+    order: tuple[int, int]
+    parent: str | None = None
+    item: Any = None
+    attempts: dict[int, Attempt] = field(default_factory=dict)
+    skipped: dict[str, Any] | None = None
+    children: list[str] | None = None
+    unfinished_deps: int = 0
+    terminal_children: int = 0
+
+    @property
+    def last(self) -> Attempt | None:
+        """The latest attempt."""
+        return self.attempts[max(self.attempts)] if self.attempts else None
+
+    @property
+    def is_parent(self) -> bool:
+        """A for_each step (its children do the work)."""
+        return self.spec.for_each is not None and self.parent is None
+
+
+class RunState:
+    """Everything known about one run, folded from its objects."""
+
+    def __init__(
+        self, flow: FlowDefinition, run_id: str, params: dict[str, Any], started_at: datetime
+    ) -> None:
+        self.flow = flow
+        self.run_id = run_id
+        self.params = params
+        self.started_at = started_at
+        self.done: dict[str, Any] | None = None
+        self.cancel: dict[str, Any] | None = None
+        self.progress: dict[str, int] = {}
+        self.notify: StepState | None = None
+        self.steps: dict[str, StepState] = {}
+        self.dependents: dict[str, list[str]] = {s.id: [] for s in flow.steps}
+        self.terminal_count = 0
+        self.in_flight: set[str] = set()
+        self.ready: list[tuple[tuple[int, int], str]] = []
+        self.timers: list[tuple[datetime, str, str, int, int]] = []
+        self._expanded: set[str] = set()
+        for i, spec in enumerate(flow.steps):
+            self.steps[spec.id] = StepState(
+                spec.id, spec, (i, -1), unfinished_deps=len(spec.depends_on)
+            )
+            for dep in spec.depends_on:
+                self.dependents[dep].append(spec.id)
+        for sid, step in self.steps.items():
+            if step.unfinished_deps == 0:
+                heapq.heappush(self.ready, (step.order, sid))
+
+    # ---- folding objects in -------------------------------------------------------------
+
+    def apply(self, key: str, body: Mapping[str, Any]) -> None:
+        """Fold one object (run-relative key, decoded JSON body) into the state. Idempotent."""
+        parts = key.split("/")
+        if key == "done.json":
+            self.done = self.done or dict(body)
+        elif key == "cancel.json":
+            self.cancel = self.cancel or dict(body)
+        elif parts[0] == "progress" and len(parts) == 3:
+            count = int(parts[2].split(".")[0])
+            self.progress[parts[1]] = max(self.progress.get(parts[1], 0), count)
+        elif parts[0] == "steps" and len(parts) == 3 and parts[2] == "skipped.json":
+            self._apply_skipped(parts[1], body)
+        elif parts[0] == "steps" and len(parts) == 4 and parts[2].isdigit():
+            self._apply_attempt_object(parts[1], int(parts[2]), parts[3], body)
+
+    def _step(self, sid: str) -> StepState | None:
+        if sid in self.steps:
+            return self.steps[sid]
+        if sid == NOTIFY_STEP:
+            if self.notify is None:
+                self.notify = StepState(
+                    sid, StepSpec(id="notify", type="ms-notifications"), (-1, -1)
+                )
+            return self.notify
+        head, sep, tail = sid.partition(CHILD_SEPARATOR)
+        parent = self.steps.get(head)
+        if not sep or parent is None or not tail.isdigit() or parent.spec.for_each is None:
+            return None
+        return self._add_child(parent, int(tail), None)
+
+    def _add_child(self, parent: StepState, index: int, item: Any) -> StepState:
+        sid = f"{parent.id}{CHILD_SEPARATOR}{index}"
+        child = self.steps.get(sid)
+        if child is None:
+            child = StepState(
+                sid, parent.spec, (parent.order[0], index), parent=parent.id, item=item
+            )
+            self.steps[sid] = child
+        return child
+
+    def _apply_skipped(self, sid: str, body: Mapping[str, Any]) -> None:
+        step = self._step(sid)
+        if step is None or step.skipped is not None or self.is_terminal(step):
+            return
+        step.skipped = dict(body)
+        self._became_terminal(step)
+
+    def _apply_attempt_object(
+        self, sid: str, number: int, name: str, body: Mapping[str, Any]
+    ) -> None:
+        step = self._step(sid)
+        if step is None or number < 1:
+            return
+        was_terminal = self.is_terminal(step)
+        attempt = step.attempts.setdefault(number, Attempt(number))
+        if name == "dispatched.json":
+            self._dispatched(step, attempt, 0, body)
+        elif name.startswith("poll-") and name.endswith(".json"):
+            self._dispatched(step, attempt, int(name[5:-5]), body)
+        elif name.startswith("wait-") and name.endswith(".json"):
+            turn = int(name[5:-5])
+            attempt.waits.setdefault(turn, dict(body))
+            if attempt.result is None and turn == attempt.turn:
+                heapq.heappush(
+                    self.timers, (parse_time(body["poll_at"]), "poll", sid, number, turn)
+                )
+        elif name == "result.json" and attempt.result is None:
+            attempt.result = dict(body)
+            self._finished_attempt(step, attempt)
+        if not was_terminal and self.is_terminal(step):
+            self._became_terminal(step)
+
+    def _dispatched(
+        self, step: StepState, attempt: Attempt, turn: int, body: Mapping[str, Any]
+    ) -> None:
+        if turn <= attempt.turn:
+            return
+        if attempt.dispatched_at is None:
+            attempt.dispatched_at = parse_time(body["at"])
+        attempt.turn = turn
+        attempt.deadline = parse_time(body["deadline"])
+        if attempt.result is None:
+            self.in_flight.add(step.id)
+            heapq.heappush(
+                self.timers, (attempt.deadline, "timeout", step.id, attempt.number, turn)
+            )
+
+    def _finished_attempt(self, step: StepState, attempt: Attempt) -> None:
+        last = step.last
+        if last is attempt:
+            self.in_flight.discard(step.id)
+        result = attempt.result or {}
+        if result.get("status") == "failed" and retry_allowed(
+            step.spec.retry, attempt.number, result.get("error")
+        ):
+            heapq.heappush(
+                self.timers, (self.retry_due(step, attempt), "retry", step.id, attempt.number, 0)
+            )
+
+    def _became_terminal(self, step: StepState) -> None:
+        self.in_flight.discard(step.id)
+        self._expanded.discard(step.id)
+        if step.parent is not None:
+            self.steps[step.parent].terminal_children += 1
+            return
+        if step.id == NOTIFY_STEP:
+            return
+        self.terminal_count += 1
+        for dep_id in self.dependents[step.id]:
+            dependent = self.steps[dep_id]
+            dependent.unfinished_deps -= 1
+            if dependent.unfinished_deps == 0:
+                heapq.heappush(self.ready, (dependent.order, dep_id))
+
+    def expand(self, sid: str, items: list[Any]) -> None:
+        """Fan a for_each step out into children `<sid>.<i>` (idempotent)."""
+        step = self.steps[sid]
+        if step.children is not None:
+            return
+        step.children = []
+        for i, item in enumerate(items):
+            child = self._add_child(step, i, item)
+            child.item = item
+            step.children.append(child.id)
+            if self.status(child) == StepStatus.PENDING:
+                heapq.heappush(self.ready, (child.order, child.id))
+        if not self.is_terminal(step):
+            self._expanded.add(sid)
+
+    def expanded_parents(self) -> list[str]:
+        """for_each steps fanned out and not yet finished."""
+        return [s for s in self._expanded if not self.is_terminal(self.steps[s])]
+
+    # ---- queries ------------------------------------------------------------------------
+
+    def retry_due(self, step: StepState, attempt: Attempt) -> datetime:
+        """When the retry after a failed attempt is due: backoff with deterministic jitter."""
+        base = step.spec.retry.backoff(attempt.number)
+        factor = 1.0 + step.spec.retry.jitter * jitter_fraction(
+            self.run_id, step.id, attempt.number
+        )
+        finished = parse_time((attempt.result or {})["at"])
+        return finished + timedelta(seconds=base.total_seconds() * factor)
+
+    def status(self, step: StepState) -> StepStatus:
+        """The step's status."""
+        if step.skipped is not None:
+            return StepStatus.SKIPPED
+        if step.is_parent:
+            return self._parent_status(step)
+        last = step.last
+        if last is None:
+            return StepStatus.PENDING
+        if last.result is None:
+            if last.dispatched_at is None:
+                return StepStatus.PENDING
+            return StepStatus.WAITING if last.wait is not None else StepStatus.RUNNING
+        if last.result.get("status") == "succeeded":
+            return StepStatus.SUCCEEDED
+        if retry_allowed(step.spec.retry, last.number, last.result.get("error")):
+            return StepStatus.RETRYING
+        return StepStatus.FAILED
+
+    def _parent_status(self, step: StepState) -> StepStatus:
+        result = step.attempts.get(1, Attempt(1)).result
+        if result is not None:
+            return (
+                StepStatus.SUCCEEDED if result.get("status") == "succeeded" else StepStatus.FAILED
+            )
+        return StepStatus.RUNNING if step.children is not None else StepStatus.PENDING
+
+    def is_terminal(self, step: StepState) -> bool:
+        """Whether the step will never change again."""
+        return self.status(step) in TERMINAL_STEP
+
+    def counts_as_failed(self, step: StepState) -> bool:
+        """A failure that fails the run and skips dependents (optional steps never do)."""
+        return self.status(step) == StepStatus.FAILED and not step.spec.optional
+
+    def output(self, sid: str) -> dict[str, Any]:
+        """The output of a succeeded step (empty otherwise)."""
+        step = self.steps[sid]
+        last = step.attempts.get(1) if step.is_parent else step.last
+        if last is None or last.result is None or last.result.get("status") != "succeeded":
+            return {}
+        return dict(last.result.get("output") or {})
+
+    def top_level(self) -> Iterator[StepState]:
+        """The flow's own steps, in definition order (no for_each children)."""
+        return (self.steps[s.id] for s in self.flow.steps)
+
+    def group_size(self, group: str) -> int | None:
+        """How many terminal members complete a progress group (None if not known yet)."""
+        if group == RUN_GROUP:
+            return len(self.flow.steps)
+        if group.startswith(JOIN_PREFIX):
+            return len(self.steps[group[len(JOIN_PREFIX) :]].spec.depends_on)
+        children = self.steps[group].children
+        return None if children is None else len(children)
+
+
+class StepsView(Mapping[str, Any]):
+    """`steps.<id>.output/status` for templates and conditions, built on demand (O(1) per use)."""
+
+    def __init__(self, state: RunState) -> None:
+        self._state = state
+
+    def __getitem__(self, sid: str) -> dict[str, Any]:
+        step = self._state.steps[sid]
+        return {"status": self._state.status(step).value, "output": self._state.output(sid)}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(s.id for s in self._state.flow.steps)
+
+    def __len__(self) -> int:
+        return len(self._state.flow.steps)
+
+    def __contains__(self, sid: object) -> bool:
+        return isinstance(sid, str) and sid in self._state.steps

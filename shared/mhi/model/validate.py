@@ -1,0 +1,180 @@
+"""Semantic checks of a parsed flow: ids, dependencies, cycles, step types, references, cron."""
+
+from __future__ import annotations
+
+import difflib
+import graphlib
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mhi.model import expr
+from mhi.model.flow import FlowDefinition, StepSpec
+
+Problem = tuple[str, str]
+
+
+def _step_path(index: int) -> str:
+    return f"$.flow_config.steps[{index}]"
+
+
+def check_flow(flow: FlowDefinition, known_types: frozenset[str] | None = None) -> list[Problem]:
+    """Return every problem of a flow as (JSON path, message); empty when the flow can run."""
+    if known_types is None:
+        from mhi.catalog import step_types
+
+        known_types = step_types()
+    problems: list[Problem] = []
+    problems += _check_ids(flow)
+    problems += _check_types(flow, known_types)
+    problems += _check_deps(flow)
+    if not problems:
+        problems += _check_cycle(flow)
+    if not problems:
+        problems += _check_references(flow)
+    problems += _check_schedule(flow)
+    return problems
+
+
+def _check_ids(flow: FlowDefinition) -> list[Problem]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, step in enumerate(flow.steps):
+        if step.id in seen:
+            out.append(
+                (
+                    f"{_step_path(i)}.id",
+                    f"duplicate step id {step.id!r} (first at steps[{seen[step.id]}])",
+                )
+            )
+        else:
+            seen[step.id] = i
+    return out
+
+
+def _check_types(flow: FlowDefinition, known: frozenset[str]) -> list[Problem]:
+    out = []
+    for i, step in enumerate(flow.steps):
+        if step.type not in known:
+            close = difflib.get_close_matches(step.type, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            out.append(
+                (
+                    f"{_step_path(i)}.type",
+                    f"unknown step type {step.type!r}{hint} (see `mhi steps`)",
+                )
+            )
+    return out
+
+
+def _check_deps(flow: FlowDefinition) -> list[Problem]:
+    ids = {s.id for s in flow.steps}
+    out = []
+    for i, step in enumerate(flow.steps):
+        for j, dep in enumerate(step.depends_on):
+            if dep not in ids:
+                out.append((f"{_step_path(i)}.depends_on[{j}]", f"unknown step {dep!r}"))
+            elif dep == step.id:
+                out.append((f"{_step_path(i)}.depends_on[{j}]", "a step cannot depend on itself"))
+        if len(set(step.depends_on)) != len(step.depends_on):
+            out.append((f"{_step_path(i)}.depends_on", "lists a step more than once"))
+    return out
+
+
+def _check_cycle(flow: FlowDefinition) -> list[Problem]:
+    sorter = graphlib.TopologicalSorter({s.id: s.depends_on for s in flow.steps})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as e:
+        cycle = list(reversed(e.args[1]))
+        return [("$.flow_config.steps", "dependency cycle: " + " → ".join(cycle))]
+    return []
+
+
+def ancestors(flow: FlowDefinition) -> dict[str, set[str]]:
+    """Return, per step id, every step it depends on directly or transitively."""
+    order = list(
+        graphlib.TopologicalSorter({s.id: s.depends_on for s in flow.steps}).static_order()
+    )
+    by_id = {s.id: s for s in flow.steps}
+    result: dict[str, set[str]] = {}
+    for sid in order:
+        acc: set[str] = set()
+        for dep in by_id[sid].depends_on:
+            acc |= {dep} | result[dep]
+        result[sid] = acc
+    return result
+
+
+def _check_references(flow: FlowDefinition) -> list[Problem]:
+    ups = ancestors(flow)
+    out: list[Problem] = []
+    for i, step in enumerate(flow.steps):
+        base = _step_path(i)
+        sources = list(expr.iter_templates(step.config, f"{base}.config"))
+        if step.when is not None:
+            sources.append((f"{base}.when", step.when))
+        if isinstance(step.for_each, str):
+            found = expr.template_expressions(step.for_each)
+            if len(found) != 1 or expr._TEMPLATE_RE.fullmatch(step.for_each.strip()) is None:
+                out.append((f"{base}.for_each", "must be a list or a single '{{ ... }}' reference"))
+            sources += [(f"{base}.for_each", e) for e in found]
+        elif isinstance(step.for_each, list) and not step.for_each:
+            out.append((f"{base}.for_each", "is an empty list"))
+        for path, text in sources:
+            out += [(path, msg) for msg in _check_expression(text, step, ups[step.id], flow, path)]
+    return out
+
+
+def _check_expression(
+    text: str, step: StepSpec, upstream: set[str], flow: FlowDefinition, path: str
+) -> list[str]:
+    try:
+        tree = expr.parse(text)
+    except expr.ExpressionError as e:
+        return [f"bad expression {text.strip()!r}: {e}"]
+    problems = []
+    for ref in expr.references(tree):
+        msg = _check_reference(ref, step, upstream, flow, path.endswith(".for_each"))
+        if msg:
+            problems.append(f"bad reference {ref}: {msg}")
+    return problems
+
+
+def _check_reference(
+    ref: expr.Path, step: StepSpec, upstream: set[str], flow: FlowDefinition, in_for_each: bool
+) -> str | None:
+    root, rest = ref.parts[0], ref.parts[1:]
+    if root == "params":
+        if not rest or rest[0] not in flow.params:
+            declared = ", ".join(sorted(flow.params)) or "none"
+            return f"no such flow param (declared: {declared})"
+    elif root == "steps":
+        if not rest or rest[0] not in {s.id for s in flow.steps}:
+            return "no such step"
+        if rest[0] not in upstream:
+            return f"step {rest[0]!r} is not upstream of {step.id!r} (add it to depends_on)"
+        if len(rest) < 2 or rest[1] not in ("output", "status"):
+            return "use steps.<id>.output.<path> or steps.<id>.status"
+    elif root == "item":
+        if step.for_each is None or in_for_each:
+            return "'item' is only defined inside a for_each step's config and when"
+    elif root == "run" and (len(rest) != 1 or rest[0] not in ("id", "flow_id", "account")):
+        return "use run.id, run.flow_id or run.account"
+    return None
+
+
+def _check_schedule(flow: FlowDefinition) -> list[Problem]:
+    if flow.schedule is None:
+        return []
+    out = []
+    from croniter import croniter
+
+    if not croniter.is_valid(flow.schedule.cron):
+        out.append(("$.schedule.cron", f"bad cron expression {flow.schedule.cron!r}"))
+    try:
+        ZoneInfo(flow.schedule.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        out.append(("$.schedule.time_zone", f"unknown time zone {flow.schedule.time_zone!r}"))
+    for name in flow.schedule.params:
+        if name not in flow.params:
+            out.append((f"$.schedule.params.{name}", "no such flow param"))
+    return out

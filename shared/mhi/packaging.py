@@ -1,0 +1,407 @@
+"""What each Cloud Function is and the exact source bundle Cloud Build deploys.
+
+One function per folder `functions/<name>/`: the `controller`, and one per `StepType.function`
+of the catalog. Everything terraform needs about a function (size, trigger topics, topics it
+publishes to, secrets, buckets, BigQuery layers) comes from here, through the generated
+`terraform/functions.auto.tfvars.json` (`mhi package --tfvars`), so adding a step type stays
+one catalog entry (plus its `functions/<name>/main.py`). Versions of third-party packages
+come from `pyproject.toml` only.
+
+A bundle is: the function's folder (its `main.py` at the root), the `mhi` package copied in,
+and a `requirements.txt` holding only the packages that function needs.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import re
+import shutil
+import tomllib
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mhi.catalog import CATALOG, StepType
+from mhi.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC
+from mhi.errors import OrchestratorError
+
+CONTROLLER = "controller"
+ENTRY_POINT = "handle"
+RUNTIME = "python312"
+LAYERS = ("raw", "model", "kpi", "forecast")
+
+# What every function imports at run time (the runtime wiring, run store, bus, step SDK).
+# `requests` is google-cloud-storage's transport; the GCS adapters import it directly.
+_CORE = (
+    "pydantic",
+    "croniter",
+    "functions-framework",
+    "google-cloud-pubsub",
+    "google-cloud-storage",
+    "requests",
+)
+# The Warehouse port moves pandas frames; BigQuery loads them through pyarrow.
+_WAREHOUSE = ("google-cloud-bigquery", "db-dtypes", "pandas", "pyarrow")
+_ANALYTICS = (*_WAREHOUSE, "numpy", "scipy", "statsmodels", "matplotlib")
+_IGNORED = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store", "requirements.txt")
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so a bundle's zip depends on its content only
+
+
+class PackagingError(OrchestratorError):
+    """A function cannot be described or packaged (missing folder, unknown package, ...)."""
+
+    kind = "packaging"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The needs and sizing shared by a family of functions."""
+
+    requirements: tuple[str, ...]
+    memory: str
+    cpu: str
+    timeout_seconds: int
+    max_instances: int
+    raw_bucket: bool = False
+    bigquery_read: tuple[str, ...] = ()
+
+
+# Families, by the package of the step handler ("controller" for the controller). Sizes are for
+# the work each does: the controller only lists and writes small objects.
+PROFILES: dict[str, Profile] = {
+    CONTROLLER: Profile(_CORE, "512Mi", "1", 300, 20),
+    "mhi.steps": Profile(_CORE, "256Mi", "0.167", 120, 3),
+    "mhi.connectors": Profile(
+        (*_CORE, *_WAREHOUSE, "google-cloud-secret-manager"),
+        "1Gi",
+        "1",
+        540,
+        10,
+        raw_bucket=True,
+    ),
+    "mhi.analytics": Profile(
+        (*_CORE, *_ANALYTICS),
+        "4Gi",
+        "2",
+        540,
+        5,
+        raw_bucket=True,
+        bigquery_read=LAYERS,
+    ),
+    "mhi.qlik": Profile((*_CORE, "google-cloud-secret-manager"), "256Mi", "0.167", 120, 5),
+    "mhi.notify": Profile((*_CORE, "google-cloud-secret-manager"), "256Mi", "0.167", 120, 5),
+}
+
+# The BigQuery layer each warehouse-writing step type writes (read access comes from the profile).
+WRITES: dict[str, tuple[str, ...]] = {
+    "ms-file-import": ("raw",),
+    "ms-data-modeling": ("model",),
+    "ms-kpi-engine": ("kpi",),
+    "ms-demand-forecast": ("forecast",),
+}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Cloud Function: what terraform deploys and what its bundle holds."""
+
+    name: str
+    trigger_topics: tuple[str, ...]
+    publishes: tuple[str, ...]
+    requirements: tuple[str, ...]
+    memory: str
+    cpu: str
+    timeout_seconds: int
+    max_instances: int
+    function_id: str
+    service_account_id: str
+    secrets: tuple[str, ...] = ()
+    flows_bucket: bool = False
+    raw_bucket: bool = False
+    bigquery_read: tuple[str, ...] = ()
+    bigquery_write: tuple[str, ...] = ()
+    entry_point: str = ENTRY_POINT
+    step_types: tuple[str, ...] = field(default=())
+
+
+def repo_root() -> Path:
+    """Return the checkout the `mhi` package was imported from (it lives in `shared/mhi/`)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def _family(entry: StepType) -> str:
+    module = entry.target.partition(":")[0]
+    for prefix in PROFILES:
+        if module == prefix or module.startswith(prefix + "."):
+            return prefix
+    raise PackagingError(
+        f"step type {entry.type!r}: no packaging profile for handler module {module!r} "
+        f"(add one to PROFILES in shared/mhi/packaging.py; known: {', '.join(sorted(PROFILES))})"
+    )
+
+
+def function_id(name: str) -> str:
+    """Return the Cloud Function's name (without env suffix): `mhi-` plus the folder, dashed."""
+    return "mhi-" + name.replace("_", "-")
+
+
+def service_account_id(name: str) -> str:
+    """Return the service-account id (without env suffix) of a function: at most 22 characters.
+
+    GCP allows 30; 8 are left for terraform's `-<env>` suffix.
+    """
+    base = "mhi-" + name.replace("_", "-").replace("extractor-", "x-")
+    if len(base) <= 22:
+        return base
+    return f"{base[:17].rstrip('-')}-{hashlib.sha256(name.encode()).hexdigest()[:4]}"
+
+
+def _module_file(module: str, root: Path) -> Path | None:
+    base = root.joinpath("shared", *module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(path: str, mtime_ns: int, size: int) -> ast.Module:
+    """Parse a source file once per version of it (the key holds its mtime and size)."""
+    return ast.parse(Path(path).read_text(encoding="utf-8"))
+
+
+def _package_modules(module: str, root: Path) -> list[ast.Module]:
+    """Parse `module` and every module of its package (`mhi.<pkg>`) it imports, transitively."""
+    package = ".".join(module.split(".")[:2])
+    trees: dict[str, ast.Module] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = _module_file(name, root)
+        if name in trees or path is None:
+            continue
+        stat = path.stat()
+        trees[name] = tree = _parse(str(path), stat.st_mtime_ns, stat.st_size)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                todo += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names]
+        todo = [m for m in todo if m == package or m.startswith(package + ".")]
+    return list(trees.values())
+
+
+def _literal_arg(
+    node: ast.AST, methods: tuple[str, ...], receiver: str | None = None
+) -> str | None:
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    if node.func.attr not in methods or not node.args:
+        return None
+    if receiver and not (isinstance(node.func.value, ast.Name) and node.func.value.id == receiver):
+        return None
+    arg = node.args[0]
+    return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
+
+
+def _listed(node: ast.AST) -> list[str]:
+    """Return the strings of a module-level `SECRETS = (...)`."""
+    if not isinstance(node, ast.Assign) or not any(
+        isinstance(t, ast.Name) and t.id == "SECRETS" for t in node.targets
+    ):
+        return []
+    elts = getattr(node.value, "elts", [])
+    return [e.value for e in elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+
+
+def _fixed_base_url(tree: ast.Module) -> bool:
+    return any(
+        isinstance(n, ast.Call)
+        and getattr(n.func, "id", None) == "System"
+        and any(k.arg == "base_url" for k in n.keywords)
+        for n in ast.walk(tree)
+    )
+
+
+def secrets_read(target: str, root: Path | None = None) -> tuple[str, ...]:
+    """Return the secret names a step handler may read, found in its package's source.
+
+    Scans the handler's module and the modules of its package it imports: `<x>.secret("name")`
+    calls and module-level `SECRETS = (...)` lists. Extractors read `<system>-<suffix>` through
+    `creds.get("<suffix>")` (the system is the handler module's name); `base-url` only when
+    the module's `System(...)` sets no `base_url`.
+    """
+    root = root or repo_root()
+    module = target.partition(":")[0]
+    if _module_file(module, root) is None:
+        raise PackagingError(f"handler module {module!r} of {target!r} not found under {root}")
+    trees = _package_modules(module, root)
+    names: set[str] = set()
+    suffixes: set[str] = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            names.update(filter(None, [_literal_arg(node, ("secret",))]))
+            suffixes.update(filter(None, [_literal_arg(node, ("get", "name"), "creds")]))
+        names.update(n for node in tree.body for n in _listed(node))
+    if module.startswith("mhi.connectors.") and suffixes:
+        if _fixed_base_url(trees[0]):
+            suffixes.discard("base-url")
+        system = module.rpartition(".")[2]
+        names.update(f"{system}-{suffix}" for suffix in suffixes)
+    return tuple(sorted(names))
+
+
+def function_specs(root: Path | None = None) -> dict[str, FunctionSpec]:
+    """Return every Cloud Function by folder name: the controller, then one per catalog function."""
+    root = root or repo_root()
+    groups: dict[str, list[StepType]] = {}
+    for entry in CATALOG:
+        groups.setdefault(entry.function, []).append(entry)
+    prof = PROFILES[CONTROLLER]
+    specs = {
+        CONTROLLER: FunctionSpec(
+            name=CONTROLLER,
+            trigger_topics=(CONTROLLER_TOPIC, CALLBACK_TOPIC),
+            publishes=tuple(sorted(e.type for e in CATALOG)),
+            requirements=prof.requirements,
+            memory=prof.memory,
+            cpu=prof.cpu,
+            timeout_seconds=prof.timeout_seconds,
+            max_instances=prof.max_instances,
+            function_id=function_id(CONTROLLER),
+            service_account_id=service_account_id(CONTROLLER),
+            flows_bucket=True,
+        )
+    }
+    for name, entries in sorted(groups.items()):
+        specs[name] = _step_function(name, entries, root)
+    _check_unique_accounts(specs.values())
+    return specs
+
+
+def _step_function(name: str, entries: list[StepType], root: Path) -> FunctionSpec:
+    families = {_family(e) for e in entries}
+    if len(families) > 1:
+        raise PackagingError(f"function {name!r} mixes handler families {sorted(families)}")
+    prof = PROFILES[families.pop()]
+    writes = sorted({layer for e in entries for layer in WRITES.get(e.type, ())})
+    if prof.raw_bucket and "google-cloud-bigquery" in prof.requirements and not writes:
+        writes = ["raw"]  # extractors land to the raw layer
+    return FunctionSpec(
+        name=name,
+        trigger_topics=tuple(e.type for e in entries),
+        publishes=(CALLBACK_TOPIC,),
+        requirements=prof.requirements,
+        memory=prof.memory,
+        cpu=prof.cpu,
+        timeout_seconds=prof.timeout_seconds,
+        max_instances=prof.max_instances,
+        function_id=function_id(name),
+        service_account_id=service_account_id(name),
+        secrets=tuple(sorted({s for e in entries for s in secrets_read(e.target, root)})),
+        raw_bucket=prof.raw_bucket,
+        bigquery_read=tuple(sorted(set(prof.bigquery_read) | set(writes))),
+        bigquery_write=tuple(writes),
+        step_types=tuple(e.type for e in entries),
+    )
+
+
+def _check_unique_accounts(specs: Iterable[FunctionSpec]) -> None:
+    seen: dict[str, str] = {}
+    for spec in specs:
+        other = seen.setdefault(spec.service_account_id, spec.name)
+        if other != spec.name:
+            raise PackagingError(
+                f"functions {other!r} and {spec.name!r} map to the same service account id "
+                f"{spec.service_account_id!r}"
+            )
+
+
+def _pyproject_pins(root: Path) -> dict[str, str]:
+    """Return `normalized name -> requirement string` from pyproject's dependencies and extras."""
+    path = root / "pyproject.toml"
+    try:
+        project = tomllib.loads(path.read_text(encoding="utf-8"))["project"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as e:
+        raise PackagingError(f"cannot read [project] from {path}: {e}") from e
+    pins: dict[str, str] = {}
+    groups = [project.get("dependencies", [])]
+    groups += list(project.get("optional-dependencies", {}).values())
+    for group in groups:
+        for req in group:
+            match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
+            if match and not req.strip().startswith(project.get("name", "\0")):
+                pins.setdefault(_normalize(match.group(1)), req.strip())
+    return pins
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirements_txt(spec: FunctionSpec, root: Path | None = None) -> str:
+    """Return the function's requirements.txt: its packages, pinned as in pyproject.toml."""
+    pins = _pyproject_pins(root or repo_root())
+    missing = [r for r in spec.requirements if _normalize(r) not in pins]
+    if missing:
+        raise PackagingError(
+            f"function {spec.name!r} needs {', '.join(missing)}, not declared in pyproject.toml "
+            "(add it to [project] dependencies or an optional-dependencies group)"
+        )
+    lines = sorted(pins[_normalize(r)] for r in spec.requirements)
+    return "# generated by `mhi package`: do not edit\n" + "\n".join(lines) + "\n"
+
+
+def build_bundle(
+    name: str,
+    out_dir: Path,
+    root: Path | None = None,
+    specs: Mapping[str, FunctionSpec] | None = None,
+) -> Path:
+    """Write the deployable source of function `name` to `out_dir/<name>/`; return that folder.
+
+    Raises:
+        PackagingError: unknown function, or its folder or `main.py` is missing.
+    """
+    root = root or repo_root()
+    specs = specs if specs is not None else function_specs(root)
+    if name not in specs:
+        raise PackagingError(f"unknown function {name!r} (known: {', '.join(sorted(specs))})")
+    source = root / "functions" / name
+    if not (source / "main.py").is_file():
+        raise PackagingError(f"function {name!r}: {source / 'main.py'} does not exist")
+    target = out_dir / name
+    if target.exists():
+        shutil.rmtree(target)
+    ignore = shutil.ignore_patterns(*_IGNORED)
+    shutil.copytree(source, target, ignore=ignore)
+    shutil.copytree(root / "shared" / "mhi", target / "mhi", ignore=ignore)
+    (target / "requirements.txt").write_text(requirements_txt(specs[name], root), encoding="utf-8")
+    return target
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def bundle_hash(folder: Path) -> str:
+    """Return a content hash of a bundle folder (paths and bytes; not times or permissions)."""
+    digest = hashlib.sha256()
+    for path in _files(folder):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:32]
+
+
+def zip_bundle(folder: Path, zip_path: Path) -> Path:
+    """Zip a bundle folder reproducibly (same content, same bytes) to `zip_path`."""
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in _files(folder):
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), _ZIP_DATE)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+    return zip_path

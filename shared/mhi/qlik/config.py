@@ -1,0 +1,136 @@
+"""Config models of the Qlik steps (validated before anything is called)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from mhi.qlik.http import valid_url
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+StrList = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=200)]], BeforeValidator(_as_list)
+]
+
+
+class WaitOptions(BaseModel):
+    """How a long job is followed: poll interval growth and the overall deadline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_wait_seconds: int = Field(
+        default=3600,
+        ge=10,
+        le=7 * 86400,
+        description="give up (and cancel what this step started) after this long",
+    )
+    poll_seconds: float = Field(default=15.0, ge=1, le=3600, description="first poll interval")
+    max_poll_seconds: float = Field(
+        default=300.0, ge=1, le=3600, description="poll interval ceiling (it grows by 1.5x)"
+    )
+    cancel_on_deadline: bool = Field(
+        default=True, description="cancel reloads this step started when the deadline passes"
+    )
+    request_timeout_seconds: float = Field(default=20.0, ge=0.1, le=120)
+
+
+class QrsOptions(BaseModel):
+    """Qlik Sense Enterprise on Windows (QRS API) connection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    server_url: str = Field(
+        description="https://server:4242 (direct, certificate) or https://server/<prefix> "
+        "(virtual proxy); '/qrs' is appended"
+    )
+    auth: Literal["certificate", "jwt", "header"] = Field(
+        default="certificate",
+        description="certificate: secrets qlik-client-cert + qlik-client-key (PEM); jwt: secret "
+        "qlik-api-key as Bearer token; header: X-Qlik-User only (header-auth virtual proxy)",
+    )
+    user_directory: str = Field(default="INTERNAL", pattern=r"^[^;=]{1,100}$")
+    user_id: str = Field(default="sa_repository", pattern=r"^[^;=]{1,100}$")
+    verify_tls: bool = Field(default=True, description="verify the server's TLS certificate")
+    use_ca_secret: bool = Field(
+        default=False, description="verify against the CA in secret qlik-ca-cert (self-signed)"
+    )
+
+    @field_validator("server_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return valid_url(value.rstrip("/"), "qrs.server_url", allow_private=True)
+
+
+class AppReloadConfig(WaitOptions):
+    """Reload Qlik apps (Qlik Cloud or Qlik Sense Enterprise QRS) and follow them to the end."""
+
+    backend: Literal["cloud", "qrs"] = "cloud"
+    tenant_url: str | None = Field(
+        default=None, description="Qlik Cloud tenant, e.g. https://acme.eu.qlikcloud.com"
+    )
+    qrs: QrsOptions | None = None
+    apps: StrList = Field(
+        default_factory=list, description="app ids (Cloud: reloads; QRS: the app's reload task)"
+    )
+    tasks: StrList = Field(default_factory=list, description="QRS reload task ids or names")
+    partial: bool = False
+    variables: dict[str, str] = Field(
+        default_factory=dict, description="Qlik Cloud script variables (name -> value)"
+    )
+    sequential: bool = Field(
+        default=False, description="reload one app after the other, stopping at a failure"
+    )
+
+    @field_validator("tenant_url")
+    @classmethod
+    def _tenant(cls, value: str | None) -> str | None:
+        return None if value is None else valid_url(value.rstrip("/"), "tenant_url")
+
+    @model_validator(mode="after")
+    def _targets(self) -> AppReloadConfig:
+        if self.backend == "cloud":
+            if not self.tenant_url:
+                raise ValueError("tenant_url is required for backend 'cloud'")
+            if self.tasks or self.qrs:
+                raise ValueError("tasks and qrs are for backend 'qrs'")
+            if not self.apps:
+                raise ValueError("apps: name at least one app id")
+        else:
+            if self.qrs is None:
+                raise ValueError("qrs is required for backend 'qrs' (server_url, auth, ...)")
+            if self.variables or self.partial:
+                raise ValueError("variables and partial are Qlik Cloud options")
+            if not (self.apps or self.tasks):
+                raise ValueError("name at least one app id (apps) or reload task (tasks)")
+        names = self.apps + self.tasks
+        if len(set(names)) != len(names):
+            raise ValueError("apps/tasks: the same app or task is listed twice")
+        if len(names) > 50:
+            raise ValueError("at most 50 apps/tasks per step (use for_each for more)")
+        return self
+
+
+class AutomationConfig(WaitOptions):
+    """Run a Qlik Cloud automation and capture its result."""
+
+    tenant_url: str = Field(description="Qlik Cloud tenant, e.g. https://acme.eu.qlikcloud.com")
+    automation_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    mode: Literal["run", "triggered"] = Field(
+        default="run",
+        description="run: POST /automations/{id}/runs and follow the run; triggered: call the "
+        "automation's trigger URL with secret qlik-automation-token and return its answer",
+    )
+    inputs: dict[str, Any] = Field(default_factory=dict, description="automation inputs")
+    fail_on_warnings: bool = Field(
+        default=False, description="treat 'finished with warnings' as a failure"
+    )
+
+    @field_validator("tenant_url")
+    @classmethod
+    def _tenant(cls, value: str) -> str:
+        return valid_url(value.rstrip("/"), "tenant_url")

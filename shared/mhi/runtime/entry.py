@@ -1,0 +1,217 @@
+"""What the Cloud Functions call: decode the Pub/Sub CloudEvent, route it, apply the error policy.
+
+Error policy (Pub/Sub push with retry on; the deploy attaches dead-letter topics):
+  - a message that can never be processed (bad JSON, schema violation, unknown run, invalid
+    flow) is logged at ERROR with the reason and acknowledged: returning normally;
+  - a transient failure (`RetryableError`: GCS or Pub/Sub unavailable, ...) is re-raised, so the
+    function answers 500 and Pub/Sub redelivers with backoff;
+  - anything unexpected is logged with its stack trace and re-raised (the dead-letter policy
+    bounds the redeliveries).
+
+Services, the controller and logging are built once per cold start, on the first event, never at
+import: importing this module stays cheap (no Google client, no pandas).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mhi.config import Settings
+from mhi.errors import InvalidMessageError, PermanentError, RetryableError
+from mhi.ports import FlowSource
+from mhi.runtime.controller import Controller
+from mhi.runtime.logs import bind, setup_json_logging
+from mhi.runtime.pubsub_event import PubSubMessage, decode
+from mhi.services import Services
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_built: dict[str, Any] = {}
+
+
+def _once(name: str, make: Callable[[], Any]) -> Any:
+    if name not in _built:
+        with _lock:
+            if name not in _built:
+                _built[name] = make()
+    return _built[name]
+
+
+def _make_services() -> Services:
+    setup_json_logging()
+    return Services(Settings.from_env())
+
+
+def services() -> Services:
+    """The process's Services (read from the environment on first use)."""
+    return _once("services", _make_services)  # type: ignore[no-any-return]
+
+
+def controller() -> Controller:
+    """The process's Controller (its run cache lives as long as the instance)."""
+
+    def make() -> Controller:
+        svc = services()
+        return Controller(svc.run_store, svc.bus, svc.clock.now)
+
+    return _once("controller", make)  # type: ignore[no-any-return]
+
+
+def flow_source() -> FlowSource:
+    """Stored flows for `flow_ref` starts: FLOWS_BUCKET on gcp, else the flows folder."""
+    from mhi.runtime.wiring import flow_source as build
+
+    return _once("flows", lambda: build(services().settings))  # type: ignore[no-any-return]
+
+
+def reset() -> None:
+    """Forget what was built (tests that change the environment between events)."""
+    with _lock:
+        _built.clear()
+
+
+def install(svc: Services) -> None:
+    """Serve the next events with `svc` (tests and fakes); the controller is rebuilt on it."""
+    with _lock:
+        _built.clear()
+        _built["services"] = svc
+
+
+# ---- handlers ---------------------------------------------------------------------------
+
+
+def handle_controller_event(event: Any) -> None:
+    """Handle one message of `ms-flows-controller` / `ms-flows-callbacks`.
+
+    Body kind `callback` → the controller records it; `{"kind": "sweep"}` → timeouts, retries
+    and polls of every active run; anything else is a start (flow JSON or `flow_ref`).
+    """
+    _handle(event, _route_controller)
+
+
+def handle_step_event(event: Any, step_type: str) -> None:
+    """Handle one step message on the topic of `step_type`: run it, publish its callback."""
+    from mhi.steps.sdk import handle_step_message
+
+    _handle(event, lambda message: handle_step_message(message.data, services(), step_type))
+
+
+def _handle(event: Any, route: Callable[[PubSubMessage], object]) -> None:
+    settings = services().settings
+    try:
+        message = decode(event)
+    except InvalidMessageError as e:
+        logger.error("event %s acknowledged without effect: %s", _event_id(event), e)
+        return
+    with bind(**_labels(message, settings)):
+        try:
+            route(message)
+        except PermanentError as e:
+            logger.error(
+                "message %s acknowledged without effect (%s): %s", message.message_id, e.kind, e
+            )
+        except RetryableError as e:
+            logger.warning("message %s will be redelivered (%s): %s", message.message_id, e.kind, e)
+            raise
+        except Exception:
+            logger.exception("message %s failed; it will be redelivered", message.message_id)
+            raise
+
+
+def _route_controller(message: PubSubMessage) -> None:
+    body = _peek(message.data)
+    kind = body.get("kind") if isinstance(body, dict) else None
+    if kind == "callback":
+        from mhi.model.messages import parse_callback
+
+        callback = parse_callback(message.data)
+        controller().on_callback(callback)
+    elif kind == "sweep":
+        _sweep(body)
+    else:
+        _start(message)
+
+
+def _sweep(body: dict[str, Any]) -> None:
+    if set(body) != {"kind"}:
+        extra = ", ".join(sorted(set(body) - {"kind"}))
+        raise InvalidMessageError(f"sweep message: unknown field(s) {extra}")
+    woken = controller().sweep()
+    logger.info("sweep: %d active run(s) advanced", len(woken))
+
+
+def _start(message: PubSubMessage) -> None:
+    from mhi.catalog import step_types
+    from mhi.runtime.start import parse_start, start_run
+
+    request = parse_start(message.data, flow_source(), step_types())
+    if request.run_id is None and message.attributes.get("mhi_trigger") == "schedule":
+        # A Cloud Scheduler job retried after a failed publish sends a new message: the run id
+        # comes from the cron fire time so the retry starts nothing new.
+        request = replace(request, run_id=scheduled_run_id(message))
+    if request.run_id is None and message.message_id:
+        # A redelivered start message keeps its message id: it maps to the same run.
+        request = replace(request, run_id=message_run_id(message))
+    start_run(controller(), request)
+
+
+def scheduled_run_id(message: PubSubMessage) -> str:
+    """`scheduled-<fire time, UTC>`: the latest cron fire time at or before the publish time."""
+    from croniter import croniter
+
+    attrs = message.attributes
+    try:
+        zone = ZoneInfo(attrs.get("mhi_time_zone", "UTC"))
+        published = (message.publish_time or services().clock.now()).astimezone(zone)
+        fired = croniter(attrs["mhi_cron"], published + timedelta(seconds=1)).get_prev(datetime)
+    except (KeyError, ValueError, ZoneInfoNotFoundError) as e:
+        raise InvalidMessageError(
+            f"scheduled start: bad mhi_cron/mhi_time_zone attributes: {e}"
+        ) from e
+    return "scheduled-" + fired.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+
+
+def message_run_id(message: PubSubMessage) -> str:
+    """The run id of a start message without `run_id`: publish time plus a hash of its id."""
+    digest = hashlib.sha256(message.message_id.encode()).hexdigest()[:8]
+    when = message.publish_time or services().clock.now()
+    return f"{when.strftime('%Y%m%dT%H%M%SZ')}-{digest}"
+
+
+def _peek(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None  # the parser of the message's kind says what is wrong
+
+
+def _labels(message: PubSubMessage, settings: Settings) -> dict[str, str | None]:
+    attrs = message.attributes
+    labels: dict[str, str | None] = {
+        "message_id": message.message_id,
+        "run_id": attrs.get("run_id"),
+        "step_id": attrs.get("step_id"),
+        "attempt": attrs.get("attempt"),
+    }
+    body = _peek(message.data) if attrs.get("run_id") else None
+    if isinstance(body, dict) and isinstance(body.get("flow_id"), str):
+        labels["flow_id"] = body["flow_id"]
+    if message.trace_id and settings.project_id:
+        labels["trace"] = f"projects/{settings.project_id}/traces/{message.trace_id}"
+    return labels
+
+
+def _event_id(event: Any) -> str:
+    try:
+        return str(event["id"])
+    except (KeyError, TypeError, IndexError):
+        return "?"
