@@ -1,8 +1,14 @@
-"""The step catalog: every step type the product knows, where its handler lives, which function
-runs it. Adding a step type is one entry here (plus its `functions/<name>/main.py`).
+"""The step catalog: every step type the product knows, where its handler and config model live,
+which function runs it and which secrets it reads. Adding a step type is one entry here (plus its
+`functions/<name>/main.py`).
 
-Handlers are referenced as "module:ATTRIBUTE" strings and imported only when needed, so the
-controller (which validates flows against this catalog) never imports pandas or statsmodels.
+Handlers and config models are referenced as "module:ATTRIBUTE" strings and imported only when
+needed. A config model lives in a light module (no pandas, no Google client), so the controller
+and `mhi validate` check every step config without importing any handler.
+
+`secrets` is the one list of what a step type may read from its account's secrets: terraform
+grants exactly these (`mhi package --tfvars`), and a deploy test scans the handlers' source so a
+secret read that is not declared here fails the suite instead of silently losing its grant.
 """
 
 from __future__ import annotations
@@ -12,87 +18,137 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 if TYPE_CHECKING:
     from mhi.steps.sdk import StepKind
 
 
 @dataclass(frozen=True)
 class StepType:
-    """One step type: its topic name, its handler and the Cloud Function that runs it."""
+    """One step type: its topic name, handler, config model, Cloud Function and secrets."""
 
     type: str
     target: str  # "module:ATTRIBUTE" of a StepKind
+    config: str  # "module:ATTRIBUTE" of its pydantic config model (a light module)
     function: str  # folder under functions/
     summary: str
+    secrets: tuple[str, ...] = ()
 
 
-_EXTRACTORS = {
-    "axional": "Axional ERP: ledger entries, invoices, accounts",
-    "avalon": "Avalon PMS: reservations, availability, rates, folios",
-    "reviewpro": "ReviewPro: reviews and review scores",
-    "sharepoint365": "SharePoint (Microsoft Graph): list items and files",
-    "businesscentral": "Business Central: ledger entries, invoices, customers",
-    "holded": "Holded: invoices, contacts, products",
-    "madisa": "Madisa POS: tickets and ticket lines",
-    "fourvenues": "FourVenues: events and tickets",
-    "ulysescloud": "Ulyses Cloud PMS: reservations, availability, rates",
-}
+def _extractor(system: str, config_class: str, summary: str, secrets: tuple[str, ...]) -> StepType:
+    module = f"mhi.connectors.systems.{system}"
+    return StepType(
+        f"ms-extractor-{system}",
+        f"{module}:KIND",
+        f"{module}:{config_class}",
+        f"extractor_{system}",
+        summary,
+        tuple(f"{system}-{name}" for name in secrets),
+    )
+
+
+# Systems without a public API host read their base URL and any of the generic auth schemes'
+# secrets (API key, basic, OAuth2 client credentials): see `mhi.connectors.systems._generic`.
+_GENERIC = ("api-key", "base-url", "client-id", "client-secret")
+_QLIK = (
+    "qlik-api-key",
+    "qlik-automation-token",
+    "qlik-ca-cert",
+    "qlik-client-cert",
+    "qlik-client-key",
+)
 
 CATALOG: tuple[StepType, ...] = (
-    *(
-        StepType(
-            f"ms-extractor-{system}",
-            f"mhi.connectors.systems.{system}:KIND",
-            f"extractor_{system}",
-            summary,
-        )
-        for system, summary in _EXTRACTORS.items()
+    _extractor(
+        "axional", "AxionalConfig", "Axional ERP: ledger entries, invoices, accounts", _GENERIC
+    ),
+    _extractor(
+        "avalon", "AvalonConfig", "Avalon PMS: reservations, availability, rates, folios", _GENERIC
+    ),
+    _extractor(
+        "reviewpro",
+        "ReviewProConfig",
+        "ReviewPro: reviews and review scores",
+        ("api-key", "api-secret"),
+    ),
+    _extractor(
+        "sharepoint365",
+        "SharePointConfig",
+        "SharePoint (Microsoft Graph): list items and files",
+        ("client-id", "client-secret"),
+    ),
+    _extractor(
+        "businesscentral",
+        "BusinessCentralConfig",
+        "Business Central: ledger entries, invoices, customers",
+        ("client-id", "client-secret"),
+    ),
+    _extractor("holded", "HoldedConfig", "Holded: invoices, contacts, products", ("api-key",)),
+    _extractor("madisa", "MadisaConfig", "Madisa POS: tickets and ticket lines", _GENERIC),
+    _extractor("fourvenues", "FourVenuesConfig", "FourVenues: events and tickets", ("api-key",)),
+    _extractor(
+        "ulysescloud",
+        "UlysesConfig",
+        "Ulyses Cloud PMS: reservations, availability, rates",
+        ("password", "username"),
     ),
     StepType(
         "ms-file-import",
         "mhi.analytics.steps:FILE_IMPORT",
+        "mhi.analytics.configs:FileImportConfig",
         "file_import",
         "Load a CSV / CSV.GZ file into the warehouse raw layer",
     ),
     StepType(
         "ms-data-modeling",
         "mhi.analytics.steps:DATA_MODELING",
+        "mhi.analytics.configs:ModelingConfig",
         "data_modeling",
         "Map raw records onto the canonical hotel model, with a validation report",
     ),
     StepType(
         "ms-kpi-engine",
         "mhi.analytics.steps:KPI_ENGINE",
+        "mhi.analytics.configs:KpiConfig",
         "kpi_engine",
         "Hotel KPIs (occupancy, ADR, RevPAR, ...) by period, hotel and segment",
     ),
     StepType(
         "ms-demand-forecast",
         "mhi.analytics.steps:DEMAND_FORECAST",
+        "mhi.analytics.configs:ForecastConfig",
         "demand_forecast",
         "Demand forecasts with model selection by backtest and prediction intervals",
     ),
     StepType(
         "ms-qlik-app-reload",
         "mhi.qlik.steps:APP_RELOAD",
+        "mhi.qlik.config:AppReloadConfig",
         "qlik_app_reload",
         "Reload Qlik apps and follow each reload to its end",
+        _QLIK,
     ),
     StepType(
         "ms-qlik-automation",
         "mhi.qlik.steps:AUTOMATION",
+        "mhi.qlik.config:AutomationConfig",
         "qlik_automation",
         "Run a Qlik automation with inputs and capture its result",
+        _QLIK,
     ),
     StepType(
         "ms-notifications",
         "mhi.notify.steps:NOTIFICATIONS",
+        "mhi.notify.config:NotificationsConfig",
         "notifications",
         "Email (Mailgun), Slack, signed webhooks and a local outbox",
+        ("mailgun-api-key", "slack-webhook-url", "webhook-secret"),
     ),
     StepType(
         "ms-echo",
         "mhi.steps.builtin:ECHO",
+        "mhi.steps.builtin:EchoConfig",
         "echo",
         "Return its (rendered) config as output: for debugging templates and wiring",
     ),
@@ -106,14 +162,30 @@ def step_types() -> frozenset[str]:
     return frozenset(BY_TYPE)
 
 
+def _load(target: str) -> object:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 @cache
-def load_kind(step_type: str) -> StepKind:
+def load_kind(step_type: str) -> StepKind[BaseModel]:
     """Import and return the handler of a step type.
 
     Raises:
         KeyError: the step type is not in the catalog.
     """
-    entry = BY_TYPE[step_type]
-    module, _, attr = entry.target.partition(":")
-    kind: StepKind = getattr(importlib.import_module(module), attr)
+    kind: StepKind[BaseModel] = _load(BY_TYPE[step_type].target)  # type: ignore[assignment]
     return kind
+
+
+@cache
+def config_model(step_type: str) -> type[BaseModel]:
+    """Import and return the config model of a step type (without importing its handler).
+
+    Raises:
+        KeyError: the step type is not in the catalog.
+    """
+    model = _load(BY_TYPE[step_type].config)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"{BY_TYPE[step_type].config} is not a pydantic model")
+    return model

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mhi.catalog import StepType
+from mhi.catalog import CATALOG, StepType
 from mhi.cli.commands.package import (
     export_flows,
     scheduled_flows,
@@ -24,11 +24,11 @@ from mhi.packaging import (
     bundle_hash,
     function_specs,
     requirements_txt,
-    secrets_read,
     service_account_id,
     zip_bundle,
 )
 from tests.deploy import imports
+from tests.deploy.secret_scan import secrets_read
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW = json.loads((ROOT / "flows" / "daily-avalon-extract.json").read_text())
@@ -119,7 +119,7 @@ def test_clear_errors(tmp_path: Path, specs) -> None:  # type: ignore[no-untyped
 def test_unknown_handler_family_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import mhi.packaging as packaging
 
-    odd = StepType("ms-odd", "mhi.elsewhere.odd:KIND", "odd", "")
+    odd = StepType("ms-odd", "mhi.elsewhere.odd:KIND", "mhi.elsewhere.odd:Config", "odd", "")
     monkeypatch.setattr(packaging, "CATALOG", (odd,))
     with pytest.raises(PackagingError, match="no packaging profile for handler module"):
         packaging.function_specs()
@@ -147,8 +147,23 @@ def test_secret_names_are_read_from_the_handler_source(tmp_path: Path) -> None:
         "things-api-token",
         "webhook-signing-key",
     )
-    with pytest.raises(PackagingError, match="not found"):
+    with pytest.raises(LookupError, match="not found"):
         secrets_read("mhi.things.missing:KIND", tmp_path)
+
+
+@pytest.mark.parametrize("entry", CATALOG, ids=lambda e: e.type)
+def test_every_secret_a_handler_reads_is_declared_in_the_catalog(entry: StepType) -> None:
+    # terraform grants the declared secrets only: an undeclared read would fail in production.
+    undeclared = set(secrets_read(entry.target)) - set(entry.secrets)
+    assert not undeclared, (
+        f"{entry.type} reads {sorted(undeclared)}: declare them in shared/mhi/catalog.py"
+    )
+
+
+def test_function_secrets_are_the_union_of_its_step_types_declared_secrets(specs) -> None:  # type: ignore[no-untyped-def]
+    for spec in specs.values():
+        declared = {s for e in CATALOG if e.function == spec.name for s in e.secrets}
+        assert set(spec.secrets) == declared
 
 
 def _write(folder: Path, name: str, flow: dict) -> None:  # type: ignore[type-arg]

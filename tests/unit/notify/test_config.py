@@ -11,10 +11,10 @@ import pytest
 import requests
 from pydantic import ValidationError
 
+from mhi.catalog import BY_TYPE
 from mhi.notify.config import NotificationsConfig
 from mhi.notify.signing import SignatureError, sign, verify
 from mhi.notify.steps import NotifyOptions, make_notifications
-from mhi.packaging import secrets_read
 from tests.fakes.qlik_notify.harness import Harness
 from tests.unit.notify._values import WEBHOOK_SECRET
 
@@ -122,12 +122,12 @@ def test_mailgun_region_picks_the_endpoint(tmp_path: Any, region: str, base: str
 
 
 def test_terraform_grants_exactly_the_secrets_the_steps_read() -> None:
-    assert secrets_read("mhi.notify.steps:NOTIFICATIONS") == (
+    assert BY_TYPE["ms-notifications"].secrets == (
         "mailgun-api-key",
         "slack-webhook-url",
         "webhook-secret",
     )
-    assert secrets_read("mhi.qlik.steps:APP_RELOAD") == (
+    assert BY_TYPE["ms-qlik-app-reload"].secrets == (
         "qlik-api-key",
         "qlik-automation-token",
         "qlik-ca-cert",

@@ -222,7 +222,7 @@ def terraform_vars(root: Path | None = None) -> dict[str, Any]:
     """Return the content of `terraform/functions.auto.tfvars.json`, derived from the code."""
     root = root or repo_root()
     extra = model_layers(root / "flows")
-    specs = {name: _with_model_layers(s, extra) for name, s in function_specs(root).items()}
+    specs = {name: _with_model_layers(s, extra) for name, s in function_specs().items()}
     return {
         "controller_topic": CONTROLLER_TOPIC,
         "callback_topic": CALLBACK_TOPIC,
