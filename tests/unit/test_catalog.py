@@ -28,7 +28,8 @@ def test_config_models_load_without_heavy_modules() -> None:
         "from mhi.catalog import CATALOG, config_model\n"
         "for e in CATALOG: config_model(e.type)\n"
         "heavy = ('pandas', 'numpy', 'statsmodels', 'duckdb', 'scipy', 'matplotlib', 'pyarrow')\n"
-        "loaded = [m for m in sys.modules if m.split('.')[0] in heavy or m.startswith('google.cloud')]\n"
+        "loaded = [m for m in sys.modules\n"
+        "          if m.split('.')[0] in heavy or m.startswith('google.cloud.')]\n"
         "print(','.join(sorted(loaded)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
