@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from mhi.adapters.gcp.gcs_run_store import GcsRunStore  # noqa: E402
 from mhi.adapters.gcp.pubsub_bus import topic_path  # noqa: E402
 from mhi.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC  # noqa: E402
-from mhi.runtime.devstack import DevStack  # noqa: E402
+from mhi.dev.stack import DevStack  # noqa: E402
 
 _IMPORT_PROBE = """
 import importlib.util, sys, time

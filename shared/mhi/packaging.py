@@ -7,8 +7,9 @@ publishes to, secrets, buckets, BigQuery layers) comes from here, through the ge
 one catalog entry (plus its `functions/<name>/main.py`). Versions of third-party packages
 come from `pyproject.toml` only.
 
-A bundle is: the function's folder (its `main.py` at the root), the `mhi` package copied in,
-and a `requirements.txt` holding only the packages that function needs.
+A bundle is: the function's folder (its `main.py` at the root), the `mhi` package copied in
+(less `mhi.dev`, the developer tooling no function runs), and a `requirements.txt` holding only
+the packages that function needs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 import shutil
 import tomllib
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,8 @@ _CORE = (
 _WAREHOUSE = ("google-cloud-bigquery", "db-dtypes", "pandas", "pyarrow")
 _ANALYTICS = (*_WAREHOUSE, "numpy", "scipy", "statsmodels", "matplotlib")
 _IGNORED = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store", "requirements.txt")
+# Subpackages of `mhi` that no function runs: the local emulator tooling behind `mhi dev`.
+DEV_ONLY = ("dev",)
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so a bundle's zip depends on its content only
 
 
@@ -280,9 +283,23 @@ def build_bundle(
         shutil.rmtree(target)
     ignore = shutil.ignore_patterns(*_IGNORED)
     shutil.copytree(source, target, ignore=ignore)
-    shutil.copytree(root / "shared" / "mhi", target / "mhi", ignore=ignore)
+    package = root / "shared" / "mhi"
+    shutil.copytree(package, target / "mhi", ignore=_package_ignore(package))
     (target / "requirements.txt").write_text(requirements_txt(specs[name], root), encoding="utf-8")
     return target
+
+
+def _package_ignore(package: Path) -> Callable[[str, list[str]], set[str]]:
+    """Return a `copytree` filter: build litter anywhere, `DEV_ONLY` subpackages at the top."""
+    litter = shutil.ignore_patterns(*_IGNORED)
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = set(litter(folder, names))
+        if Path(folder) == package:
+            skipped.update(n for n in DEV_ONLY if n in names)
+        return skipped
+
+    return ignore
 
 
 def _files(folder: Path) -> list[Path]:

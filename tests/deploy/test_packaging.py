@@ -90,9 +90,37 @@ def test_bundle_is_main_plus_mhi_plus_requirements(tmp_path: Path) -> None:
     source = {
         p.relative_to(ROOT / "shared" / "mhi") for p in (ROOT / "shared" / "mhi").rglob("*.py")
     }
-    assert shipped == source
+    dev_only = {p for p in source if p.parts[0] == "dev"}
+    assert dev_only, "the dev tooling moved: update this test"
+    assert shipped == source - dev_only
+    assert not (folder / "mhi" / "dev").exists()
     assert not list(folder.rglob("__pycache__")) and not list(folder.rglob("*.pyc"))
     assert _names((folder / "requirements.txt").read_text()) >= {"functions-framework"}
+
+
+def test_no_deployed_module_imports_the_dev_tooling() -> None:
+    # Bundles leave mhi/dev out, so a function importing it would fail only once deployed.
+    package = ROOT / "shared" / "mhi"
+    offenders = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.relative_to(package).parts[0] not in ("dev", "cli")
+        and re.search(r"^\s*(from|import)\s+mhi\.dev\b", path.read_text(), re.MULTILINE)
+    ]
+    assert not offenders, f"deployed modules import mhi.dev: {offenders}"
+
+
+def test_dev_only_subpackage_is_left_out_at_the_top_only(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "functions" / "echo").mkdir(parents=True)
+    (root / "functions" / "echo" / "main.py").write_text("x = 1\n")
+    for rel in ("__init__.py", "dev/__init__.py", "dev/stack.py", "steps/dev/keep.py"):
+        (root / "shared" / "mhi" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / "shared" / "mhi" / rel).write_text("")
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    folder = build_bundle("echo", tmp_path / "out", root=root, specs=function_specs())
+    shipped = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.py"))
+    assert shipped == ["main.py", "mhi/__init__.py", "mhi/steps/dev/keep.py"]
 
 
 def test_bundle_hash_and_zip_depend_on_content_only(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 from mhi.adapters.gcp.gcs_run_store import GcsRunStore
 from mhi.adapters.gcp.pubsub_bus import topic_path
 from mhi.constants import CONTROLLER_TOPIC
-from mhi.runtime.devstack import DevStack
+from mhi.dev.stack import DevStack
 
 # The seed flow needs the Avalon extractor, data modeling and KPI functions too.
 STACK_FUNCTIONS = ["controller", "echo", "extractor_avalon", "data_modeling", "kpi_engine"]

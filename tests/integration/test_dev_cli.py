@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mhi.cli.main import main
-from mhi.runtime import devstack
+from mhi.dev import stack as devstack
 
 pytestmark = pytest.mark.integration
 

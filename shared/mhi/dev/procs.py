@@ -2,7 +2,8 @@
 
 Every process runs in its own process group (started with `start_new_session`), so stopping a
 recorded pid stops its children too; a recorded pid is only signalled while it still runs the
-command that was recorded (a recycled pid is left alone).
+command that was recorded (a recycled pid is left alone). Processes are inspected through
+`psutil`, so this works wherever psutil does (Linux, macOS), not only where `/proc` exists.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+
+import psutil
 
 # Processes this interpreter launched, by pid: `stop_procs` collects their exit status (the
 # processes of a stack started by `mhi dev up` outlive that command and are stopped by pid).
@@ -55,35 +57,37 @@ class Proc:
 
 
 def signal_group(pid: int, sig: int) -> None:
+    """Send `sig` to the process group led by `pid` (nothing if it is gone)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
 
 
-def _is_ours(proc: Proc) -> bool:
-    """The pid still runs the command we started (not a recycled pid)."""
+def _process(proc: Proc) -> psutil.Process | None:
+    """The live process at the recorded pid, if it still runs the recorded command."""
     try:
-        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return [c.decode(errors="replace") for c in cmdline if c] == proc.argv
+        process = psutil.Process(proc.pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return process if process.cmdline() == proc.argv else None
+    except psutil.Error:  # gone, or not ours to inspect: a recycled pid of another user
+        return None
 
 
 def is_running(proc: Proc) -> bool:
     """Whether a recorded process still runs (and its pid was not recycled)."""
-    return _is_ours(proc) and _alive(proc.pid)
+    _reap(proc.pid)
+    return _process(proc) is not None
 
 
-def stop_procs(procs: Any, grace: float = 5.0) -> list[str]:
+def stop_procs(procs: Iterable[Proc], grace: float = 5.0) -> list[str]:
     """Stop recorded processes: SIGTERM to each process group, SIGKILL after `grace` seconds."""
     procs_list = list(procs)
-    live = [p for p in procs_list if _is_ours(p)]
-    for p in live:
+    live = [(p, process) for p in procs_list if (process := _process(p)) is not None]
+    for p, _ in live:
         signal_group(p.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    for p in live:
-        while _alive(p.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(p.pid):
+    for p, process in live:
+        if _alive(p.pid, process, deadline):
             signal_group(p.pid, signal.SIGKILL)
     for p in procs_list:
         popen = LAUNCHED.pop(p.pid, None)
@@ -91,28 +95,26 @@ def stop_procs(procs: Any, grace: float = 5.0) -> list[str]:
             popen.wait(grace)
         else:
             _reap(p.pid)
-    return [p.name for p in live]
+    return [p.name for p, _ in live]
 
 
-def _alive(pid: int) -> bool:
-    _reap(pid)
+def _alive(pid: int, process: psutil.Process, deadline: float) -> bool:
+    """Wait until `process` ends or `deadline` (monotonic) passes; True if it still runs."""
+    while time.monotonic() < deadline:
+        _reap(pid)
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            return False
+        time.sleep(0.05)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    return Path(f"/proc/{pid}").exists() and "zombie" not in _status(pid)
-
-
-def _status(pid: int) -> str:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("State:"):
-                return line.lower()
-    except OSError:
-        pass
-    return ""
 
 
 def _reap(pid: int) -> None:
+    """Collect the exit status of a child of this process (so it does not linger as a zombie)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)

@@ -30,7 +30,7 @@ from typing import Any
 
 from mhi.catalog import CATALOG
 from mhi.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC
-from mhi.runtime.procs import (
+from mhi.dev.procs import (
     LAUNCHED,
     Proc,
     free_port,
@@ -38,7 +38,7 @@ from mhi.runtime.procs import (
     stop_procs,
     wait_port,
 )
-from mhi.runtime.procs import is_running as is_running  # re-exported for `mhi dev`
+from mhi.dev.procs import is_running as is_running  # re-exported for `mhi dev`
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ class DevStack:
         )
         self._spawn(
             "storage",
-            [sys.executable, "-m", "mhi.runtime.storage_emulator", f"--port={st_port}"],
+            [sys.executable, "-m", "mhi.dev.storage_emulator", f"--port={st_port}"],
             st_port,
             base,
         )

@@ -1,4 +1,4 @@
-"""`python -m mhi.runtime.storage_emulator --port P`: gcp-storage-emulator in memory, for the
+"""`python -m mhi.dev.storage_emulator --port P`: gcp-storage-emulator in memory, for the
 dev stack and the tests.
 
 In memory, the stock emulator still re-serialises the metadata of every object it holds after

@@ -10,7 +10,7 @@ from pathlib import Path
 from mhi.adapters.gcp.pubsub_bus import topic_id
 from mhi.cli.common import parse_assignments
 from mhi.constants import CONTROLLER_TOPIC
-from mhi.runtime import devstack
+from mhi.dev import stack as devstack
 
 DEFAULT_HOME = ".mhi/dev"
 
