@@ -9,6 +9,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 _CONTEXT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
@@ -39,6 +40,12 @@ def current_labels() -> dict[str, str]:
     return dict(_CONTEXT.get() or {})
 
 
+def utc_timestamp(created: float) -> str:
+    """Format a record's `created` time as RFC 3339 UTC with milliseconds (`...T06:00:00.123Z`)."""
+    moment = datetime.fromtimestamp(created, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: severity, message, labels, trace and stack_trace."""
 
@@ -50,7 +57,7 @@ class JsonFormatter(logging.Formatter):
             "severity": _SEVERITY.get(record.levelname, "DEFAULT"),
             "message": record.getMessage(),
             "logger": record.name,
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "time": utc_timestamp(record.created),
             "logging.googleapis.com/labels": labels,
         }
         if trace:
