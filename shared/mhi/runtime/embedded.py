@@ -3,6 +3,11 @@
 An in-process bus with worker threads carries the same messages as Pub/Sub; the controller and
 the step handlers are the same code the Cloud Functions run; run state lives in a local folder.
 A timer thread plays Cloud Scheduler's sweep: it wakes runs when a retry, poll or timeout is due.
+
+Each step attempt runs on a thread of its own, started as soon as its message is delivered, as
+a Cloud Function instance is: an attempt never waits in a queue behind other attempts, so the
+deadline it was dispatched with counts from when it really starts, and an attempt that outlives
+its deadline (the controller has timed it out) holds no worker while its handler runs on.
 """
 
 from __future__ import annotations
@@ -11,14 +16,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from mhi.adapters.local.memory_bus import InMemoryBus
 from mhi.catalog import load_kind
 from mhi.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC
-from mhi.errors import InvalidMessageError
-from mhi.model.messages import parse_callback
+from mhi.errors import InvalidMessageError, OrchestratorError
+from mhi.model.messages import parse_callback, parse_step
 from mhi.model.run import RunState
 from mhi.runtime.controller import Controller, RunRef
 from mhi.runtime.start import FolderFlowSource, StartRequest, parse_start, start_run
@@ -27,9 +33,120 @@ from mhi.steps.sdk import StepKind, handle_step_message
 
 logger = logging.getLogger(__name__)
 
+StepRunner = Callable[[str, bytes], None]
+
+
+@dataclass
+class _Attempt:
+    label: str
+    deadline: datetime
+    thread: threading.Thread
+
+
+class StepThreads:
+    """Runs each step attempt on its own daemon thread, started at once.
+
+    Delivery failures are retried as the bus retries them: a retryable or unexpected error runs
+    the message again after a backoff, up to `max_deliveries`; a permanent one is logged and
+    dropped. An attempt still running after its deadline is *abandoned*: nothing waits for it
+    (not `wait_idle`, not the runtime's exit), and its late result is ignored: the timeout won.
+    """
+
+    def __init__(
+        self,
+        run: StepRunner,
+        now: Callable[[], datetime],
+        *,
+        max_deliveries: int = 5,
+        redelivery_delay: float = 0.05,
+    ) -> None:
+        self._run = run
+        self._now = now
+        self.max_deliveries = max_deliveries
+        self.redelivery_delay = redelivery_delay
+        self._attempts: dict[int, _Attempt] = {}
+        self._changed = threading.Condition()
+
+    def submit(self, step_type: str, data: bytes) -> None:
+        """Start the attempt in `data` on a new thread (raise InvalidMessageError if malformed)."""
+        message = parse_step(data)
+        label = f"{message.step_id} attempt {message.attempt} turn {message.turn}"
+        thread = threading.Thread(
+            target=self._deliver, args=(step_type, data), name=f"mhi-step {label}", daemon=True
+        )
+        with self._changed:
+            self._attempts[id(thread)] = _Attempt(label, message.deadline, thread)
+        thread.start()
+
+    def running(self) -> list[str]:
+        """Attempts running within their deadline."""
+        now = self._now()
+        with self._changed:
+            return [a.label for a in self._attempts.values() if a.deadline >= now]
+
+    def abandoned(self) -> list[str]:
+        """Attempts whose handler still runs past their deadline."""
+        now = self._now()
+        with self._changed:
+            return [a.label for a in self._attempts.values() if a.deadline < now]
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no attempt runs within its deadline; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                now = self._now()
+                live = [a.deadline for a in self._attempts.values() if a.deadline >= now]
+                left = deadline - time.monotonic()
+                if not live:
+                    return True
+                if left <= 0:
+                    return False
+                until_abandoned = (min(live) - now).total_seconds()
+                self._changed.wait(min(left, max(0.01, until_abandoned)))
+
+    def _deliver(self, step_type: str, data: bytes) -> None:
+        try:
+            self._deliver_with_retries(step_type, data)
+        finally:
+            with self._changed:
+                attempt = self._attempts.pop(id(threading.current_thread()))
+                self._changed.notify_all()
+            late = (self._now() - attempt.deadline).total_seconds()
+            if late > 0:
+                logger.warning(
+                    "step %s returned %.1fs after its deadline: it had been timed out, its "
+                    "result is ignored",
+                    attempt.label,
+                    late,
+                )
+
+    def _deliver_with_retries(self, step_type: str, data: bytes) -> None:
+        for delivery in range(1, self.max_deliveries + 1):
+            try:
+                self._run(step_type, data)
+                return
+            except OrchestratorError as e:
+                if not e.retryable:
+                    logger.error("message on %s rejected: %s", step_type, e)
+                    return
+                error: Exception = e
+            except Exception as e:
+                logger.exception("handler for %s raised", step_type)
+                error = e
+            if delivery < self.max_deliveries:
+                time.sleep(self.redelivery_delay * 2 ** (delivery - 1))
+        logger.error(
+            "message on %s dropped after %d deliveries: %s", step_type, self.max_deliveries, error
+        )
+
 
 class EmbeddedRuntime:
-    """Runs flows end to end in this process. Use as a context manager."""
+    """Runs flows end to end in this process. Use as a context manager.
+
+    `workers` threads carry the bus's messages (starts, callbacks) and hand step messages to
+    `StepThreads`; how many steps of a run execute at once is the flow's `max_parallel`.
+    """
 
     def __init__(
         self,
@@ -42,6 +159,12 @@ class EmbeddedRuntime:
         self.services = services
         self.extra_kinds = dict(extra_kinds or {})
         self.bus = InMemoryBus(workers=workers)
+        self.steps = StepThreads(
+            self._run_step,
+            services.clock.now,
+            max_deliveries=self.bus.max_deliveries,
+            redelivery_delay=self.bus.redelivery_delay,
+        )
         services._cache["bus"] = self.bus
         self.flows = FolderFlowSource(services.settings.flows_dir)
         self.controller = Controller(services.run_store, self.bus, services.clock.now)
@@ -72,10 +195,13 @@ class EmbeddedRuntime:
         )
 
     def _step_handler(self, step_type: str) -> Callable[[bytes, Mapping[str, str]], None]:
-        def handle(data: bytes, _attributes: Mapping[str, str]) -> None:
-            handle_step_message(data, self.services, step_type, self._resolve)
+        def hand_over(data: bytes, _attributes: Mapping[str, str]) -> None:
+            self.steps.submit(step_type, data)
 
-        return handle
+        return hand_over
+
+    def _run_step(self, step_type: str, data: bytes) -> None:
+        handle_step_message(data, self.services, step_type, self._resolve)
 
     # ---- controller side ----------------------------------------------------------------
 
@@ -150,6 +276,9 @@ class EmbeddedRuntime:
             event.wait(min(poll, max(0.0, deadline - time.monotonic())))
             state = self.state(ref)
             if state.done is not None:
+                # Let the flow's notification, dispatched as the run ended, be delivered.
+                self.bus.wait_idle(5.0)
+                self.steps.wait_idle(5.0)
                 self.bus.wait_idle(5.0)
                 return state
         raise TimeoutError(f"run {ref.run_id} not finished after {timeout}s")
@@ -199,6 +328,7 @@ class EmbeddedRuntime:
             self._wake_lock.notify_all()
         if self._timer is not None:
             self._timer.join(5.0)
+        self.steps.wait_idle(5.0)  # attempts within their deadline finish; abandoned ones not
         self.bus.stop()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,3 +205,82 @@ def test_a_later_wake_up_never_replaces_an_earlier_one(runtime: EmbeddedRuntime)
     assert runtime._wake[ref] == soon
     runtime._schedule(ref, soon - timedelta(minutes=1))
     assert runtime._wake[ref] == soon - timedelta(minutes=1)
+
+
+class NoConfig(BaseModel):
+    pass
+
+
+class _Gates:
+    """Events the test steps below wait on, with bounded waits (a stuck test fails, not hangs)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()  # lets the hung first attempt return
+        self.opened = threading.Event()  # set by the `ms-open` step
+
+    def hang_first_attempt(self, ctx: StepContext, _cfg: NoConfig) -> Any:
+        if ctx.attempt == 1:
+            self.release.wait(60)
+        return {"attempt": ctx.attempt}
+
+    def wait_until_opened(self, _ctx: StepContext, _cfg: NoConfig) -> Any:
+        return {"opened": self.opened.wait(10)}
+
+    def open(self, _ctx: StepContext, _cfg: NoConfig) -> Any:
+        self.opened.set()
+        return {}
+
+    def kinds(self) -> dict[str, StepKind[Any]]:
+        return {
+            "ms-hang": StepKind("ms-hang", NoConfig, self.hang_first_attempt),
+            "ms-gate": StepKind("ms-gate", NoConfig, self.wait_until_opened),
+            "ms-open": StepKind("ms-open", NoConfig, self.open),
+        }
+
+
+@pytest.fixture
+def gates() -> Iterator[_Gates]:
+    g = _Gates()
+    yield g
+    g.release.set()
+    g.opened.set()
+
+
+def test_a_timed_out_attempt_does_not_hold_the_only_worker(tmp_path: Path, gates: _Gates) -> None:
+    # One bus worker. Attempt 1 hangs past its deadline; attempt 2 must run at once rather than
+    # queue behind it until its own deadline passes too.
+    services = Services(Settings(home=tmp_path))
+    with EmbeddedRuntime(services, workers=1, extra_kinds=gates.kinds()) as rt:
+        ref = rt.start_json(
+            _flow(
+                {
+                    "id": "h",
+                    "type": "ms-hang",
+                    "timeout_seconds": 2,
+                    "retry": {"max_attempts": 2, "initial_backoff_seconds": 0.01},
+                }
+            )
+        )
+        summary = run_summary(rt.wait(ref, timeout=60))
+        assert summary["status"] == "succeeded", summary
+        assert summary["steps"][0]["attempts"] == 2
+        assert rt.state(ref).output("h") == {"attempt": 2}
+        assert rt.steps.abandoned() == ["h attempt 1 turn 0"]  # still running, holding nothing
+        gates.release.set()
+
+
+def test_an_attempt_never_waits_behind_a_running_one(tmp_path: Path, gates: _Gates) -> None:
+    # One bus worker, two independent steps dispatched together: `gate` (dispatched first) runs
+    # until `open` has run. Queued behind `gate`, `open` would spend its whole deadline waiting.
+    services = Services(Settings(home=tmp_path))
+    with EmbeddedRuntime(services, workers=1, extra_kinds=gates.kinds()) as rt:
+        ref = rt.start_json(
+            _flow(
+                {"id": "gate", "type": "ms-gate", "timeout_seconds": 60},
+                {"id": "open", "type": "ms-open", "timeout_seconds": 5},
+            )
+        )
+        summary = run_summary(rt.wait(ref, timeout=60))
+    assert summary["status"] == "succeeded", summary
+    assert rt.state(ref).output("gate") == {"opened": True}
+    assert [s["attempts"] for s in summary["steps"]] == [1, 1]
