@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mhi.cli.common import load_json_file, parse_assignments, seconds, services_from_env, table
-from mhi.engine.summary import run_summary
-from mhi.model.run import RunState
-from mhi.runtime.embedded import EmbeddedRuntime
-from mhi.runtime.start import parse_start
+
+if TYPE_CHECKING:
+    from mhi.model.run import RunState
 
 _MARK = {
     "succeeded": "✓",
@@ -38,7 +37,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--run-id", help="idempotency key: a run with this id runs only once")
     p.add_argument("--timeout", type=float, default=3600.0, help="give up waiting after SECONDS")
-    p.add_argument("--workers", type=int, default=4, help="step worker threads (default 4)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=4,
+        help="threads carrying controller messages (default 4); steps run at once, "
+        "up to the flow's max_parallel",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final summary")
     p.set_defaults(func=run)
 
@@ -102,6 +107,10 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the flow; exit 0 when it succeeds, 1 otherwise."""
+    from mhi.engine.summary import run_summary
+    from mhi.runtime.embedded import EmbeddedRuntime
+    from mhi.runtime.start import parse_start
+
     raw = load_json_file(args.flow)
     if not isinstance(raw, dict):
         print(f"error: {args.flow}: a flow must be a JSON object", file=sys.stderr)
