@@ -174,7 +174,7 @@ def test_cancel_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         parse_start({**FLOW, "run_id": "c1"}, None),
     )
     assert main(["runs", "cancel", "c1", "--reason", "wrong day"]) == 0
-    assert "run c1: cancelled" in capsys.readouterr().out
+    assert "run c1 of cli: cancelled" in capsys.readouterr().out
     assert main(["runs", "show", "c1"]) == 0
     out = capsys.readouterr().out
     assert "CANCELLED" in out and "cancelled: wrong day" in out

@@ -35,10 +35,15 @@ class FileImportConfig(_Config):
 
     path: str = Field(description="local path, file:// URI, gs:// URI or blob key of the CSV")
     table: str = Field(description="raw table name (written as raw.<table>)")
-    sep: str = Field(default=",", max_length=4)
-    encoding: str = "utf-8"
-    keep_default_na: bool = False
-    na_values: list[str] = Field(default_factory=lambda: ["NA"])
+    sep: str = Field(default=",", max_length=4, description="field separator")
+    encoding: str = Field(default="utf-8", description="text encoding of the file")
+    keep_default_na: bool = Field(
+        default=False,
+        description="also read pandas' default markers (NaN, N/A, NULL, ...) as missing values",
+    )
+    na_values: list[str] = Field(
+        default_factory=lambda: ["NA"], description="cell values read as missing"
+    )
 
     _check_table = field_validator("table")(lambda v: _name(v, "table"))
 
@@ -50,7 +55,9 @@ class ModelingConfig(_Config):
     target_schema: str = Field(default="model", description="layer that receives model tables")
     table: str | None = Field(default=None, description="raw table to read instead of the default")
     rooms: dict[str, int] = Field(default_factory=dict, description="rooms per hotel")
-    currency: str = Field(default="EUR", pattern=r"^[A-Za-z]{3}$")
+    currency: str = Field(
+        default="EUR", pattern=r"^[A-Za-z]{3}$", description="reporting currency (ISO 4217 code)"
+    )
     fx_rates: dict[str, float] = Field(
         default_factory=dict, description="reporting-currency units per unit of other currencies"
     )
@@ -68,23 +75,51 @@ class ModelingConfig(_Config):
 class KpiConfig(_Config):
     """Which KPIs, at which grains, by which dimensions, over which dates."""
 
-    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS))
-    grain: str | list[str] = Field(default_factory=lambda: ["day", "month"])
-    dimensions: list[str] = Field(default_factory=lambda: ["hotel"])
-    start: dt.date | None = None
-    end: dt.date | None = None
-    comparisons: list[str] = Field(default_factory=lambda: list(COMPARISONS))
+    metrics: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_METRICS),
+        description=f"KPIs to compute, of: {', '.join(METRICS)}",
+    )
+    grain: str | list[str] = Field(
+        default_factory=lambda: ["day", "month"],
+        description=f"period(s), one table each: {', '.join(GRAINS)}",
+    )
+    dimensions: list[str] = Field(
+        default_factory=lambda: ["hotel"],
+        description="columns to break KPIs down by (hotel or a segment column such as "
+        "market_segment); [] for totals",
+    )
+    start: dt.date | None = Field(
+        default=None, description="first stay date (absent: from the data's first)"
+    )
+    end: dt.date | None = Field(default=None, description="last stay date, inclusive")
+    comparisons: list[str] = Field(
+        default_factory=lambda: list(COMPARISONS),
+        description=f"comparison columns to add, of: {', '.join(COMPARISONS)}",
+    )
     rooms: dict[str, int] | None = Field(
         default=None, description="rooms per hotel; overrides the model's room inventory"
     )
-    include_complimentary: bool = False
-    as_of: dt.date | None = None
-    pickup_days: int = Field(default=7, ge=1, le=365)
-    on_missing_inventory: Literal["error", "skip"] = "skip"
+    include_complimentary: bool = Field(
+        default=False,
+        description="count complimentary stays (market segment Complementary) as rooms sold",
+    )
+    as_of: dt.date | None = Field(
+        default=None,
+        description="booking date for pace metrics (rooms_on_books, pickup); "
+        "default: the last booking date in the data",
+    )
+    pickup_days: int = Field(
+        default=7, ge=1, le=365, description="pickup: rooms on books gained over these days"
+    )
+    on_missing_inventory: Literal["error", "skip"] = Field(
+        default="skip",
+        description="a hotel without room inventory: error fails the step, skip leaves its "
+        "inventory-based metrics empty with a warning",
+    )
     model_schema: str | None = Field(
         default=None, description="layer holding the model tables (default: upstream's, or model)"
     )
-    charts: bool = True
+    charts: bool = Field(default=True, description="draw trend charts (PNG) of the KPIs")
 
     _check_rooms = field_validator("rooms")(lambda v: v if v is None else _rooms(v))
 
@@ -111,9 +146,13 @@ class KpiConfig(_Config):
 class SeriesSpec(_Config):
     """One family of series to forecast (one series per hotel)."""
 
-    measure: Literal["room_nights", "arrivals", "occupancy", "room_revenue"] = "room_nights"
-    freq: Literal["D", "W", "M"] = "D"
-    horizon: int = Field(default=28, ge=1, le=730)
+    measure: Literal["room_nights", "arrivals", "occupancy", "room_revenue"] = Field(
+        default="room_nights", description="what to forecast (occupancy needs room inventory)"
+    )
+    freq: Literal["D", "W", "M"] = Field(
+        default="D", description="series frequency: D daily, W weekly, M monthly"
+    )
+    horizon: int = Field(default=28, ge=1, le=730, description="periods to forecast ahead")
 
 
 class ForecastConfig(_Config):
@@ -123,16 +162,35 @@ class ForecastConfig(_Config):
         default_factory=lambda: [
             SeriesSpec(measure="room_nights", freq="D", horizon=28),
             SeriesSpec(measure="room_nights", freq="M", horizon=6),
-        ]
+        ],
+        description="series families to forecast, one series per hotel each",
     )
-    levels: list[float] = Field(default_factory=lambda: [80.0, 95.0])
-    model: str = "auto"
-    season_length: int | None = Field(default=None, ge=1, le=400)
-    backtest_folds: int = Field(default=3, ge=1, le=20)
-    history_end: dt.date | None = None
-    rooms: dict[str, int] | None = None
-    model_schema: str | None = None
-    charts: bool = True
+    levels: list[float] = Field(
+        default_factory=lambda: [80.0, 95.0],
+        description="prediction interval levels, in percent (0-100 exclusive)",
+    )
+    model: str = Field(
+        default="auto",
+        description="auto (chosen per series by backtest) or one of snaive, ets, sarima, combo",
+    )
+    season_length: int | None = Field(
+        default=None, ge=1, le=400, description="season length in periods (default: detected)"
+    )
+    backtest_folds: int = Field(
+        default=3, ge=1, le=20, description="rolling-origin backtest folds used to pick the model"
+    )
+    history_end: dt.date | None = Field(
+        default=None,
+        description="last day of history (default: the earlier of the last arrival and the "
+        "last booking)",
+    )
+    rooms: dict[str, int] | None = Field(
+        default=None, description="rooms per hotel; overrides the model's room inventory"
+    )
+    model_schema: str | None = Field(
+        default=None, description="layer holding the model tables (default: upstream's, or model)"
+    )
+    charts: bool = Field(default=True, description="draw a forecast chart (PNG) per series")
 
     @field_validator("levels")
     @classmethod

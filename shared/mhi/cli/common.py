@@ -1,4 +1,8 @@
-"""Helpers shared by CLI commands: settings, services, JSON files, tables."""
+"""Helpers shared by CLI commands: settings, services, JSON files, tables.
+
+Every command module imports this at start-up: keep it to the standard library and light `mhi`
+modules (no pydantic models, no pandas, no Google client).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,16 @@ from mhi.services import Services
 
 
 def services_from_env() -> Services:
-    """Build services from the environment (the embedded default unless MHI_BACKEND says so)."""
-    return Services(Settings.from_env())
+    """Build services from the environment (the embedded default unless MHI_BACKEND says so).
+
+    Raises:
+        InvalidMessageError: an MHI_* variable has a value the settings do not accept.
+    """
+    try:
+        settings = Settings.from_env()
+    except ValueError as e:
+        raise InvalidMessageError(f"settings from the environment: {e}") from None
+    return Services(settings)
 
 
 def load_json_file(path: str) -> Any:

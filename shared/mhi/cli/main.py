@@ -3,6 +3,11 @@
 Each module in `mhi.cli.commands` exposes `register(subparsers)`; it adds its sub-commands
 with `set_defaults(func=...)`, where `func(args) -> int` returns the exit code. Errors from the
 error model are printed as one clear line (no traceback) and exit 2.
+
+Building the parser imports every command module, so their top-level imports stay light
+(standard library and `mhi.cli.common`): pandas, the Google clients and the runtime load inside
+the command that needs them, and `mhi --help` or `mhi runs list` start at once
+(`tests/cli/test_startup.py` holds this).
 """
 
 from __future__ import annotations
@@ -10,11 +15,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
 
 from mhi.errors import OrchestratorError
+
+#: Exit status after the reader of stdout went away (`mhi steps | head -1`), as for SIGPIPE.
+EXIT_BROKEN_PIPE = 128 + 13
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,8 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `mhi` console script."""
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -49,6 +57,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `mhi` console script."""
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+    except BrokenPipeError:
+        # The reader (`head`) is gone: stop quietly. Point stdout at devnull so the flush at
+        # interpreter exit does not fail again (the recipe of the `signal` module's docs).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -52,13 +52,19 @@ class NotificationsConfig(BaseModel):
     body: str | None = Field(default=None, max_length=100_000, description="plain-text template")
     html: str | None = Field(default=None, max_length=200_000, description="HTML template")
     sender: str | None = Field(default=None, alias="from", description="email From address")
-    reply_to: str | None = None
+    reply_to: str | None = Field(default=None, description="email Reply-To address")
     email_transport: Literal["auto", "mailgun", "outbox"] = Field(
         default="auto",
         description="auto: Mailgun when a domain is configured, else the local outbox (embedded)",
     )
-    mailgun_domain: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]{3,253}$")
-    mailgun_region: Literal["us", "eu"] | None = None
+    mailgun_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.-]{3,253}$",
+        description="Mailgun sending domain (default: setting MHI_MAILGUN_DOMAIN)",
+    )
+    mailgun_region: Literal["us", "eu"] | None = Field(
+        default=None, description="Mailgun API region (default: MHI_MAILGUN_REGION, else us)"
+    )
     mailgun_api_url: str | None = Field(
         default=None, description="override the regional endpoint (proxy, tests)"
     )
@@ -77,7 +83,9 @@ class NotificationsConfig(BaseModel):
     max_retry_wait_seconds: float = Field(
         default=30.0, ge=0, le=300, description="total time the step may sleep between retries"
     )
-    request_timeout_seconds: float = Field(default=10.0, ge=0.1, le=60)
+    request_timeout_seconds: float = Field(
+        default=10.0, ge=0.1, le=60, description="timeout of each delivery request"
+    )
     max_total_seconds: float = Field(
         default=90.0,
         ge=0.1,

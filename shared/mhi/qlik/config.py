@@ -36,7 +36,9 @@ class WaitOptions(BaseModel):
     cancel_on_deadline: bool = Field(
         default=True, description="cancel reloads this step started when the deadline passes"
     )
-    request_timeout_seconds: float = Field(default=20.0, ge=0.1, le=120)
+    request_timeout_seconds: float = Field(
+        default=20.0, ge=0.1, le=120, description="timeout of each HTTP request to Qlik"
+    )
 
 
 class QrsOptions(BaseModel):
@@ -53,8 +55,16 @@ class QrsOptions(BaseModel):
         description="certificate: secrets qlik-client-cert + qlik-client-key (PEM); jwt: secret "
         "qlik-api-key as Bearer token; header: X-Qlik-User only (header-auth virtual proxy)",
     )
-    user_directory: str = Field(default="INTERNAL", pattern=r"^[^;=]{1,100}$")
-    user_id: str = Field(default="sa_repository", pattern=r"^[^;=]{1,100}$")
+    user_directory: str = Field(
+        default="INTERNAL",
+        pattern=r"^[^;=]{1,100}$",
+        description="user directory of the X-Qlik-User the calls run as",
+    )
+    user_id: str = Field(
+        default="sa_repository",
+        pattern=r"^[^;=]{1,100}$",
+        description="user id of the X-Qlik-User the calls run as",
+    )
     verify_tls: bool = Field(default=True, description="verify the server's TLS certificate")
     use_ca_secret: bool = Field(
         default=False, description="verify against the CA in secret qlik-ca-cert (self-signed)"
@@ -69,16 +79,24 @@ class QrsOptions(BaseModel):
 class AppReloadConfig(WaitOptions):
     """Reload Qlik apps (Qlik Cloud or Qlik Sense Enterprise QRS) and follow them to the end."""
 
-    backend: Literal["cloud", "qrs"] = "cloud"
+    backend: Literal["cloud", "qrs"] = Field(
+        default="cloud",
+        description="cloud: Qlik Cloud (tenant_url, apps); qrs: Qlik Sense Enterprise on Windows "
+        "(qrs, apps or tasks)",
+    )
     tenant_url: str | None = Field(
         default=None, description="Qlik Cloud tenant, e.g. https://acme.eu.qlikcloud.com"
     )
-    qrs: QrsOptions | None = None
+    qrs: QrsOptions | None = Field(
+        default=None, description="QRS connection; required for backend qrs"
+    )
     apps: StrList = Field(
         default_factory=list, description="app ids (Cloud: reloads; QRS: the app's reload task)"
     )
     tasks: StrList = Field(default_factory=list, description="QRS reload task ids or names")
-    partial: bool = False
+    partial: bool = Field(
+        default=False, description="partial reload (Qlik Cloud): keep the data already loaded"
+    )
     variables: dict[str, str] = Field(
         default_factory=dict, description="Qlik Cloud script variables (name -> value)"
     )
@@ -119,7 +137,12 @@ class AutomationConfig(WaitOptions):
     """Run a Qlik Cloud automation and capture its result."""
 
     tenant_url: str = Field(description="Qlik Cloud tenant, e.g. https://acme.eu.qlikcloud.com")
-    automation_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    automation_id: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="id of the automation to run",
+    )
     mode: Literal["run", "triggered"] = Field(
         default="run",
         description="run: POST /automations/{id}/runs and follow the run; triggered: call the "

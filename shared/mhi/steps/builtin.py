@@ -23,7 +23,9 @@ class EchoConfig(BaseModel):
         description="fail every attempt before this one (a retryable error), then succeed",
     )
     fail_permanently: bool = Field(default=False, description="fail with a non-retryable error")
-    fail_message: str = Field(default="echo: injected failure")
+    fail_message: str = Field(
+        default="echo: injected failure", description="message of the injected failure"
+    )
 
 
 def _echo(ctx: StepContext, config: EchoConfig) -> dict[str, Any]:

@@ -6,11 +6,13 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mhi.adapters.gcp.pubsub_bus import topic_id
 from mhi.cli.common import parse_assignments
 from mhi.constants import CONTROLLER_TOPIC
-from mhi.dev import stack as devstack
+
+if TYPE_CHECKING:  # the stack (psutil, emulators) loads only inside `mhi dev`
+    from mhi.dev import stack as devstack
 
 DEFAULT_HOME = ".mhi/dev"
 
@@ -50,6 +52,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def up_cmd(args: argparse.Namespace) -> int:
     """Start the stack in the background and print how to use it."""
+    from mhi.adapters.gcp.pubsub_bus import topic_id
+    from mhi.dev import stack as devstack
+
     only = [f.strip() for f in args.only.split(",") if f.strip()] if args.only else None
     extra = {k: str(v) for k, v in parse_assignments(args.env, "--env").items()}
     try:
@@ -80,6 +85,8 @@ def up_cmd(args: argparse.Namespace) -> int:
 
 def down(args: argparse.Namespace) -> int:
     """Stop the stack recorded in the home folder."""
+    from mhi.dev import stack as devstack
+
     stopped = devstack.down(args.home)
     print(f"stopped: {', '.join(stopped)}" if stopped else "no stack running")
     return 0
@@ -87,6 +94,8 @@ def down(args: argparse.Namespace) -> int:
 
 def env(args: argparse.Namespace) -> int:
     """Print the environment of the running stack."""
+    from mhi.dev import stack as devstack
+
     state = devstack.StackState.load(args.home)
     if state is None:
         print(
@@ -99,6 +108,8 @@ def env(args: argparse.Namespace) -> int:
 
 def status(args: argparse.Namespace) -> int:
     """Print each recorded process and whether it still runs."""
+    from mhi.dev import stack as devstack
+
     state = devstack.StackState.load(args.home)
     if state is None:
         print("no stack running")

@@ -1,58 +1,158 @@
-"""`mhi step TYPE --config JSON` runs one handler alone; `mhi steps` lists step types."""
+"""`mhi step TYPE --config JSON`: run one step handler alone, its config rendered as in a run.
+
+    mhi step ms-echo --config '{"day": "{{ params.day }}", "n": "{{ steps.a.output.rows }}"}' \\
+        --param day=2017-08-01 --upstream '{"a": {"rows": 3}}'
+
+Templates are rendered by the engine's own renderer (`mhi.model.expr.render`) over the context
+a run gives a step: `params`, `steps.<id>.output` and `.status`, `item` and `run.id`,
+`run.flow_id`, `run.account`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-from datetime import timedelta
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
-from mhi.catalog import BY_TYPE, CATALOG, load_kind
-from mhi.cli.common import parse_json_arg, services_from_env, table
-from mhi.constants import CALLBACK_TOPIC
+from mhi.cli.common import parse_assignments, parse_json_arg, services_from_env
+from mhi.constants import RUN_ID_RE, RUN_ID_RULE, SAFE_ID_RE, SAFE_ID_RULE
 from mhi.errors import InvalidMessageError
-from mhi.model.messages import StepMessage
-from mhi.steps.sdk import run_step
+
+if TYPE_CHECKING:
+    from mhi.model.messages import CallbackMessage
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `mhi step` and `mhi steps`."""
-    p = sub.add_parser("step", help="run one step handler alone and print its output")
-    p.add_argument("type", metavar="TYPE", help="step type, e.g. ms-kpi-engine (see `mhi steps`)")
-    p.add_argument("--config", default="{}", help="config JSON (or @file.json)")
+    """Add `mhi step`."""
+    p = sub.add_parser(
+        "step",
+        help="run one step handler alone and print its output",
+        description="Run one step handler alone. Its config is rendered exactly as in a run: "
+        "{{ params.x }}, {{ steps.<id>.output... }}, {{ item }}, {{ run.id }}.",
+    )
+    p.add_argument("type", metavar="TYPE", help="step type, e.g. ms-echo (see `mhi steps`)")
+    p.add_argument("--config", default="{}", help="config JSON (or @file.json); may hold templates")
     p.add_argument("--account", default="local", help="account the step acts for (default: local)")
-    p.add_argument("--upstream", default="{}", help="upstream outputs JSON: {step_id: output}")
-    p.add_argument("--params", default="{}", help="flow params JSON")
+    p.add_argument(
+        "--upstream", default="{}", help="outputs of upstream steps, JSON: {step_id: output}"
+    )
+    p.add_argument("--params", default="{}", help="flow params as a JSON object")
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="one flow param (JSON value or string), over --params; repeatable",
+    )
     p.add_argument("--item", default=None, help="for_each item (JSON)")
+    p.add_argument("--run-id", help="run id the step sees (default: manual-<UTC time>)")
+    p.add_argument("--flow-id", default="manual", help="flow id the step sees (default: manual)")
     p.set_defaults(func=run_one)
-    s = sub.add_parser("steps", help="list step types, or one type's config options")
-    s.add_argument("type", nargs="?", metavar="TYPE")
-    s.set_defaults(func=list_steps)
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidMessageError(f"{what} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _checked_id(value: str, what: str, pattern: re.Pattern[str], rule: str) -> str:
+    if not pattern.match(value):
+        raise InvalidMessageError(f"{what} {value!r} is not a valid id ({rule})")
+    return value
+
+
+def _upstream(raw: str) -> dict[str, dict[str, Any]]:
+    upstream = _object(parse_json_arg(raw, "--upstream"), "--upstream")
+    for step_id, output in upstream.items():
+        _object(output, f"--upstream: the output of step {step_id!r}")
+    return upstream
+
+
+def template_context(
+    *,
+    params: dict[str, Any],
+    upstream: dict[str, dict[str, Any]],
+    item: Any,
+    run_id: str,
+    flow_id: str,
+    account: str,
+) -> dict[str, Any]:
+    """Build what a step's templates see in a run whose upstream steps succeeded."""
+    return {
+        "params": params,
+        "steps": {sid: {"status": "succeeded", "output": out} for sid, out in upstream.items()},
+        "run": {"id": run_id, "flow_id": flow_id, "account": account},
+        "item": item,
+    }
+
+
+def _render(config: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    from mhi.model import expr
+
+    try:
+        rendered: dict[str, Any] = expr.render(config, context)
+    except expr.ExpressionError as e:
+        raise InvalidMessageError(
+            f"template error in --config: {e} (templates see params, steps "
+            "(from --upstream), item and run)"
+        ) from None
+    return rendered
 
 
 def run_one(args: argparse.Namespace) -> int:
-    """Run one handler; print the callback's output (or error) as JSON."""
+    """Render the config, run the handler; print the callback's output (or error) as JSON."""
+    from datetime import timedelta
+
+    from mhi.catalog import BY_TYPE, load_kind
+    from mhi.constants import CALLBACK_TOPIC
+    from mhi.model.messages import StepMessage
+    from mhi.steps.sdk import run_step
+
     if args.type not in BY_TYPE:
         raise InvalidMessageError(f"unknown step type {args.type!r} (see `mhi steps`)")
     services = services_from_env()
     now = services.clock.now()
+    params = _object(parse_json_arg(args.params, "--params"), "--params")
+    params = {**params, **parse_assignments(args.param, "--param")}
+    upstream = _upstream(args.upstream)
+    item = None if args.item is None else parse_json_arg(args.item, "--item")
+    run_id = args.run_id or f"manual-{now.strftime('%Y%m%dT%H%M%SZ')}"
+    _checked_id(run_id, "--run-id", RUN_ID_RE, RUN_ID_RULE)
+    for value, what in ((args.flow_id, "--flow-id"), (args.account, "--account")):
+        _checked_id(value, what, SAFE_ID_RE, SAFE_ID_RULE)
+    context = template_context(
+        params=params,
+        upstream=upstream,
+        item=item,
+        run_id=run_id,
+        flow_id=args.flow_id,
+        account=args.account,
+    )
+    config = _render(_object(parse_json_arg(args.config, "--config"), "--config"), context)
     message = StepMessage(
-        run_id=f"manual-{now.strftime('%Y%m%dT%H%M%SZ')}",
-        flow_id="manual",
+        run_id=run_id,
+        flow_id=args.flow_id,
         account=args.account,
         step_id="step",
         attempt=1,
         type=args.type,
-        config=parse_json_arg(args.config, "--config"),
-        upstream=parse_json_arg(args.upstream, "--upstream"),
-        params=parse_json_arg(args.params, "--params"),
-        item=None if args.item is None else parse_json_arg(args.item, "--item"),
+        config=config,
+        upstream=upstream,
+        params=params,
+        item=item,
         callback_topic=CALLBACK_TOPIC,
         deadline=now + timedelta(hours=1),
     )
-    callback = run_step(message, load_kind(args.type), services)
+    return _print_callback(config, run_step(message, load_kind(args.type), services))
+
+
+def _print_callback(config: dict[str, Any], callback: CallbackMessage) -> int:
     body: dict[str, Any] = {
         "status": callback.status.value,
+        "config": config,
         "output": callback.output,
         "metrics": callback.metrics,
     }
@@ -63,35 +163,3 @@ def run_one(args: argparse.Namespace) -> int:
         body["poll_after_seconds"] = callback.poll_after_seconds
     print(json.dumps(body, indent=2, default=str))
     return 0 if callback.status.value != "failed" else 1
-
-
-def _options(step_type: str) -> list[tuple[str, str, str, str]]:
-    schema = load_kind(step_type).options()
-    required = set(schema.get("required", []))
-    rows = []
-    for name, prop in schema.get("properties", {}).items():
-        kind = prop.get("type") or " | ".join(
-            str(x.get("type", x.get("$ref", "?")).split("/")[-1]) for x in prop.get("anyOf", [])
-        )
-        default = "(required)" if name in required else json.dumps(prop.get("default"))
-        rows.append((name, kind or "any", default, prop.get("description", "")))
-    return rows
-
-
-def list_steps(args: argparse.Namespace) -> int:
-    """Print every step type, or one type's config options."""
-    if args.type is None:
-        rows = []
-        for entry in CATALOG:
-            try:
-                options = ", ".join(name for name, *_ in _options(entry.type))
-            except ImportError as e:
-                options = f"(cannot load: {e})"
-            rows.append((entry.type, entry.summary, options[:70]))
-        print(table(rows, ["TYPE", "WHAT IT DOES", "CONFIG OPTIONS"]))
-        return 0
-    if args.type not in BY_TYPE:
-        raise InvalidMessageError(f"unknown step type {args.type!r} (see `mhi steps`)")
-    print(f"{args.type}: {BY_TYPE[args.type].summary}\n")
-    print(table(_options(args.type), ["OPTION", "TYPE", "DEFAULT", "DESCRIPTION"]))
-    return 0

@@ -1,0 +1,87 @@
+"""`mhi steps [TYPE]`: the step types, or every config option of one of them.
+
+Only config models are imported (light modules), never a handler: listing the catalog loads no
+pandas and no Google client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+from typing import TYPE_CHECKING
+
+from mhi.errors import InvalidMessageError
+
+if TYPE_CHECKING:
+    from mhi.cli.config_doc import OptionDoc
+
+_WIDTH = 100
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `mhi steps`."""
+    s = sub.add_parser("steps", help="list step types, or document one type's config options")
+    s.add_argument("type", nargs="?", metavar="TYPE", help="document this step type's options")
+    s.add_argument("--json", action="store_true", help="print the config's JSON schema")
+    s.set_defaults(func=list_steps)
+
+
+def list_steps(args: argparse.Namespace) -> int:
+    """Print every step type, or one type's config options."""
+    if args.type is None:
+        print(_catalog_table())
+        return 0
+    from mhi.catalog import BY_TYPE, config_model
+    from mhi.cli.config_doc import config_schema, describe_config, extra_keys
+
+    if args.type not in BY_TYPE:
+        raise InvalidMessageError(f"unknown step type {args.type!r} (see `mhi steps`)")
+    model = config_model(args.type)
+    if args.json:
+        print(json.dumps(config_schema(model), indent=2))
+        return 0
+    print(f"{args.type}: {BY_TYPE[args.type].summary}")
+    if model.__doc__:
+        print(" ".join(model.__doc__.split()))
+    print()
+    print(f"Config options ({extra_keys(model)}; any value may be a {{{{ ... }}}} template):")
+    for option in describe_config(model):
+        print(_option_text(option))
+    return 0
+
+
+def _catalog_table() -> str:
+    from mhi.catalog import CATALOG, config_model
+    from mhi.cli.common import table
+
+    rows = []
+    for entry in CATALOG:
+        try:
+            fields = config_model(entry.type).model_fields
+            options = ", ".join(f.alias or name for name, f in fields.items())
+        except (ImportError, AttributeError, TypeError) as e:
+            options = f"(cannot load: {e})"
+        rows.append((entry.type, entry.summary, _clip(options, 70)))
+    return table(rows, ["TYPE", "WHAT IT DOES", "CONFIG OPTIONS"])
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _option_text(option: OptionDoc) -> str:
+    """`  name: type = default` (or `(required)`), then the description, indented."""
+    indent = "  " + "  " * option.depth
+    head = f"{indent}{option.name}: {option.type}"
+    head += " (required)" if option.required else f" = {option.default or 'null'}"
+    if not option.description:
+        return head
+    body = textwrap.fill(
+        option.description,
+        width=_WIDTH,
+        initial_indent=indent + "    ",
+        subsequent_indent=indent + "    ",
+        break_on_hyphens=False,
+    )
+    return f"{head}\n{body}"
