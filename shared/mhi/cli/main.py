@@ -19,6 +19,7 @@ import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import IO
 
 from mhi.errors import OrchestratorError
 
@@ -26,11 +27,23 @@ from mhi.errors import OrchestratorError
 EXIT_BROKEN_PIPE = 128 + 13
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that help written into a closed pipe fails like any other output.
+
+    (argparse swallows the error, so `mhi --help | head -1` would exit 0 where every other
+    command exits 141; sub-command parsers are of this class too.)
+    """
+
+    def print_help(self, file: IO[str] | None = None) -> None:
+        """Write the help to `file` (default stdout), letting a BrokenPipeError through."""
+        (file or sys.stdout).write(self.format_help())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the parser with every command module's sub-commands."""
     from mhi.cli import commands
 
-    parser = argparse.ArgumentParser(prog="mhi", description="MHI Workflow Orchestrator")
+    parser = _Parser(prog="mhi", description="MHI Workflow Orchestrator")
     parser.add_argument("-v", "--verbose", action="store_true", help="log INFO to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):

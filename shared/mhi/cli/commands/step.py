@@ -13,14 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mhi.cli.common import parse_assignments, parse_json_arg, services_from_env
 from mhi.constants import RUN_ID_RE, RUN_ID_RULE, SAFE_ID_RE, SAFE_ID_RULE
-from mhi.errors import InvalidMessageError
+from mhi.errors import InvalidMessageError, OrchestratorError
 
 if TYPE_CHECKING:
-    from mhi.model.messages import CallbackMessage
+    from mhi.model.messages import CallbackMessage, StepMessage
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -104,17 +105,25 @@ def _render(config: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
 
 def run_one(args: argparse.Namespace) -> int:
     """Render the config, run the handler; print the callback's output (or error) as JSON."""
-    from datetime import timedelta
-
     from mhi.catalog import BY_TYPE, load_kind
-    from mhi.constants import CALLBACK_TOPIC
-    from mhi.model.messages import StepMessage
     from mhi.steps.sdk import run_step
 
     if args.type not in BY_TYPE:
         raise InvalidMessageError(f"unknown step type {args.type!r} (see `mhi steps`)")
     services = services_from_env()
-    now = services.clock.now()
+    message = _step_message(args, services.clock.now())
+    try:
+        kind = load_kind(args.type)
+    except (ImportError, AttributeError) as e:
+        raise OrchestratorError(f"cannot load the handler of {args.type}: {e}") from e
+    return _print_callback(message.config, run_step(message, kind, services))
+
+
+def _step_message(args: argparse.Namespace, now: datetime) -> StepMessage:
+    """The message a run would dispatch: ids checked, inputs parsed, config rendered."""
+    from mhi.constants import CALLBACK_TOPIC
+    from mhi.model.messages import StepMessage
+
     params = _object(parse_json_arg(args.params, "--params"), "--params")
     params = {**params, **parse_assignments(args.param, "--param")}
     upstream = _upstream(args.upstream)
@@ -131,22 +140,20 @@ def run_one(args: argparse.Namespace) -> int:
         flow_id=args.flow_id,
         account=args.account,
     )
-    config = _render(_object(parse_json_arg(args.config, "--config"), "--config"), context)
-    message = StepMessage(
+    return StepMessage(
         run_id=run_id,
         flow_id=args.flow_id,
         account=args.account,
         step_id="step",
         attempt=1,
         type=args.type,
-        config=config,
+        config=_render(_object(parse_json_arg(args.config, "--config"), "--config"), context),
         upstream=upstream,
         params=params,
         item=item,
         callback_topic=CALLBACK_TOPIC,
         deadline=now + timedelta(hours=1),
     )
-    return _print_callback(config, run_step(message, load_kind(args.type), services))
 
 
 def _print_callback(config: dict[str, Any], callback: CallbackMessage) -> int:

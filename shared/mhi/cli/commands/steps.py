@@ -11,7 +11,7 @@ import json
 import textwrap
 from typing import TYPE_CHECKING
 
-from mhi.errors import InvalidMessageError
+from mhi.errors import InvalidMessageError, OrchestratorError
 
 if TYPE_CHECKING:
     from mhi.cli.config_doc import OptionDoc
@@ -37,7 +37,10 @@ def list_steps(args: argparse.Namespace) -> int:
 
     if args.type not in BY_TYPE:
         raise InvalidMessageError(f"unknown step type {args.type!r} (see `mhi steps`)")
-    model = config_model(args.type)
+    try:
+        model = config_model(args.type)
+    except (ImportError, AttributeError, TypeError) as e:
+        raise OrchestratorError(f"cannot load the config model of {args.type}: {e}") from e
     if args.json:
         print(json.dumps(config_schema(model), indent=2))
         return 0
