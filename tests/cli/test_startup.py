@@ -168,3 +168,16 @@ def test_piping_into_head_prints_the_first_lines_only(tmp_path: Path) -> None:
     assert proc.stdout.splitlines()[0].startswith("ms-notifications: ")
     assert len(proc.stdout.splitlines()) == 2
     assert proc.stderr == ""
+
+
+def test_python_dash_m_mhi_is_the_same_command_line(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mhi", "steps"],
+        capture_output=True,
+        env=_env(tmp_path),
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("TYPE ") and "ms-echo" in proc.stdout
