@@ -93,6 +93,13 @@ def test_list_filters_by_flow_account_and_status(
     assert capsys.readouterr().out == "no runs\n"
 
 
+def test_list_help_names_every_status(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["runs", "list", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(status in text for status in RUN_STATUSES)
+
+
 def test_bad_status_and_limit_are_clear_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["runs", "list", "--status", "done"]) == 2
     err = capsys.readouterr().err

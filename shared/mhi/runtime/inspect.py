@@ -1,8 +1,10 @@
 """Finding and describing runs in a run store: the read side of `mhi runs ...`.
 
 Functions here return data and never print, so an operations service can serve them as well as
-the CLI. Runs are found by listing the store once; a run's status comes from which of its
-`flow.json`, `cancel.json` and `done.json` objects exist, so only what is shown is read.
+the CLI. Runs are found by listing the store once (under `runs/<account>/<flow_id>/` when both
+are given). Each matching run's `flow.json` is read for its start time, which orders the list;
+whether a run is running, cancelling or done comes from which of its `cancel.json` and
+`done.json` exist, and a `done.json` is read only for the runs returned.
 """
 
 from __future__ import annotations
