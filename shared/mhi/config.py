@@ -25,6 +25,10 @@ class Settings:
                         (the emulator stack runs `gcp` with `local` secrets: no emulator exists)
       _M_PROJECT_ID, _M_ENV_ACRONYM, RUNS_BUCKET, FLOWS_BUCKET, RAW_BUCKET   (gcp back end)
       PUBSUB_EMULATOR_HOST, STORAGE_EMULATOR_HOST   host:port of the emulators (dev stack, tests)
+      MHI_ALLOW_LOOPBACK_URLS  `1`: outbound calls may go to loopback (imitation servers in
+                        tests); default refused, as every private address (`mhi.http.policy`)
+      MHI_PRIVATE_NETWORKS  comma-separated CIDR ranges of on-premises systems outbound calls
+                        may reach (e.g. `10.20.0.0/16`); default none
     """
 
     backend: Backend = "local"
@@ -40,6 +44,8 @@ class Settings:
     secrets_backend: Backend = "local"
     pubsub_emulator_host: str | None = None
     storage_emulator_host: str | None = None
+    allow_loopback_urls: bool = False
+    private_networks: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -71,5 +77,33 @@ class Settings:
             secrets_backend=secrets_backend,  # type: ignore[arg-type]
             pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
             storage_emulator_host=env.get("STORAGE_EMULATOR_HOST") or None,
+            allow_loopback_urls=_flag(env, "MHI_ALLOW_LOOPBACK_URLS"),
+            private_networks=_networks(env.get("MHI_PRIVATE_NETWORKS")),
             extra={k: v for k, v in env.items() if k.startswith("MHI_")},
         )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """Read a boolean variable: 1/true/yes or 0/false/no (unset: false)."""
+    value = env.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ValueError(f"{name} must be 1/true/yes or 0/false/no, not {value!r}")
+
+
+def _networks(value: str | None) -> tuple[str, ...]:
+    """Parse MHI_PRIVATE_NETWORKS: comma-separated CIDR ranges, each checked."""
+    import ipaddress
+
+    out = []
+    for item in (value or "").split(","):
+        if item.strip():
+            try:
+                out.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"MHI_PRIVATE_NETWORKS: {item.strip()!r} is not a CIDR range"
+                ) from None
+    return tuple(out)

@@ -9,7 +9,7 @@ from mhi.connectors.auth import (
     SignedQuery,
 )
 from mhi.connectors.extract import extract, make_kind, select_datasets
-from mhi.connectors.http import HttpClient, RateLimiter, RetryPolicy, session
+from mhi.connectors.http import HttpClient, RateLimiter, RetryPolicy
 from mhi.connectors.paging import (
     CursorToken,
     NextLink,
@@ -25,6 +25,7 @@ from mhi.connectors.spec import (
     Dataset,
     DateWindow,
     DeltaLink,
+    Endpoints,
     ExtractConfig,
     FullRefresh,
     ModifiedSince,
@@ -40,6 +41,7 @@ __all__ = [
     "Dataset",
     "DateWindow",
     "DeltaLink",
+    "Endpoints",
     "ExtractConfig",
     "FullRefresh",
     "HttpClient",
@@ -59,5 +61,4 @@ __all__ = [
     "extract",
     "make_kind",
     "select_datasets",
-    "session",
 ]

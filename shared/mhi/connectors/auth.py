@@ -12,12 +12,17 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-
-import requests
+from typing import Any
 
 from mhi.errors import AuthError, UpstreamUnavailableError
+from mhi.http.redact import redact
+
+# POST a form to a token endpoint: (url, form, timeout) -> (status, decoded JSON body or None).
+# The connector's HTTP client provides it (the same guarded client as every other call); None
+# means the endpoint could not be reached (the text says why).
+TokenPost = Callable[[str, Mapping[str, str], float], tuple[int | None, Any, str]]
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +51,15 @@ class Auth:
         return f"secrets {names}" if names else "the credentials"
 
     def redact(self, text: str) -> str:
-        """Replace every secret value in `text` with `***`."""
-        for value in self._values:
-            if value:
-                text = text.replace(value, "***")
-        return text
+        """Replace every secret value in `text` with `***` (the one rule of `mhi.http`)."""
+        return redact(text, self._values)
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values this scheme sends (for the HTTP client's redaction)."""
+        return tuple(v for v in self._values if v)
+
+    def use_post(self, post: TokenPost) -> None:
+        """Give a scheme that fetches tokens the client to fetch them with."""
 
 
 class ApiKeyHeader(Auth):
@@ -120,7 +129,7 @@ class OAuth2ClientCredentials(Auth):
     secret_names: tuple[str, ...] = ()
     timeout: float = 30.0
     clock: Callable[[], float] = time.time
-    post: Callable[..., requests.Response] | None = None
+    post: TokenPost | None = None
     _values: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -144,9 +153,12 @@ class OAuth2ClientCredentials(Auth):
         self._fetch()
         return True
 
-    def _fetch(self) -> _Token:
-        from mhi.connectors.http import describe, session
+    def use_post(self, post: TokenPost) -> None:
+        """Fetch tokens through the connector's HTTP client (unless a test gave its own)."""
+        if self.post is None:
+            self.post = post
 
+    def _fetch(self) -> _Token:
         form = {
             "grant_type": "client_credentials",
             "client_id": self.client_id,
@@ -154,16 +166,17 @@ class OAuth2ClientCredentials(Auth):
         }
         if self.scope:
             form["scope"] = self.scope
-        where = f"token endpoint {describe(self.token_url)}"
-        try:
-            resp = (self.post or session().post)(self.token_url, data=form, timeout=self.timeout)
-        except requests.RequestException as e:
-            raise UpstreamUnavailableError(f"{where}: {type(e).__name__}") from None
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise UpstreamUnavailableError(f"{where} answered HTTP {resp.status_code}")
-        body = _json_or_empty(resp)
-        if resp.status_code != 200 or "access_token" not in body:
-            code = self.redact(str(body.get("error", f"HTTP {resp.status_code}")))[:100]
+        where = f"token endpoint {_host_path(self.token_url)}"
+        if self.post is None:
+            raise AuthError(f"{where}: no HTTP client to fetch a token with")
+        status, body, problem = self.post(self.token_url, form, self.timeout)
+        if status is None:
+            raise UpstreamUnavailableError(f"{where}: {problem}")
+        if status == 429 or status >= 500:
+            raise UpstreamUnavailableError(f"{where} answered HTTP {status}")
+        body = body if isinstance(body, dict) else {}
+        if status != 200 or "access_token" not in body:
+            code = self.redact(str(body.get("error", f"HTTP {status}")))[:100]
             raise AuthError(
                 f"{where} rejected the client credentials ({code}); check {self.describe()}"
             )
@@ -177,12 +190,11 @@ class OAuth2ClientCredentials(Auth):
         return token
 
 
-def _json_or_empty(resp: requests.Response) -> dict[str, object]:
-    try:
-        body = resp.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+def _host_path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}"
 
 
 def clear_token_cache() -> None:

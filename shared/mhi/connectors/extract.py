@@ -1,22 +1,32 @@
 """The extractor step: page through a source, land raw files, load the raw layer, then advance
-the watermark. `make_kind(system)` turns a `System` declaration into a step kind."""
+the watermark. `make_kind(system)` turns a `System` declaration into a step kind.
+
+Every request goes through the one outbound client (`mhi.http`) with the system's host scope:
+its credentials reach only its own hosts (`mhi.connectors.hosts`). Watermarks are keyed by
+account × system × dataset × source scope (`mhi.connectors.state`), so two flows reading
+different slices, or landing them in different places, never take each other's increments.
+Datasets whose contract no public source confirms (`Dataset.unconfirmed`) are read only when a
+flow names them, and their output says so.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import tempfile
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from mhi.connectors.auth import Auth
+from mhi.connectors import http as http_mod
 from mhi.connectors.errors import UnexpectedResponseError, UpstreamRequestError
+from mhi.connectors.hosts import Resolved, resolve
 from mhi.connectors.http import HttpClient, RetryPolicy, describe, limiter
 from mhi.connectors.landing import Loader, Part, PartWriter, clear_prefix, raw_prefix
-from mhi.connectors.paging import Page, Request
-from mhi.connectors.plan import Plan, Planned, page_size, plan
+from mhi.connectors.paging import Page, Paging, Progress, Request
+from mhi.connectors.plan import Plan, Planned, Source, page_size, plan
 from mhi.connectors.schema import SchemaTracker, WatermarkTracker, column_names
 from mhi.connectors.spec import (
     Credentials,
@@ -28,8 +38,15 @@ from mhi.connectors.spec import (
     System,
     parse_instant,
 )
-from mhi.connectors.state import WatermarkState, read_state, watermark_key, write_state
-from mhi.errors import SecretAccessError, StepConfigError
+from mhi.connectors.state import (
+    WatermarkState,
+    read_state,
+    watermark_key,
+    watermark_scope,
+    write_state,
+)
+from mhi.errors import StepConfigError
+from mhi.http import OutboundClient, UrlPolicy
 from mhi.steps.sdk import StepContext, StepKind
 
 logger = logging.getLogger(__name__)
@@ -47,6 +64,25 @@ class Job:
     client: HttpClient
     base: str
     now: datetime
+
+    def source(self) -> Source:
+        """Where this job's requests go, and how partitions are looked up there."""
+        return Source(self.base, self.list_records)
+
+    def list_records(
+        self, path: str, paging: Paging, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Read a whole (small) listing into memory: partitions such as FourVenues events."""
+        size = page_size(self.system, self.config)
+        request: Request | None = paging.first(self.base + path, dict(params or {}), size)
+        out: list[dict[str, Any]] = []
+        guard = Progress(self.system.name)
+        while request is not None:
+            page = paging.parse(request, _get(self, request), size)
+            guard.check(request, page)
+            out += page.records
+            request = page.next
+        return out
 
 
 @dataclass
@@ -79,14 +115,17 @@ def extract(ctx: StepContext, system: System, config: ExtractConfig) -> dict[str
         )
     datasets = select_datasets(system, config.datasets)
     creds = Credentials(ctx.secret, config.credentials or system.name)
-    base = _base_url(system, config, creds)
-    client = _client(system, config, creds, base)
-    job = Job(ctx, system, config, client, base, ctx.services.clock.now())
-    results = {ds.name: run_dataset(job, ds) for ds in datasets}
+    where = resolve(ctx, system, config, creds)
+    policy = UrlPolicy.from_settings(ctx.services.settings, http_mod.resolver)
+    with OutboundClient(policy, sleep=lambda s: http_mod.sleep(s)) as outbound:
+        client = _client(system, config, creds, where, outbound)
+        job = Job(ctx, system, config, client, where.endpoints.base, ctx.services.clock.now())
+        results = {ds.name: run_dataset(job, ds) for ds in datasets}
     return {
         "system": system.name,
         "account": ctx.account,
         "incremental": config.incremental,
+        "base_url_from": where.base_source,
         "datasets": results,
         "tables": [r["table"] for r in results.values()],
         "rows": sum(r["rows"] for r in results.values()),
@@ -96,9 +135,10 @@ def extract(ctx: StepContext, system: System, config: ExtractConfig) -> dict[str
 
 
 def select_datasets(system: System, names: list[str] | None) -> list[Dataset]:
-    """Resolve dataset names (case-insensitive); all datasets when none are named."""
+    """Resolve dataset names (case-insensitive). None: every dataset whose contract is
+    confirmed; an unconfirmed one is read only when named (opt-in)."""
     if not names:
-        return list(system.datasets)
+        return [ds for ds in system.datasets if ds.unconfirmed is None]
     valid = ", ".join(ds.name for ds in system.datasets)
     out: list[Dataset] = []
     for name in names:
@@ -113,36 +153,52 @@ def select_datasets(system: System, names: list[str] | None) -> list[Dataset]:
     return out
 
 
-def _client(system: System, config: ExtractConfig, creds: Credentials, base: str) -> HttpClient:
-    auth: Auth = system.auth(creds, config, base)
+def _client(
+    system: System,
+    config: ExtractConfig,
+    creds: Credentials,
+    where: Resolved,
+    outbound: OutboundClient,
+) -> HttpClient:
+    auth = system.auth(creds, config, where.endpoints)
     rate = config.requests_per_second or system.requests_per_second
     retry = RetryPolicy(config.max_attempts, config.backoff_seconds, config.max_backoff_seconds)
-    return HttpClient(system.name, auth, config.timeout_seconds, retry, limiter(system.name, rate))
+    return HttpClient(
+        system.name,
+        auth,
+        outbound,
+        where.scope,
+        config.timeout_seconds,
+        retry,
+        limiter(system.name, rate),
+    )
 
 
-def _base_url(system: System, config: ExtractConfig, creds: Credentials) -> str:
-    if config.base_url:
-        return config.base_url
-    if system.base_url is not None:
-        return system.base_url(config).rstrip("/")
-    try:
-        url = creds.get("base-url").strip().rstrip("/")
-    except SecretAccessError as e:
-        raise SecretAccessError(
-            f"{system.name} has no public API host: set config base_url or the secret "
-            f"{creds.name('base-url')!r} ({e})"
-        ) from None
-    if not url.startswith(("https://", "http://")):
-        raise StepConfigError(f"secret {creds.name('base-url')!r} is not an http(s) URL")
-    return url
+def _state_key(job: Job, ds: Dataset) -> str:
+    """The watermark of this account × system × dataset × source scope (see `state`)."""
+    ctx, system, config = job.ctx, job.system, job.config
+    base_fields = set(ExtractConfig.model_fields)
+    options = {
+        k: v
+        for k, v in config.model_dump(mode="json").items()
+        if k not in base_fields and v is not None
+    }
+    target = {
+        "table": system.table(ds),
+        "raw": raw_prefix(ctx.account, system.name, ds.name, "*"),
+    }
+    scope = watermark_scope(config.credentials or system.name, options, target)
+    return watermark_key(ctx.account, system.name, ds.name, scope)
 
 
 def run_dataset(job: Job, ds: Dataset) -> dict[str, Any]:
     """Extract, land and load one dataset, then advance its watermark."""
     ctx, system = job.ctx, job.system
-    state_key = watermark_key(ctx.account, system.name, ds.name)
+    state_key = _state_key(job, ds)
     state = read_state(ctx.services.blobs, state_key)
-    the_plan = plan(system, ds, job.config, state, job.base, job.now)
+    if ds.unconfirmed:
+        ctx.log.warning("%s %s is unconfirmed: %s", system.name, ds.name, ds.unconfirmed)
+    the_plan = plan(system, ds, job.config, state, job.source(), job.now)
     prefix = raw_prefix(ctx.account, system.name, ds.name, ctx.run_id)
     fetched = _fetch(job, ds, the_plan, prefix)
     columns = column_names(list(fetched.schema.fields))
@@ -172,7 +228,7 @@ def _fetch(job: Job, ds: Dataset, the_plan: Plan, prefix: str) -> Fetched:
             job.system.name,
             ds.name,
         )
-        full = plan(job.system, ds, job.config, None, job.base, job.now)
+        full = plan(job.system, ds, job.config, None, job.source(), job.now)
         fetched = _fetch_listings(job, ds, full.listings, prefix)
         fetched.resynced = True
         return fetched
@@ -202,13 +258,13 @@ def _page_through(
     ahead, never more: memory stays at two pages)."""
     first = ds.paging.first(listing.request.url, listing.request.params, size)
     current = replace(first, headers=listing.request.headers)
-    seen: set[tuple[str, str]] = set()
+    guard = Progress(job.system.name)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
         pending = pool.submit(_get, job, current)
         for _ in range(MAX_PAGES):
             page = ds.paging.parse(current, pending.result(), size)
+            guard.check(current, page)
             if page.next is not None:
-                _check_progress(job, page.next, seen)
                 pending = pool.submit(_get, job, page.next)
             _take(job, listing, current, page, writer, out)
             if page.next is None:
@@ -219,15 +275,6 @@ def _page_through(
 
 def _get(job: Job, request: Request) -> Any:
     return job.client.get_json(request.url, request.params, request.headers)
-
-
-def _check_progress(job: Job, request: Request, seen: set[tuple[str, str]]) -> None:
-    key = (request.url, json.dumps(sorted(request.params.items(), key=str), default=str))
-    if key in seen:
-        raise UnexpectedResponseError(
-            f"{job.system.name}: {describe(request.url)} sent a page it had already sent"
-        )
-    seen.add(key)
 
 
 def _take(
@@ -296,6 +343,7 @@ def _report(
         "files": len(fetched.parts),
         "file_uris": [p.uri for p in fetched.parts[:20]],
         "pages": len(fetched.pages),
+        "listings": len(the_plan.listings),
         "window": {
             "since": w.since.isoformat() if w.since else None,
             "until": w.until.isoformat() if w.until else None,
@@ -314,6 +362,7 @@ def _report(
         "schema_changes": fetched.schema.changes(state.fields if state else None),
         "missing_required": dict(sorted(fetched.schema.missing.items())),
         "rejected_without_key": fetched.schema.rejected,
+        "unconfirmed": ds.unconfirmed,  # None: the vendor's public material confirms it
     }
 
 

@@ -1,24 +1,22 @@
-"""HTTP for connectors: one `requests.Session` per process, retries with exponential backoff and
-jitter on 429/5xx/timeouts honouring `Retry-After`, a per-system rate limit, request timeouts.
+"""HTTP for connectors: GET JSON from one system through the one outbound client (`mhi.http`),
+with the system's credentials (sent only to its hosts, refreshed once after a 401), a
+per-system rate limit, retries on 429/5xx/timeouts/malformed JSON, and counters for the output.
 
-Nothing here ever formats a full URL, a header or a requests exception into a message: URLs can
-carry keys (ReviewPro signs the query string). Messages name the system, the method and the path.
+Nothing here ever formats a full URL, a header or a library exception into a message: URLs can
+carry keys (ReviewPro signs the query string). Messages name the system, the method and the host
+and path.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
-
-import requests
+from urllib.parse import quote, urlsplit
 
 from mhi.connectors.auth import Auth
 from mhi.connectors.errors import (
@@ -27,53 +25,17 @@ from mhi.connectors.errors import (
     UpstreamRequestError,
 )
 from mhi.errors import AuthError, UpstreamUnavailableError
-from mhi.http_headers import parse_retry_after
+from mhi.http import Call, Destination, HostScope, OutboundClient, Outcome, RetryRules
+from mhi.http.client import Response
+from mhi.http.policy import Resolver
 
 logger = logging.getLogger(__name__)
 
-# Injectable for tests and the benchmark: backoff and rate-limit waits go through `sleep`.
+# Injectable for tests and the benchmark: backoff and rate-limit waits go through `sleep`, and
+# names resolve through `resolver` (None: the system resolver).
 sleep: Callable[[float], None] = time.sleep
 monotonic: Callable[[], float] = time.monotonic
-
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-_SECRET_QUERY = re.compile(
-    r"(?i)\b(api_key|apikey|key|sig|signature|token|access_token|client_secret|code)=[^&\s\"]*"
-)
-
-
-class RedactQueryFilter(logging.Filter):
-    """Blank credential-bearing query values in urllib3's DEBUG lines ('GET /x?api_key=...'):
-    ReviewPro's documented auth travels in the query string."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message with the values replaced by `***`."""
-        message = record.getMessage()
-        redacted = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", message)
-        if redacted != message:
-            record.msg, record.args = redacted, ()
-        return True
-
-
-logging.getLogger("urllib3.connectionpool").addFilter(RedactQueryFilter())
-
-_session: requests.Session | None = None
-_session_lock = threading.Lock()
-
-
-def session() -> requests.Session:
-    """Return the process's one `requests.Session` (connection pooling across steps)."""
-    global _session
-    if _session is None:
-        with _session_lock:
-            if _session is None:
-                s = requests.Session()
-                adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=16)
-                s.mount("https://", adapter)
-                s.mount("http://", adapter)
-                s.headers.update({"Accept": "application/json", "User-Agent": "mhi-extractor/1"})
-                _session = s
-    return _session
+resolver: Resolver | None = None
 
 
 class RateLimiter:
@@ -116,12 +78,15 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 60.0
 
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait after failed try `attempt` (1-based): Retry-After, else backoff."""
-        if retry_after is not None:
-            return min(retry_after, self.max_delay)
-        cap = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return random.uniform(cap / 2, cap)  # "equal jitter": never a thundering herd
+    def rules(self) -> RetryRules:
+        """The outbound client's rules: urllib3's backoff, sleeping at most what this policy's
+        schedule would (a longer Retry-After fails the call retryable, for a later attempt)."""
+        return RetryRules(
+            max_tries=self.max_attempts,
+            backoff_seconds=self.base_delay,
+            max_backoff_seconds=self.max_delay,
+            budget_seconds=max(self.max_delay, 1.0) * max(self.max_attempts - 1, 1),
+        )
 
 
 @dataclass
@@ -132,13 +97,6 @@ class HttpStats:
     retries: int = 0
     token_refreshes: int = 0
     waited_seconds: float = 0.0
-
-
-@dataclass
-class _Try:
-    problem: str
-    retry_after: float | None = None
-    malformed: bool = False
 
 
 def describe(url: str) -> str:
@@ -153,10 +111,18 @@ class HttpClient:
 
     system: str
     auth: Auth
+    outbound: OutboundClient
+    scope: HostScope
     timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rate: RateLimiter = field(default_factory=lambda: RateLimiter(0))
     stats: HttpStats = field(default_factory=HttpStats)
+
+    def __post_init__(self) -> None:
+        self.auth.use_post(self.post_form)
+
+    def _destination(self) -> Destination:
+        return Destination(self.system, self.scope, self.timeout, secrets=self.auth.secrets())
 
     def get_json(
         self,
@@ -171,95 +137,108 @@ class HttpClient:
             UpstreamUnavailableError: 429/5xx/timeouts/connection errors on every try.
             MalformedResponseError: invalid JSON on every try.
             UnexpectedResponseError: a body that is not JSON at all (e.g. an HTML page).
-            UpstreamRequestError: any other 4xx.
+            UpstreamRequestError: any other 4xx, or a redirect (never followed).
+            UrlRefusedError: the URL is not one the policy or the system's hosts allow.
         """
         where = f"{self.system}: GET {describe(url)}"
-        refreshed = False
-        last = _Try("no attempt made")
-        attempt = 0
-        while attempt < self.retry.max_attempts:
-            attempt += 1
-            self.stats.waited_seconds += self.rate.acquire()
-            outcome = self._try(url, params, headers or {}, where)
-            if not isinstance(outcome, _Try):
-                return outcome
-            if outcome.problem == "auth":
-                if refreshed or not self.auth.refresh():
-                    raise self._auth_error(where)
-                refreshed, attempt = True, attempt - 1
-                self.stats.token_refreshes += 1
-                continue
-            last = outcome
-            if attempt < self.retry.max_attempts:
-                wait = self.retry.delay(attempt, outcome.retry_after)
-                logger.warning(
-                    "%s: %s; retry %d/%d in %.2fs",
-                    where,
-                    outcome.problem,
-                    attempt,
-                    self.retry.max_attempts - 1,
-                    wait,
-                )
-                self.stats.retries += 1
-                self.stats.waited_seconds += wait
-                sleep(wait)
-        error = MalformedResponseError if last.malformed else UpstreamUnavailableError
-        raise error(f"{where} failed {attempt} times; last: {last.problem}", system=self.system)
 
-    def _try(self, url: str, params: Any, headers: Mapping[str, str], where: str) -> Any:
-        self.stats.requests += 1
+        def build() -> Call:
+            query = {**(params or {}), **self.auth.params()}
+            extra = {"Accept": "application/json", **(headers or {}), **self.auth.headers()}
+            return Call("GET", url, query, extra)
+
+        outcome = self.outbound.send(
+            self._destination(),
+            build,
+            self.retry.rules(),
+            refresh=self._refresh,
+            expect_json=True,
+            before_try=self._pace,
+        )
+        self._count(outcome)
+        return self._result(outcome, where)
+
+    def post_form(self, url: str, form: Mapping[str, str], timeout: float) -> tuple[Any, Any, str]:
+        """POST a form (a token request) to this system's hosts; return (status, JSON, problem)."""
+        dest = Destination(
+            self.system, self.scope, timeout, secrets=(*self.auth.secrets(), *form.values())
+        )
+        body = "&".join(f"{_q(k)}={_q(v)}" for k, v in form.items()).encode()
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        }
+        rules = RetryRules(max_tries=3, backoff_seconds=self.retry.base_delay, budget_seconds=30.0)
+        out = self.outbound.send(dest, lambda: Call("POST", url, {}, headers, body), rules)
+        if out.response is None:
+            return None, None, out.error or "no answer"
         try:
-            resp = session().get(
-                url,
-                params={**(params or {}), **self.auth.params()},
-                headers={**headers, **self.auth.headers()},
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-        except requests.Timeout:
-            return _Try(f"no answer within {self.timeout:g}s")
-        except requests.RequestException as e:
-            # str(e) embeds the full URL (query keys included): only the type is safe.
-            return _Try(f"connection failed ({type(e).__name__})")
-        return self._read(resp, where)
+            data = out.response.json()
+        except ValueError:
+            data = None
+        return out.response.status, data, ""
 
-    def _read(self, resp: requests.Response, where: str) -> Any:
-        status = resp.status_code
-        if status in (401, 403):
-            return _Try("auth")
-        if status in RETRY_STATUSES:
-            return _Try(f"HTTP {status}", parse_retry_after(resp.headers.get("Retry-After")))
-        if status >= 400 or status in (301, 302, 303, 307, 308):
-            raise UpstreamRequestError(
-                f"{where} answered HTTP {status}: {self._error_text(resp)}",
-                system=self.system,
-                status=status,
+    def _pace(self) -> None:
+        self.stats.waited_seconds += self.rate.acquire()
+
+    def _refresh(self) -> bool:
+        if not self.auth.refresh():
+            return False
+        self.stats.token_refreshes += 1
+        return True
+
+    def _count(self, outcome: Outcome) -> None:
+        self.stats.requests += outcome.tries + (1 if outcome.refreshed else 0)
+        self.stats.retries += outcome.tries - 1
+        self.stats.waited_seconds += outcome.waited
+
+    def _result(self, outcome: Outcome, where: str) -> Any:
+        response = outcome.response
+        if response is None or response.status in (429, 500, 502, 503, 504):
+            last = outcome.error or f"HTTP {response.status if response else '?'}"
+            wait = f" (Retry-After {outcome.retry_after:g}s)" if outcome.retry_after else ""
+            raise UpstreamUnavailableError(
+                f"{where} failed {outcome.tries} times; last: {last}{wait}", system=self.system
             )
-        ctype = resp.headers.get("Content-Type", "")
+        if response.status in (401, 403):
+            raise AuthError(
+                f"{where}: credentials rejected (HTTP {response.status}); check "
+                f"{self.auth.describe()}",
+                system=self.system,
+            )
+        if response.status >= 300:
+            raise UpstreamRequestError(
+                f"{where} answered HTTP {response.status}: {self._error_text(response)}",
+                system=self.system,
+                status=response.status,
+            )
+        return self._body(outcome, response, where)
+
+    def _body(self, outcome: Outcome, response: Response, where: str) -> Any:
+        ctype = response.headers.get("content-type", "")
         if "json" not in ctype.lower():
             raise UnexpectedResponseError(
                 f"{where} answered {ctype or 'no content type'} instead of JSON "
-                "(check base_url and the path)",
+                "(check the base URL secret and the path)",
                 system=self.system,
             )
-        try:
-            return json.loads(resp.content)
-        except json.JSONDecodeError as e:
-            return _Try(f"malformed JSON ({e.msg} at byte {e.pos})", malformed=True)
-        except UnicodeDecodeError as e:
-            return _Try(f"malformed JSON (not UTF-8 at byte {e.start})", malformed=True)
+        if outcome.error:
+            raise MalformedResponseError(
+                f"{where} failed {outcome.tries} times; last: {outcome.error}", system=self.system
+            )
+        return outcome.data
 
-    def _error_text(self, resp: requests.Response) -> str:
+    def _error_text(self, response: Response) -> str:
+        if 300 <= response.status < 400:
+            return "redirects are not followed (check the base URL secret)"
         try:
-            body = resp.json()
+            body = response.json()
             err = body.get("error", body) if isinstance(body, dict) else body
             text = json.dumps(err)[:300]
         except ValueError:
-            text = resp.text[:300]
+            text = response.text()[:300]
         return self.auth.redact(text)
 
-    def _auth_error(self, where: str) -> AuthError:
-        return AuthError(
-            f"{where}: credentials rejected (HTTP 401/403); check {self.auth.describe()}",
-            system=self.system,
-        )
+
+def _q(text: str) -> str:
+    return quote(str(text), safe="")

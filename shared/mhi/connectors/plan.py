@@ -13,6 +13,7 @@ from mhi.connectors.spec import (
     DateWindow,
     DeltaLink,
     ExtractConfig,
+    Lister,
     ModifiedSince,
     System,
     Window,
@@ -47,11 +48,19 @@ def _path_fields(path: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(path) if name]
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a plan's requests go, and how to look partitions up there."""
+
+    base: str
+    lister: Lister
+
+
 def _listings(
-    system: System, ds: Dataset, config: ExtractConfig, base: str, params: dict[str, Any]
+    system: System, ds: Dataset, config: ExtractConfig, source: Source, params: dict[str, Any]
 ) -> list[Planned]:
     values = config.model_dump()
-    partitions = ds.partitions(config) if ds.partitions else [{}]
+    partitions = ds.partitions(config, source.lister) if ds.partitions else [{}]
     out = []
     for part in partitions:
         scope = {**values, **part}
@@ -64,7 +73,7 @@ def _listings(
         path = ds.path.format(**scope)
         query = {k: v for k, v in part.items() if k not in needed}
         headers = {k: v.format(page_size=page_size(system, config)) for k, v in ds.headers.items()}
-        url = base + path
+        url = source.base + path
         out.append(Planned(Request(url, {**ds.params, **params, **query}, headers), dict(part)))
     return out
 
@@ -79,7 +88,7 @@ def plan(
     ds: Dataset,
     config: ExtractConfig,
     state: WatermarkState | None,
-    base: str,
+    source: Source,
     now: datetime,
 ) -> Plan:
     """Return the requests that read what this run must read."""
@@ -87,17 +96,17 @@ def plan(
     if isinstance(inc, ModifiedSince):
         window = _modified_window(inc, config, state)
         params = inc.params(window.since, window.until)
-        return Plan(_listings(system, ds, config, base, params), window)
+        return Plan(_listings(system, ds, config, source, params), window)
     if isinstance(inc, DateWindow):
-        return _date_windows(system, ds, inc, config, state, base, now)
+        return _date_windows(system, ds, inc, config, state, source, now)
     if isinstance(inc, DeltaLink):
-        listings = _listings(system, ds, config, base, {})
+        listings = _listings(system, ds, config, source, {})
         link = state.value if state and config.incremental else None
-        if link and link.startswith(base) and len(listings) == 1:
+        if link and link.startswith(source.base + "/") and len(listings) == 1:
             resume = Planned(Request(link, {}, listings[0].request.headers), listings[0].tags)
             return Plan([resume], Window(), resumed=True)
         return Plan(listings, Window())
-    return Plan(_listings(system, ds, config, base, {}), Window())
+    return Plan(_listings(system, ds, config, source, {}), Window())
 
 
 def _modified_window(
@@ -117,7 +126,7 @@ def _date_windows(
     inc: DateWindow,
     config: ExtractConfig,
     state: WatermarkState | None,
-    base: str,
+    source: Source,
     now: datetime,
 ) -> Plan:
     today = now.astimezone(UTC).date()
@@ -134,6 +143,6 @@ def _date_windows(
     lo = start
     while lo <= end:
         hi = min(lo + step - timedelta(days=1), end)
-        listings += _listings(system, ds, config, base, inc.params(lo, hi))
+        listings += _listings(system, ds, config, source, inc.params(lo, hi))
         lo = hi + timedelta(days=1)
     return Plan(listings, Window(_day_start(start), _day_start(end + timedelta(days=1))))

@@ -1,6 +1,12 @@
 """Declarations: what a connector is made of (system, datasets, incremental strategy, config).
 
 A connector module declares one `System`; `mhi.connectors.extract` does the rest.
+
+Where a system's API lives is never the flow's choice: a system with public API hosts
+(`System.api_hosts`) has a default base URL and sends its credentials only to those hosts; a
+system without one takes its base URL from the account's secret `<prefix>-base-url` (or the
+deployment setting `MHI_<SYSTEM>_BASE_URL`). A step config that still carries `base_url` or
+`token_url` is refused with the name of the secret to set instead.
 """
 
 from __future__ import annotations
@@ -9,13 +15,35 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from mhi.connectors.auth import Auth
 from mhi.connectors.paging import Paging
 from mhi.constants import SAFE_ID_PATTERN
+from mhi.http.endpoints import setting_name
+
+# Config keys a flow may no longer set -> the secret suffix that holds the value instead.
+MOVED_TO_SECRETS = {"base_url": "base-url", "token_url": "token-url"}
+
+
+def moved_message(system: str, key: str, secret: str, prefix: str | None) -> str:
+    """Explain where a URL a flow used to carry now comes from."""
+    name = f"{prefix or system}-{secret}"
+    return (
+        f"{key} is not read from a flow (a flow may not choose where the account's credentials "
+        f"go): set the account's secret {name!r} or the deployment setting "
+        f"{setting_name(system, secret)}, and remove {key} from the step config"
+    )
 
 
 class ExtractConfig(BaseModel):
@@ -29,13 +57,15 @@ class ExtractConfig(BaseModel):
         description="account the step acts for; must equal the flow's account",
     )
     datasets: list[str] | None = Field(
-        None, min_length=1, description="datasets to extract (case-insensitive); default: all"
+        None,
+        min_length=1,
+        description="datasets to extract (case-insensitive); default: every dataset whose "
+        "contract is confirmed (an UNCONFIRMED one is read only when named here)",
     )
     incremental: bool = Field(True, description="resume from the stored watermark")
     date_from: date | None = Field(None, description="extract from this date (backfill)")
     date_to: date | None = Field(None, description="extract up to this date, inclusive")
     page_size: int | None = Field(None, ge=1, le=20_000, description="records per request")
-    base_url: str | None = Field(None, description="API root; default per system or secret")
     credentials: str | None = Field(
         None,
         pattern=SAFE_ID_PATTERN,
@@ -47,13 +77,20 @@ class ExtractConfig(BaseModel):
     max_backoff_seconds: float = Field(60.0, ge=0, le=600, description="longest backoff")
     requests_per_second: float | None = Field(None, gt=0, le=10_000, description="rate cap")
     rows_per_file: int = Field(50_000, ge=1, le=1_000_000, description="records per file")
+    # Refused when set (hidden from `mhi steps`): see MOVED_TO_SECRETS.
+    base_url: SkipJsonSchema[Any] = Field(None, exclude=True)
+    token_url: SkipJsonSchema[Any] = Field(None, exclude=True)
 
-    @field_validator("base_url")
+    system_name: ClassVar[str] = "extractor"
+
+    @field_validator("base_url", "token_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
-            raise ValueError("must be an http(s) URL such as https://host/api/v1")
-        return value.rstrip("/") if value else value
+    def _not_from_flows(cls, value: Any, info: ValidationInfo) -> None:
+        if value is not None:
+            key = str(info.field_name)
+            prefix = info.data.get("credentials")
+            raise ValueError(moved_message(cls.system_name, key, MOVED_TO_SECRETS[key], prefix))
+        return None
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> ExtractConfig:
@@ -128,13 +165,26 @@ class Dataset:
     required: tuple[str, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
-    partitions: Callable[[Any], list[dict[str, Any]]] | None = None
+    partitions: Callable[[Any, Lister], list[dict[str, Any]]] | None = None
     summary: str = ""
+    # None: confirmed by the vendor's public material. Otherwise what is assumed: the dataset
+    # is then read only when a flow names it (opt-in), and its output says it is unconfirmed.
+    unconfirmed: str | None = None
 
     @property
     def watermark_field(self) -> str | None:
         """The record field the watermark follows, when there is one."""
         return self.incremental.field if isinstance(self.incremental, ModifiedSince) else None
+
+
+class Lister(Protocol):
+    """Reads a whole listing (for partitions that must be looked up, e.g. FourVenues events)."""
+
+    def __call__(
+        self, path: str, paging: Paging, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Return every record of `GET {base}{path}`, paged with `paging`."""
+        ...
 
 
 class Credentials:
@@ -153,14 +203,27 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class Endpoints:
+    """Where one step turn sends requests: the API root and the token endpoint, resolved from
+    the system's defaults and the operator's secrets or settings."""
+
+    base: str
+    token: str | None = None
+
+
+@dataclass(frozen=True)
 class System:
-    """A source system: its datasets, config model, auth scheme and HTTP limits."""
+    """A source system: its datasets, config model, auth scheme, API hosts and HTTP limits."""
 
     name: str
     config_model: type[ExtractConfig]
     datasets: tuple[Dataset, ...]
-    auth: Callable[[Credentials, Any, str], Auth]  # (secrets, config, base URL) -> scheme
-    base_url: Callable[[Any], str] | None = None  # None: secret `<prefix>-base-url`
+    auth: Callable[[Credentials, Any, Endpoints], Auth]  # (secrets, config, endpoints) -> scheme
+    # Public API hosts (names or `*.suffix`): the only hosts its credentials go to. Empty: the
+    # system has no public host; the base URL comes from the secret `<prefix>-base-url`.
+    api_hosts: tuple[str, ...] = ()
+    default_base: Callable[[Any], str] | None = None  # (config) -> base URL, public systems
+    default_token: Callable[[Any, str], str] | None = None  # (config, base) -> token URL
     requests_per_second: float = 10.0
     page_size: int = 500
     history_days: int = 365

@@ -38,6 +38,7 @@ class Req:
     query: dict[str, str]
     headers: dict[str, str]
     form: dict[str, str] = field(default_factory=dict)
+    raw_query: str = ""  # as sent, before decoding (`+` and `%20` differ here)
 
 
 @dataclass
@@ -194,6 +195,7 @@ class FakeApi:
             {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
             {k.lower(): v for k, v in handler.headers.items()},
             {k: v[0] for k, v in parse_qs(body).items()} if body else {},
+            parts.query,
         )
         resp = self.token(req) or self._data(req)
         self._write(handler, resp)
@@ -236,10 +238,14 @@ class FakeApi:
             )
         raise ValueError(f"unknown fault {kind!r}")
 
+    def record_ids(self, req: Req, resp: Resp) -> list[Any]:
+        """The ids of the records a data answer served (what `served_ids` reports)."""
+        return [r.get(self.id_field) for r in _records_of(resp.body)]
+
     def _log(self, req: Req, resp: Resp) -> Resp:
         ids = []
         if resp.status == 200 and resp.raw is None:
-            ids = [r.get(self.id_field) for r in _records_of(resp.body)]
+            ids = self.record_ids(req, resp)
         with self._lock:
             self.log.append(Seen(req.path, req.query, resp.status, ids))
         return resp

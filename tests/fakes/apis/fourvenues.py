@@ -1,6 +1,8 @@
-"""Imitation FourVenues Integrations API (api-reference §8a): `X-Api-Key`, envelope
-`{"success": true, "data": [...]}`, `limit`/`offset` (a short page ends), `start_date`/`end_date`
-on `updated_at` (tickets carry epoch milliseconds, bookings ISO-8601)."""
+"""Imitation FourVenues Integrations API (api-reference §8a and its corrections): `X-Api-Key`,
+envelope `{"success": true, "data": [...]}`, `limit`/`offset` (a short page ends), events listed
+by `GET /events/`, tickets only per event (a call without `event_id` is rejected, as the docs
+describe tickets "given an event"), and the (unconfirmed) filter `date_field=updated_at` with
+`start_date`/`end_date` (tickets carry epoch milliseconds, bookings ISO-8601)."""
 
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ class FourVenuesApi(FakeApi):
         if name not in self.data:
             return Resp(404, {"success": False, "error": "not found"})
         q, items = req.query, self.data[name]
+        if name == "tickets" and not q.get("event_id"):
+            return Resp(400, {"success": False, "error": "event_id is required"})
         if "event_id" in q:
             items = [r for r in items if r.get("event_id") == q["event_id"]]
         if q.get("date_field") == "updated_at":
@@ -45,6 +49,10 @@ class FourVenuesApi(FakeApi):
         offset, limit = int(q.get("offset", 0)), int(q.get("limit", 100))
         start, stop, _ = self.offset_window(offset, len(items), limit)
         return Resp(200, {"success": True, "data": items[start:stop]})
+
+    def record_ids(self, req: Req, resp: Resp) -> list[Any]:
+        """Tickets and bookings served (the events looked up to list tickets do not count)."""
+        return [] if req.path.strip("/") == "events" else super().record_ids(req, resp)
 
     def make(self, i: int, updated: datetime) -> dict[str, Any]:
         """One ticket (updated_at in epoch ms, as one recipe shows)."""
@@ -64,9 +72,18 @@ class FourVenuesApi(FakeApi):
             "updated_at": int(updated.timestamp() * 1000),
         }
 
-    def seed(self, n: int, now: datetime) -> None:
-        """Tickets last updated 2-40 days ago."""
+    def seed(self, n: int, now: datetime, events: int = 4) -> None:
+        """Tickets last updated 2-40 days ago, spread over `events` events."""
         self.data["tickets"] = [self.make(i, now - timedelta(days=2 + i % 38)) for i in range(n)]
+        self.data["events"] = [
+            {
+                "_id": f"ev{e}",
+                "name": f"Saturday Night {e}",
+                "date": int(now.timestamp()) - e * 7 * 86400,
+                "start": int(now.timestamp()) - e * 7 * 86400 + 79200,
+            }
+            for e in range(events)
+        ]
 
     def touch(self, ids: list[Any], now: datetime, **changes: Any) -> None:
         """Modify tickets now."""

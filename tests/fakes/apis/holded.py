@@ -1,5 +1,6 @@
-"""Imitation Holded invoicing API (api-reference §4): header `key`, bare arrays, `?page=N` with a
-fixed page size, `starttmp`/`endtmp` (Unix seconds) on the document `date`."""
+"""Imitation Holded invoicing API (api-reference §4 and its corrections): header `key`, bare
+arrays, `?page=N` with a page size of its own choosing (250, as one public report shows; no page
+size parameter exists), `starttmp`/`endtmp` (Unix seconds) on the document `date`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ class HoldedApi(FakeApi):
 
     system = "holded"
 
-    def __init__(self, api_key: str, page_size: int = 500) -> None:
+    def __init__(self, api_key: str, page_size: int = 250) -> None:
         super().__init__()
         self.api_key, self.page_size = api_key, page_size
         self.data: dict[str, list[dict[str, Any]]] = {

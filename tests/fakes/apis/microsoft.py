@@ -1,14 +1,16 @@
 """Imitation Microsoft APIs on one server: the Entra token endpoint
 (`/{tenant}/oauth2/v2.0/token`, client credentials), Business Central API v2.0 (api-reference §5:
 `$filter=lastModifiedDateTime gt ...`, `@odata.nextLink`, `Prefer: odata.maxpagesize`) and Graph
-SharePoint delta feeds (§6: `@odata.nextLink` then `@odata.deltaLink`, 410 on an expired token)."""
+SharePoint delta feeds (§6: `@odata.nextLink` then `@odata.deltaLink`, 410 on an expired token).
+As Graph does, a `$filter` whose spaces arrive as `+` is rejected ("Invalid filter clause"):
+spaces must be sent as `%20`."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from tests.fakes.apis.base import FakeApi, Req, Resp
 
@@ -21,6 +23,15 @@ GRAPH_PATH = re.compile(r"^/v1\.0/(sites/[^/]+/lists/[^/]+/items|drives/[^/]+/ro
 def iso(value: datetime) -> str:
     """OData datetime: `2025-03-02T09:14:55.473Z`."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _plus_in_filter(raw_query: str) -> bool:
+    """Whether a `$filter` (or `%24filter`) parameter carries a `+` for a space."""
+    for pair in raw_query.split("&"):
+        name, _, value = pair.partition("=")
+        if name in ("$filter", "%24filter") and "+" in value:
+            return True
+    return False
 
 
 def _instant(value: str) -> datetime:
@@ -37,6 +48,7 @@ class MicrosoftApi(FakeApi):
         self.graph: dict[str, list[dict[str, Any]]] = {}  # feed path -> items with "_v"
         self.version = 0
         self.expired_delta: set[str] = set()
+        self.link_root: str | None = None  # another root for next links (tests of host scope)
 
     # -- Entra -----------------------------------------------------------------------------
     def token(self, req: Req) -> Resp | None:
@@ -70,6 +82,11 @@ class MicrosoftApi(FakeApi):
         return self.bearer_ok(req)
 
     def route(self, req: Req) -> Resp:
+        if _plus_in_filter(req.raw_query):
+            return Resp(
+                400,
+                {"error": {"code": "BadRequest", "message": "Invalid filter clause"}},
+            )
         if m := BC_PATH.match(req.path):
             return self._bc(req, m.group("set"))
         if GRAPH_PATH.match(req.path):
@@ -82,7 +99,8 @@ class MicrosoftApi(FakeApi):
 
     def _link(self, req: Req, **query: Any) -> str:
         params = {k: v for k, v in req.query.items() if k != "$skiptoken"} | query
-        return f"{self.url}{req.path}?{urlencode(params)}"
+        root = self.link_root or self.url
+        return f"{root}{req.path}?{urlencode(params, quote_via=quote, safe='$:')}"
 
     # -- Business Central ------------------------------------------------------------------
     def _bc(self, req: Req, entity_set: str) -> Resp:
@@ -148,7 +166,8 @@ class MicrosoftApi(FakeApi):
         if offset + size < total:
             body["@odata.nextLink"] = self._link(req, **{"$skiptoken": offset + size})
         else:
-            body["@odata.deltaLink"] = f"{self.url}{req.path}?{urlencode({'token': self.version})}"
+            token = urlencode({"token": self.version})
+            body["@odata.deltaLink"] = f"{self.url}{req.path}?{token}"
         return Resp(200, body)
 
     def make_item(self, i: int, modified: datetime) -> dict[str, Any]:

@@ -1,11 +1,14 @@
 """Imitation ReviewPro Connect API (api-reference §7): `api_key` + `sig` (sha256 of key, secret
 and Unix seconds, ±300 s) in the query; `fd`/`td` windows; survey responses page by `offset` in
-steps of 100 up to `total`; review summaries by `st`/`rw`; lodgings and the daily index unpaged."""
+steps of 100 up to `total`; review summaries by `st`/`rw`; lodgings and the daily index unpaged.
+No public source shows the list shapes: `shape` wraps them (a bare array by default; tests try
+envelopes too)."""
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -22,6 +25,7 @@ class ReviewProApi(FakeApi):
         self.key, self.secret, self.pids = key, secret, pids
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.reviews: list[dict[str, Any]] = []
+        self.shape: Callable[[list[dict[str, Any]]], Any] = lambda rows: rows
 
     def authorized(self, req: Req) -> bool:
         if req.query.get("api_key") != self.key:
@@ -36,9 +40,8 @@ class ReviewProApi(FakeApi):
     def route(self, req: Req) -> Resp:
         q = req.query
         if req.path == "/v1/account/lodgings":
-            return Resp(
-                200, [{"pid": p, "name": f"Hotel {p}", "productType": "HOTEL"} for p in self.pids]
-            )
+            lodgings = [{"pid": p, "name": f"Hotel {p}", "productType": "HOTEL"} for p in self.pids]
+            return Resp(200, self.shape(lodgings))
         if req.path.startswith("/v3/surveys/") and req.path.endswith("/responses"):
             return self._responses(req.path.split("/")[3], q)
         if req.path == "/v1/lodging/review/summaries":
@@ -47,22 +50,14 @@ class ReviewProApi(FakeApi):
             )
             st, rw = int(q.get("st", 0)), int(q.get("rw", 10))
             start, stop, _ = self.offset_window(st, len(items), rw)
-            return Resp(200, items[start:stop])
+            return Resp(200, self.shape(items[start:stop]))
         if req.path == "/v1/lodging/index/daily":
             lo, hi = date.fromisoformat(q["fd"]), date.fromisoformat(q["td"])
             days = [lo + timedelta(days=i) for i in range((hi - lo).days + 1)]
-            return Resp(
-                200,
-                [
-                    {
-                        "pid": int(q["pid"]),
-                        "date": d.isoformat(),
-                        "gri": 80 + d.day % 10,
-                        "reviews": d.day % 4,
-                    }
-                    for d in days
-                ],
-            )
+            rows = [
+                {"pid": int(q["pid"]), "date": d.isoformat(), "gri": 80 + d.day % 10} for d in days
+            ]
+            return Resp(200, self.shape(rows))
         return Resp(404, {"error": "unknown endpoint"})
 
     @staticmethod

@@ -1,5 +1,10 @@
 """One scenario per system: an imitation API seeded with records, the connector config and the
-secrets that point at it, and how to change or add records. Tests parametrize over these."""
+secrets that point at it, and how to change or add records. Tests parametrize over these.
+
+The imitation servers listen on 127.0.0.1: the account's `<system>-base-url` (and, for OAuth
+systems, `<system>-token-url`) secrets point the connectors at them, as an operator would, and
+the tests' settings allow loopback URLs (`MHI_ALLOW_LOOPBACK_URLS`). No flow config carries a
+URL."""
 
 from __future__ import annotations
 
@@ -28,8 +33,8 @@ SYSTEMS = (
     "sharepoint365",
     "reviewpro",
 )
-# Systems whose paging has an explicit end signal (has_more, a total, a next link). Holded and
-# FourVenues end on a short page by contract: an empty page in the middle reads as the end.
+# Systems whose paging has an explicit end signal (has_more, a total, a next link). Holded ends
+# on an empty page and FourVenues on a short page: an empty page in the middle reads as the end.
 EXPLICIT_END = frozenset(SYSTEMS) - {"holded", "fourvenues"}
 OAUTH = frozenset({"businesscentral", "sharepoint365"})
 # Date-window sources re-read a trailing window; the others fetch exactly what changed.
@@ -44,7 +49,7 @@ class Scenario:
     fake: FakeApi
     dataset: str
     config: dict[str, Any]
-    secrets: dict[str, str]
+    secrets: dict[str, str]  # credentials (the leak tests look for these values everywhere)
     ids: Callable[[], list[Any]]
     seed: Callable[[int], None]
     touch: Callable[[list[Any]], None]
@@ -58,6 +63,9 @@ class Scenario:
     recent: Callable[[], list[Any]] = field(default=lambda: [])
     # the modified time of a source record, for sources filtered on one (None: delta or window)
     stamp: Callable[[dict[str, Any]], datetime] | None = None
+    # where the API is: the account's `<system>-base-url` / `-token-url` secrets, as an operator
+    # sets them (URLs, not credentials)
+    urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def table(self) -> str:
@@ -105,7 +113,7 @@ def _generic(system: str, resource: str) -> Scenario:
         system,
         fake,
         resource,
-        {"base_url": fake.url},
+        {},
         {
             f"{system}-api-key": fake.api_key,
             f"{system}-client-id": fake.client[0],
@@ -120,6 +128,7 @@ def _generic(system: str, resource: str) -> Scenario:
         required_field=GENERIC_FIELDS[resource][0],
         optional_field=GENERIC_FIELDS[resource][1],
         stamp=lambda r: _instant(r["updated_at"]),
+        urls={f"{system}-base-url": fake.url},
     )
 
 
@@ -130,7 +139,7 @@ def _ulyses() -> Scenario:
         "ulysescloud",
         fake,
         "roomstays",
-        {"base_url": fake.url + "/api/v1", "chain_id": 1, "property_id": 2},
+        {"chain_id": 1, "property_id": 2},
         {"ulysescloud-username": "integration", "ulysescloud-password": "ul-pass-5ecret"},
         ids=lambda: [r["id"] for r in fake.data[op]],
         seed=lambda n: fake.seed(op, n, _now().date()),
@@ -141,6 +150,7 @@ def _ulyses() -> Scenario:
         records=lambda: fake.data[op],
         required_field="reservationId",
         optional_field="roomNumber",
+        urls={"ulysescloud-base-url": fake.url + "/api/v1"},
     )
 
 
@@ -150,7 +160,7 @@ def _fourvenues() -> Scenario:
         "fourvenues",
         fake,
         "tickets",
-        {"base_url": fake.url},
+        {},
         {"fourvenues-api-key": fake.api_key},
         ids=lambda: [r["_id"] for r in fake.data["tickets"]],
         seed=lambda n: fake.seed(n, _now()),
@@ -162,17 +172,18 @@ def _fourvenues() -> Scenario:
         optional_field="rate_name",
         source_key="_id",
         stamp=lambda r: _instant(r["updated_at"]),
+        urls={"fourvenues-base-url": fake.url},
     )
 
 
 def _holded() -> Scenario:
-    fake = HoldedApi("holded-key-5ecret", page_size=50).start()
+    fake = HoldedApi("holded-key-5ecret").start()  # 250 per page, as Holded serves
     docs = "/documents/invoice"
     return Scenario(
         "holded",
         fake,
         "invoices",
-        {"base_url": fake.url, "page_size": 50},
+        {},
         {"holded-api-key": fake.api_key},
         ids=lambda: [r["id"] for r in fake.data[docs]],
         seed=lambda n: fake.seed(n, _now().date()),
@@ -183,20 +194,17 @@ def _holded() -> Scenario:
         records=lambda: fake.data[docs],
         required_field="docNumber",
         optional_field="desc",
+        urls={"holded-base-url": fake.url},
     )
 
 
 def _microsoft(system: str) -> Scenario:
     fake = MicrosoftApi(system, f"{system}-app-id", f"{system}-app-secret-5ecret").start()
     secrets = {f"{system}-client-id": fake.client[0], f"{system}-client-secret": fake.client[1]}
-    token_url = f"{fake.url}/t1/oauth2/v2.0/token"
+    urls = {f"{system}-token-url": f"{fake.url}/t1/oauth2/v2.0/token"}
     if system == "businesscentral":
-        cfg = {
-            "tenant_id": "t1",
-            "company_id": "7c1a0000-0000-0000-0000-000000000001",
-            "token_url": token_url,
-            "base_url": f"{fake.url}/v2.0/t1/Production/api/v2.0",
-        }
+        cfg = {"tenant_id": "t1", "company_id": "7c1a0000-0000-0000-0000-000000000001"}
+        urls[f"{system}-base-url"] = f"{fake.url}/v2.0/t1/Production/api/v2.0"
         return Scenario(
             system,
             fake,
@@ -212,15 +220,11 @@ def _microsoft(system: str) -> Scenario:
             required_field="number",
             optional_field="customerName",
             stamp=lambda r: _instant(r["lastModifiedDateTime"]),
+            urls=urls,
         )
     feed = "/v1.0/sites/site1/lists/list1/items/delta"
-    cfg = {
-        "tenant_id": "t1",
-        "site_id": "site1",
-        "list_id": "list1",
-        "token_url": token_url,
-        "base_url": f"{fake.url}/v1.0",
-    }
+    cfg = {"tenant_id": "t1", "site_id": "site1", "list_id": "list1"}
+    urls[f"{system}-base-url"] = f"{fake.url}/v1.0"
     return Scenario(
         system,
         fake,
@@ -235,6 +239,7 @@ def _microsoft(system: str) -> Scenario:
         records=lambda: fake.graph[feed],
         required_field="lastModifiedDateTime",
         optional_field="webUrl",
+        urls=urls,
     )
 
 
@@ -260,7 +265,7 @@ def _reviewpro() -> Scenario:
         "reviewpro",
         fake,
         "survey_responses",
-        {"base_url": fake.url, "pids": [12345], "survey_ids": [survey]},
+        {"pids": [12345], "survey_ids": [survey]},
         {"reviewpro-api-key": fake.key, "reviewpro-api-secret": fake.secret},
         ids=lambda: [r["id"] for r in fake.responses[survey]],
         seed=lambda n: fake.seed(survey, n, _now().date()),
@@ -271,6 +276,7 @@ def _reviewpro() -> Scenario:
         records=lambda: fake.responses[survey],
         required_field="customScore",
         optional_field="answers",
+        urls={"reviewpro-base-url": fake.url},
     )
 
 

@@ -48,10 +48,13 @@ class Env:
         for name, value in secrets.items():
             self.environ[env_var(account, name)] = value
 
-    def services(self, blobs: Any = None, warehouse: Any = None) -> Services:
+    def services(
+        self, blobs: Any = None, warehouse: Any = None, settings: Settings | None = None
+    ) -> Services:
         """Fresh services over the same stores (a new process after a crash)."""
         return Services(
-            Settings(home=self.root),
+            # imitation APIs listen on 127.0.0.1
+            settings or Settings(home=self.root, allow_loopback_urls=True),
             warehouse=warehouse or self.warehouse,
             blobs=blobs or self.blobs,
             secrets=EnvSecretStore(self.secrets_file, environ=self.environ),
@@ -103,7 +106,7 @@ def scenario_for() -> Iterator[Any]:
         sc = build(system)
         started.append(sc)
         sc.seed(records)
-        env.add_secrets(ACCOUNT, sc.secrets)
+        env.add_secrets(ACCOUNT, {**sc.secrets, **sc.urls})
         return sc
 
     yield make

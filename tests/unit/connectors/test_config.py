@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from mhi.adapters.local.env_secrets import env_var
 from mhi.catalog import load_kind
+from mhi.config import Settings
 from mhi.errors import StepConfigError
 from tests.fakes.apis.scenarios import ACCOUNT, SYSTEMS
 from tests.unit.connectors.conftest import Env
@@ -23,19 +25,53 @@ def test_the_seed_config_runs_unchanged_with_the_host_from_a_secret(
     if SEED.exists():  # the flow file in flows/ must carry the same config
         step = json.loads(SEED.read_text())["flow_config"]["steps"][0]
         assert step["config"] == SEED_CONFIG
-    sc = scenario_for("avalon", env, 25)
-    env.add_secrets(ACCOUNT, {"avalon-base-url": sc.fake.url})
+    scenario_for("avalon", env, 25)  # sets the account's secret avalon-base-url
     cb = env.run("avalon", SEED_CONFIG)
     assert cb.status == "succeeded", cb.error
     assert cb.output["datasets"]["reservations"]["rows"] == 25
     assert cb.output["tables"] == ["raw.avalon_reservations"]
+    assert cb.output["base_url_from"] == "secret 'avalon-base-url'"
 
 
-def test_no_base_url_anywhere_names_both_places(env: Env, scenario_for: Any) -> None:
-    scenario_for("avalon", env, 1)
+def test_no_base_url_anywhere_names_the_secret_and_the_setting(env: Env, scenario_for: Any) -> None:
+    sc = scenario_for("avalon", env, 1)
+    del env.environ[env_var(ACCOUNT, "avalon-base-url")]
     cb = env.run("avalon", SEED_CONFIG)
     assert cb.error is not None and cb.error.kind == "secret_access"
-    assert "base_url" in cb.error.message and "avalon-base-url" in cb.error.message
+    assert "'hotel-fergus--avalon-base-url'" in cb.error.message
+    assert "MHI_AVALON_BASE_URL" in cb.error.message
+    assert sc.fake.data_requests == 0
+
+
+def test_a_deployment_setting_can_hold_the_base_url(env: Env, scenario_for: Any) -> None:
+    sc = scenario_for("avalon", env, 7)
+    del env.environ[env_var(ACCOUNT, "avalon-base-url")]
+    settings = Settings(
+        home=env.root, allow_loopback_urls=True, extra={"MHI_AVALON_BASE_URL": sc.fake.url}
+    )
+    cb = env.run("avalon", SEED_CONFIG, services=env.services(settings=settings))
+    assert cb.status == "succeeded", cb.error
+    assert cb.output["base_url_from"] == "setting MHI_AVALON_BASE_URL"
+
+
+def test_the_holded_base_url_secret_is_read(env: Env, scenario_for: Any) -> None:
+    """It used to be ignored: the flow's base_url won and the secret was never looked at."""
+    sc = scenario_for("holded", env, 3)
+    cb = env.run("holded", sc.step_config())
+    assert cb.status == "succeeded", cb.error
+    assert cb.output["base_url_from"] == "secret 'holded-base-url'"
+    assert sc.fake.data_requests >= 1
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+@pytest.mark.parametrize("key", ["base_url", "token_url"])
+def test_a_flow_may_not_set_where_requests_go(system: str, key: str) -> None:
+    kind = load_kind(f"ms-extractor-{system}")
+    with pytest.raises(StepConfigError) as e:
+        kind.parse_config({key: "https://api.example.com/v1", "credentials": f"{system}-palma"})
+    secret = f"{system}-palma-{key.replace('_', '-')}"
+    assert f"config.{key}" in str(e.value) and f"'{secret}'" in str(e.value)
+    assert "MHI_" in str(e.value) and "remove" in str(e.value)
 
 
 @pytest.mark.parametrize("system", SYSTEMS)
@@ -73,6 +109,7 @@ def test_dataset_names_match_case_and_separator_insensitively(
     [
         ({"dataset": ["Reservations"]}, "config.dataset: unknown field"),
         ({"base_url": "ftp://x"}, "config.base_url"),
+        ({"environment": "prod"}, "config.environment: unknown field"),
         ({"date_from": "2025-03-02", "date_to": "2025-03-01"}, "is after date_to"),
         ({"page_size": 0}, "config.page_size"),
         ({"credentials": "../etc"}, "config.credentials"),

@@ -37,7 +37,9 @@ def _assert_complete(env: Env, sc: Scenario) -> Any:
 
 
 def _state(env: Env, sc: Scenario) -> dict[str, Any] | None:
-    raw = env.blobs.read_bytes(f"state/watermarks/{ACCOUNT}/{sc.system}/{sc.dataset}.json")
+    keys = env.blobs.list(f"state/watermarks/{ACCOUNT}/{sc.system}/{sc.dataset}/")
+    assert len(keys) <= 1, keys  # one flow, one source scope: one watermark
+    raw = env.blobs.read_bytes(keys[0]) if keys else None
     return json.loads(raw) if raw else None
 
 

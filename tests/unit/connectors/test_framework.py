@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -111,20 +111,14 @@ def test_an_unexpected_envelope_is_a_clear_error(style: Any, body: Any, message:
         style.parse(Request("https://x/a"), body, 10)
 
 
-def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
-    policy = http_mod.RetryPolicy(max_attempts=6, base_delay=1.0, max_delay=10.0)
-    for attempt, cap in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (5, 10.0)]:
-        delays = {policy.delay(attempt, None) for _ in range(50)}
-        assert all(cap / 2 <= d <= cap for d in delays) and len(delays) > 1
-    assert policy.delay(1, 3.0) == 3.0 and policy.delay(1, 999.0) == 10.0
-
-
-def test_retry_after_reads_seconds_and_http_dates() -> None:
-    now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-    later = format_datetime(now + timedelta(seconds=30), usegmt=True)
-    assert http_mod.parse_retry_after("7") == 7.0
-    assert http_mod.parse_retry_after(later, now=now.timestamp()) == pytest.approx(30.0)
-    assert http_mod.parse_retry_after("soon") is None and http_mod.parse_retry_after(None) is None
+def test_the_retry_policy_becomes_the_outbound_clients_rules() -> None:
+    rules = http_mod.RetryPolicy(max_attempts=6, base_delay=1.5, max_delay=10.0).rules()
+    assert (rules.max_tries, rules.backoff_seconds, rules.max_backoff_seconds) == (6, 1.5, 10.0)
+    assert rules.idempotent  # every connector call is a GET
+    assert rules.budget_seconds == 50.0  # a longer Retry-After fails retryable, for later
+    retry = rules.start()  # urllib3's Retry: 429/5xx retried, Retry-After honoured
+    assert retry.status_forcelist == {429, 500, 502, 503, 504}
+    assert retry.respect_retry_after_header and retry.backoff_max == 10.0
 
 
 def test_rate_limiter_spaces_requests(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,28 +135,22 @@ def test_auth_schemes_build_the_documented_headers_and_params() -> None:
     assert ApiKeyHeader("key", "k1", "holded-api-key").headers() == {"key": "k1"}
     basic = BasicAuth("u", "p", ("x-username", "x-password")).headers()["Authorization"]
     assert base64.b64decode(basic.removeprefix("Basic ")) == b"u:p"
-    signed = SignedQuery("key", "sec", ("a", "b"), clock=lambda: 1_700_000_000.9).params()
-    assert signed == {"api_key": "key", "sig": hashlib.sha256(b"keysec1700000000").hexdigest()}
-    assert SignedQuery("key", "sec", ("a", "b")).redact("x key y sec") == "x *** y ***"
+    signed = SignedQuery("key1", "sec1", ("a", "b"), clock=lambda: 1_700_000_000.9).params()
+    assert signed == {"api_key": "key1", "sig": hashlib.sha256(b"key1sec11700000000").hexdigest()}
+    assert SignedQuery("key1", "sec1", ("a", "b")).redact("x key1 y sec1") == "x *** y ***"
 
 
 class _TokenServer:
+    """Answers token requests as the connector's client reports them: (status, JSON, problem)."""
+
     def __init__(self, status: int = 200, expires_in: int = 3600) -> None:
         self.calls, self.status, self.expires_in = 0, status, expires_in
 
-    def post(self, url: str, data: dict[str, str], timeout: float) -> Any:
-        import requests
-
+    def post(self, url: str, data: Mapping[str, str], timeout: float) -> tuple[Any, Any, str]:
         self.calls += 1
-        resp = requests.Response()
-        resp.status_code = self.status
-        body = (
-            b'{"access_token": "t%d", "expires_in": %d}' % (self.calls, self.expires_in)
-            if self.status == 200
-            else b'{"error": "invalid_client", "echo": "%s"}' % data["client_secret"].encode()
-        )
-        resp._content = body
-        return resp
+        if self.status == 200:
+            return 200, {"access_token": f"tok-{self.calls}", "expires_in": self.expires_in}, ""
+        return self.status, {"error": "invalid_client", "echo": data["client_secret"]}, ""
 
 
 def test_oauth_token_is_cached_renewed_before_expiry_and_refreshed_on_demand() -> None:
@@ -171,7 +159,7 @@ def test_oauth_token_is_cached_renewed_before_expiry_and_refreshed_on_demand() -
     def make() -> OAuth2ClientCredentials:
         return OAuth2ClientCredentials(
             "https://login/t/token",
-            "cid",
+            "cid-0001",
             "csecret-1",
             "s/.default",
             ("c-id", "c-secret"),
@@ -179,13 +167,13 @@ def test_oauth_token_is_cached_renewed_before_expiry_and_refreshed_on_demand() -
             post=server.post,
         )
 
-    assert make().headers() == {"Authorization": "Bearer t1"}
-    assert make().headers() == {"Authorization": "Bearer t1"} and server.calls == 1  # cached
+    assert make().headers() == {"Authorization": "Bearer tok-1"}
+    assert make().headers() == {"Authorization": "Bearer tok-1"} and server.calls == 1  # cached
     now[0] += 3600 - 299  # inside the 5-minute renewal margin
-    assert make().headers() == {"Authorization": "Bearer t2"}
+    assert make().headers() == {"Authorization": "Bearer tok-2"}
     scheme = make()
-    assert scheme.refresh() and scheme.headers() == {"Authorization": "Bearer t3"}
-    assert scheme.redact("t3 csecret-1 cid") == "*** *** ***"
+    assert scheme.refresh() and scheme.headers() == {"Authorization": "Bearer tok-3"}
+    assert scheme.redact("tok-3 csecret-1 cid-0001") == "*** *** ***"
 
 
 def test_oauth_rejection_is_an_auth_error_without_the_secret() -> None:
@@ -263,12 +251,10 @@ def test_column_names_follow_warehouse_rules() -> None:
     }
 
 
-def test_the_session_is_one_per_process() -> None:
-    assert http_mod.session() is http_mod.session()
-
-
-def test_urllib3_request_lines_are_redacted() -> None:
+def test_credential_query_values_are_redacted_in_library_log_lines() -> None:
     import logging
+
+    from mhi.http.redact import RedactingFilter
 
     record = logging.LogRecord(
         "urllib3.connectionpool",
@@ -279,5 +265,5 @@ def test_urllib3_request_lines_are_redacted() -> None:
         ("http://h", "GET", "/v1/x?pid=1&api_key=K&sig=S"),
         None,
     )
-    http_mod.RedactQueryFilter().filter(record)
+    RedactingFilter().filter(record)
     assert record.getMessage() == 'http://h "GET /v1/x?pid=1&api_key=***&sig=***"'

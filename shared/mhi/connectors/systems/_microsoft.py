@@ -1,4 +1,9 @@
-"""Microsoft Entra client credentials and OData paging, shared by Business Central and Graph."""
+"""Microsoft Entra client credentials and OData paging, shared by Business Central and Graph.
+
+The token endpoint is `https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token`
+(sovereign clouds or a proxy: the secret `<prefix>-token-url` or `MHI_<SYSTEM>_TOKEN_URL`, never
+the flow). OData `$filter` values travel with spaces as `%20`: Graph rejects `+`.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from pydantic import Field
 
 from mhi.connectors.auth import Auth, OAuth2ClientCredentials
 from mhi.connectors.paging import NextLink
-from mhi.connectors.spec import Credentials, ExtractConfig, iso_z
+from mhi.connectors.spec import Credentials, Endpoints, ExtractConfig, iso_z
 
+ENTRA_HOSTS = ("login.microsoftonline.com",)
 TENANT_PATTERN = r"^[A-Za-z0-9.-]{1,100}$"
 PAGE_HEADERS = {"Prefer": "odata.maxpagesize={page_size}"}
 NEXT_LINK = NextLink(records_key="value", next_key="@odata.nextLink", cursor_key=None)
@@ -22,20 +28,17 @@ class EntraConfig(ExtractConfig):
     `<prefix>-client-secret`)."""
 
     tenant_id: str = Field(pattern=TENANT_PATTERN, description="Entra tenant id or domain")
-    token_url: str | None = Field(
-        None,
-        pattern=r"^https?://\S+$",
-        description="default https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token",
-    )
 
 
-def entra_auth(creds: Credentials, config: EntraConfig, scope: str) -> Auth:
+def default_token(config: EntraConfig, base: str) -> str:
+    """The tenant's Entra token endpoint."""
+    return f"https://login.microsoftonline.com/{config.tenant_id}/oauth2/v2.0/token"
+
+
+def entra_auth(creds: Credentials, config: EntraConfig, endpoints: Endpoints, scope: str) -> Auth:
     """Client credentials against the tenant's Entra token endpoint."""
-    url = config.token_url or (
-        f"https://login.microsoftonline.com/{config.tenant_id}/oauth2/v2.0/token"
-    )
     return OAuth2ClientCredentials(
-        token_url=url,
+        token_url=endpoints.token or default_token(config, endpoints.base),
         client_id=creds.get("client-id"),
         client_secret=creds.get("client-secret"),
         scope=scope,

@@ -1,19 +1,26 @@
 """Avalon PMS: reservations, daily statistics, availability, rates, guests and folios.
 
 Avalon publishes no extraction API (only an operations spec for `/AWWebAPI/api/aw/awa/...`),
-so this connector follows the generic ASSUMPTION contract of `_generic` until the vendor's
-arrives. The host is per installation: config `base_url` or secret `avalon-base-url`.
+so this connector follows the generic UNCONFIRMED contract of `_generic` until the vendor's
+arrives. The host is per installation: the account's secret `avalon-base-url` (or the setting
+`MHI_AVALON_BASE_URL`), never the flow; the API key goes only to that host.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from mhi.connectors.extract import make_kind
 from mhi.connectors.spec import System
-from mhi.connectors.systems._generic import GenericConfig, auth, dataset
+from mhi.connectors.systems._generic import GenericConfig, auth, dataset, default_token
 
 
 class AvalonConfig(GenericConfig):
-    """Options of `ms-extractor-avalon` (the seed's config is valid as written)."""
+    """Options of `ms-extractor-avalon` (the seed's config is valid as written). UNCONFIRMED
+    contract: Avalon publishes no extraction API; the API root is the account's secret
+    `avalon-base-url`."""
+
+    system_name: ClassVar[str] = "avalon"
 
 
 SYSTEM = System(
@@ -40,6 +47,7 @@ SYSTEM = System(
         dataset("folios", ("reservation_id", "total"), "folios / invoices per stay"),
     ),
     auth=auth,
+    default_token=default_token,
     requests_per_second=1.0,  # ASSUMPTION: 60 requests per minute per key
     page_size=500,
     summary="Avalon PMS: reservations, availability, rates, folios",

@@ -1,22 +1,27 @@
 """Axional ERP (Deister): journal entries, invoices issued and received, suppliers, cost centres.
 
-No public API documentation: the generic ASSUMPTION contract of `_generic`. Accounting entries
-are re-read over a trailing 7 days on every run (closings change recent periods).
+No public API documentation: the generic UNCONFIRMED contract of `_generic`. The host is the
+account's secret `axional-base-url` (or `MHI_AXIONAL_BASE_URL`), never the flow. Accounting
+entries are re-read over a trailing 7 days on every run (closings change recent periods).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import ClassVar
 
 from mhi.connectors.extract import make_kind
 from mhi.connectors.spec import System
-from mhi.connectors.systems._generic import GenericConfig, auth, dataset
+from mhi.connectors.systems._generic import GenericConfig, auth, dataset, default_token
 
 WEEK = timedelta(days=7)
 
 
 class AxionalConfig(GenericConfig):
-    """Options of `ms-extractor-axional`."""
+    """Options of `ms-extractor-axional`. UNCONFIRMED contract (no public API docs); the API
+    root is the account's secret `axional-base-url`."""
+
+    system_name: ClassVar[str] = "axional"
 
 
 SYSTEM = System(
@@ -42,6 +47,7 @@ SYSTEM = System(
         dataset("cost_centres", ("code",), "cost centres"),
     ),
     auth=auth,
+    default_token=default_token,
     requests_per_second=1.0,
     page_size=500,
     summary="Axional ERP: ledger entries, invoices, accounts",

@@ -1,36 +1,56 @@
 """Holded (invoicing): invoices, credit notes, sales receipts, purchases, payments, contacts and
 products.
 
-[DOC] header `key`; lists page with `?page=N` and return bare arrays (no envelope, no total), so
-a page shorter than the page size (500) ends the listing. Documents have no modified time: they
-filter on the document date (`starttmp`/`endtmp`, Unix seconds), so each run re-reads a trailing
-60 days (payments and status change after issue). Contacts and products: full refresh.
+[DOC] header `key`; lists page with `?page=N` and return bare arrays (no envelope, no total).
+The published OpenAPI (`energio-es/holded-mcp`, `holded_api_specs/invoice-api.json`) defines no
+page size, and at least one list serves 250 per page: a short page proves nothing, so a listing
+ends only on an empty page (one request more per listing; pages are counted in the output).
+Documents have no modified time: they filter on the document date (`starttmp`/`endtmp`, Unix
+seconds), so each run re-reads a trailing 60 days (payments and status change after issue).
+Contacts and products: full refresh.
+
+Host: `api.holded.com` only (the key goes nowhere else); the operator may point an account
+elsewhere with the secret `holded-base-url` or the setting `MHI_HOLDED_BASE_URL`.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from mhi.connectors.auth import ApiKeyHeader, Auth
 from mhi.connectors.extract import make_kind
 from mhi.connectors.paging import PageNumber
-from mhi.connectors.spec import Credentials, Dataset, DateWindow, ExtractConfig, System
+from mhi.connectors.spec import Credentials, Dataset, DateWindow, Endpoints, ExtractConfig, System
 
-PAGING = PageNumber(records_key=None, page_param="page", size_param=None, has_more_key=None)
+PAGING = PageNumber(
+    records_key=None,
+    page_param="page",
+    size_param=None,
+    has_more_key=None,
+    short_page_ends=False,
+)
 
 
 class HoldedConfig(ExtractConfig):
-    """Options of `ms-extractor-holded`."""
+    """Options of `ms-extractor-holded`. Holded chooses its own page size (no parameter is
+    published); a listing ends on an empty page."""
 
-    page_size: int | None = Field(
-        None,
-        ge=1,
-        le=500,
-        description="the page size Holded serves (500); a shorter page ends a listing",
-    )
+    system_name: ClassVar[str] = "holded"
+    page_size: SkipJsonSchema[Any] = Field(None, exclude=True)
+
+    @field_validator("page_size")
+    @classmethod
+    def _no_page_size(cls, value: Any) -> None:
+        if value is not None:
+            raise ValueError(
+                "Holded takes no page size (it serves pages of its own size, 250 for some "
+                "lists); remove page_size"
+            )
+        return None
 
 
 def doc_dates(lo: date, hi: date) -> dict[str, Any]:
@@ -55,7 +75,7 @@ def _document(name: str, doc_type: str, summary: str) -> Dataset:
     )
 
 
-def auth(creds: Credentials, config: HoldedConfig, base: str) -> Auth:
+def auth(creds: Credentials, config: HoldedConfig, endpoints: Endpoints) -> Auth:
     """The API key header `key`."""
     return ApiKeyHeader("key", creds.get("api-key"), creds.name("api-key"))
 
@@ -81,9 +101,10 @@ SYSTEM = System(
         Dataset("products", "/products", key=("id",), paging=PAGING, required=("name",)),
     ),
     auth=auth,
-    base_url=lambda c: "https://api.holded.com/api/invoicing/v1",
+    api_hosts=("api.holded.com",),
+    default_base=lambda c: "https://api.holded.com/api/invoicing/v1",
     requests_per_second=10.0,  # unpublished; integrators self-throttle to 10/s
-    page_size=500,
+    page_size=250,  # what Holded served in the one public report; nothing is sent
     history_days=730,
     summary="Holded: invoices, contacts, products",
 )

@@ -1,20 +1,25 @@
 """Madisa POS: tickets, ticket lines, payments, cash closings (Z reports) and products.
 
-No public API documentation: the generic ASSUMPTION contract of `_generic`. Cash closings are
+No public API documentation: the generic UNCONFIRMED contract of `_generic`. The host is the
+account's secret `madisa-base-url` (or `MHI_MADISA_BASE_URL`), never the flow. Cash closings are
 re-read over a trailing 7 days (a late Z report rewrites the day).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import ClassVar
 
 from mhi.connectors.extract import make_kind
 from mhi.connectors.spec import System
-from mhi.connectors.systems._generic import GenericConfig, auth, dataset
+from mhi.connectors.systems._generic import GenericConfig, auth, dataset, default_token
 
 
 class MadisaConfig(GenericConfig):
-    """Options of `ms-extractor-madisa`."""
+    """Options of `ms-extractor-madisa`. UNCONFIRMED contract (no public API docs); the API
+    root is the account's secret `madisa-base-url`."""
+
+    system_name: ClassVar[str] = "madisa"
 
 
 SYSTEM = System(
@@ -41,6 +46,7 @@ SYSTEM = System(
         dataset("products", ("name",), "product catalogue"),
     ),
     auth=auth,
+    default_token=default_token,
     requests_per_second=1.0,
     page_size=500,
     summary="Madisa POS: tickets and ticket lines",

@@ -4,16 +4,29 @@
 `Sites.Read.All` or `Sites.Selected`). Both datasets read Graph's delta feeds: pages follow
 `@odata.nextLink`; the final `@odata.deltaLink` is the watermark the next run resumes from, and
 410 Gone (expired delta token) restarts the feed. Deleted items arrive with a `deleted` facet.
+
+Hosts: `graph.microsoft.com` and `login.microsoftonline.com` only: a next or delta link pointing
+anywhere else is refused before any token is sent. The operator may move them with the secrets
+`sharepoint365-base-url` / `-token-url` or `MHI_SHAREPOINT365_HOSTS`.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from pydantic import Field
 
 from mhi.connectors.auth import Auth
 from mhi.connectors.extract import make_kind
-from mhi.connectors.spec import Credentials, Dataset, DeltaLink, System
-from mhi.connectors.systems._microsoft import DELTA, PAGE_HEADERS, EntraConfig, entra_auth
+from mhi.connectors.spec import Credentials, Dataset, DeltaLink, Endpoints, System
+from mhi.connectors.systems._microsoft import (
+    DELTA,
+    ENTRA_HOSTS,
+    PAGE_HEADERS,
+    EntraConfig,
+    default_token,
+    entra_auth,
+)
 
 SCOPE = "https://graph.microsoft.com/.default"
 GRAPH_ID = r"^[A-Za-z0-9.,!_-]{1,300}$"
@@ -22,6 +35,8 @@ GRAPH_ID = r"^[A-Za-z0-9.,!_-]{1,300}$"
 class SharePointConfig(EntraConfig):
     """Options of `ms-extractor-sharepoint365`."""
 
+    system_name: ClassVar[str] = "sharepoint365"
+
     site_id: str | None = Field(
         None, pattern=GRAPH_ID, description="'{hostname},{site guid},{web guid}'"
     )
@@ -29,9 +44,9 @@ class SharePointConfig(EntraConfig):
     drive_id: str | None = Field(None, pattern=GRAPH_ID, description="for files")
 
 
-def auth(creds: Credentials, config: SharePointConfig, base: str) -> Auth:
+def auth(creds: Credentials, config: SharePointConfig, endpoints: Endpoints) -> Auth:
     """Entra client credentials for Microsoft Graph."""
-    return entra_auth(creds, config, SCOPE)
+    return entra_auth(creds, config, endpoints, SCOPE)
 
 
 SYSTEM = System(
@@ -61,7 +76,9 @@ SYSTEM = System(
         ),
     ),
     auth=auth,
-    base_url=lambda c: "https://graph.microsoft.com/v1.0",
+    api_hosts=("graph.microsoft.com", *ENTRA_HOSTS),
+    default_base=lambda c: "https://graph.microsoft.com/v1.0",
+    default_token=default_token,
     requests_per_second=4.0,  # limits are per app and tenant: stay well under them
     page_size=500,
     summary="SharePoint (Microsoft Graph): list items and files",
