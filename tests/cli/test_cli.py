@@ -162,15 +162,11 @@ def test_cancel_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     from mhi.runtime.controller import Controller
     from mhi.runtime.start import parse_start, start_run
     from mhi.services import Services
+    from tests.fakes.bus import RecordingBus
 
     services = Services(Settings.from_env())
-
-    class Bus:
-        def publish(self, *a: object) -> None:
-            pass  # nobody runs the step: the run stays active until cancelled
-
-    start_run(
-        Controller(services.run_store, Bus(), services.clock.now),
+    start_run(  # nobody runs the recorded step: the run stays active until cancelled
+        Controller(services.run_store, RecordingBus(), services.clock.now),
         parse_start({**FLOW, "run_id": "c1"}, None),
     )
     assert main(["runs", "cancel", "c1", "--reason", "wrong day"]) == 0

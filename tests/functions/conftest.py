@@ -17,28 +17,10 @@ from mhi.config import Settings
 from mhi.runtime import entry
 from mhi.services import Services
 from tests.conftest import ROOT
+from tests.fakes.bus import RecordingBus
 
 EVENTS = ROOT / "tests" / "fixtures" / "events"
 CE_HEADERS = {"Content-Type": "application/cloudevents+json"}
-
-
-class RecordingBus:
-    """A MessageBus that keeps what is published (optionally failing with `error`)."""
-
-    def __init__(self, error: Exception | None = None) -> None:
-        self.published: list[tuple[str, bytes, dict[str, str]]] = []
-        self.error = error
-
-    def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
-        """Record the message, or raise the configured error."""
-        if self.error is not None:
-            raise self.error
-        self.published.append((topic, data, dict(attributes)))
-
-    def take(self) -> list[tuple[str, bytes, dict[str, str]]]:
-        """Return and forget what was published so far."""
-        out, self.published = self.published, []
-        return out
 
 
 def golden(name: str) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from mhi.errors import UpstreamUnavailableError
 from mhi.runtime import entry
 from mhi.services import Services
 from tests.conftest import ROOT
+from tests.fakes.bus import RecordingBus
 from tests.functions.conftest import (
     CE_HEADERS,
     EVENTS,
-    RecordingBus,
     app_client,
     as_event,
     golden,

@@ -10,7 +10,8 @@ import pytest
 
 from mhi.catalog import CATALOG
 from mhi.model.messages import StepMessage, encode
-from tests.functions.conftest import CE_HEADERS, RecordingBus, app_client, as_event
+from tests.fakes.bus import RecordingBus
+from tests.functions.conftest import CE_HEADERS, app_client, as_event
 
 
 def _step(step_type: str) -> bytes:

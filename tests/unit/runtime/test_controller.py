@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,24 +10,14 @@ import pytest
 
 from mhi.adapters.local.memory_run_store import MemoryRunStore
 from mhi.errors import FlowDefinitionError, InvalidMessageError, UnknownRunError
-from mhi.model.messages import CallbackMessage, CallbackStatus, StepMessage, parse_step
+from mhi.model.messages import CallbackMessage, CallbackStatus, StepMessage
 from mhi.runtime.controller import Controller, RunRef
 from mhi.runtime.start import FolderFlowSource, parse_start, start_run
 from tests.conftest import ROOT
+from tests.fakes.bus import RecordingBus
 
 TYPES = frozenset({"ms-echo"})
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
-
-
-class RecordingBus:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, bytes, Mapping[str, str]]] = []
-
-    def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
-        self.messages.append((topic, data, dict(attributes)))
-
-    def steps(self) -> list[StepMessage]:
-        return [parse_step(d) for t, d, _ in self.messages if t != "ms-flows-callbacks"]
 
 
 def _setup() -> tuple[MemoryRunStore, RecordingBus, Controller]:
@@ -121,7 +110,7 @@ def test_bad_start_messages_are_clear_and_change_nothing(
     with pytest.raises(error) as info:
         parse_start(message, FolderFlowSource(ROOT / "flows"), TYPES)
     assert text in str(info.value)
-    assert store.objects == {} and bus.messages == []
+    assert store.objects == {} and bus.published == []
 
 
 def test_start_dispatches_roots_and_freezes_the_flow() -> None:
@@ -130,7 +119,7 @@ def test_start_dispatches_roots_and_freezes_the_flow() -> None:
     frozen = json.loads(store.objects[ref.prefix + "flow.json"])
     assert frozen["flow"]["flow_id"] == "f" and frozen["run_id"] == "r1"
     assert store.list("active/") == ["active/acme/f/r1"]
-    topic, _data, attributes = bus.messages[0]
+    topic, _data, attributes = bus.published[0]
     assert topic == "ms-echo" and attributes == {
         "run_id": "r1",
         "step_id": "a",
@@ -144,17 +133,17 @@ def test_duplicate_start_starts_nothing_new() -> None:
     before = dict(store.objects)
     _ref2, created = start_run(ctl, parse_start({**FLOW, "run_id": "r1"}, None, TYPES))
     assert not created
-    assert store.objects == before and len(bus.messages) == 1
+    assert store.objects == before and len(bus.published) == 1
 
 
 def test_duplicate_callback_changes_nothing() -> None:
     store, bus, ctl, _ref = _started()
     step = bus.steps()[0]
     ctl.on_callback(_cb(step, output={"n": 1}))
-    snapshot, sent = dict(store.objects), len(bus.messages)
+    snapshot, sent = dict(store.objects), len(bus.published)
     ctl.on_callback(_cb(step, output={"n": 2}))
     Controller(store, bus, lambda: NOW).on_callback(_cb(step, output={"n": 3}))  # another instance
-    assert store.objects == snapshot and len(bus.messages) == sent
+    assert store.objects == snapshot and len(bus.published) == sent
 
 
 def test_out_of_order_callback_for_a_stale_attempt_is_ignored() -> None:
@@ -192,11 +181,11 @@ def test_bad_callbacks_are_clear_and_change_nothing(
 ) -> None:
     store, bus, ctl, _ref = _started()
     step = bus.steps()[0]
-    snapshot, sent = dict(store.objects), len(bus.messages)
+    snapshot, sent = dict(store.objects), len(bus.published)
     cb = _cb(step).model_copy(update=change)
     with pytest.raises(error, match=text):
         ctl.on_callback(cb)
-    assert store.objects == snapshot and len(bus.messages) == sent
+    assert store.objects == snapshot and len(bus.published) == sent
 
 
 def test_callback_then_next_step_then_finish() -> None:

@@ -16,8 +16,7 @@ from mhi.errors import AuthError, InvalidMessageError, UpstreamUnavailableError
 from mhi.model.messages import CallbackStatus, StepMessage, encode
 from mhi.services import Services
 from mhi.steps.sdk import StepContext, StepKind, Wait, handle_step_message, run_step
-
-NOW = datetime.now(UTC)
+from tests.fakes.bus import RecordingBus
 
 
 class Cfg(BaseModel):
@@ -47,14 +46,6 @@ def _handler(ctx: StepContext, cfg: Cfg) -> Any:
 KIND = StepKind("ms-test", Cfg, _handler, "test kind")
 
 
-class Bus:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes]] = []
-
-    def publish(self, topic: str, data: bytes, attributes: Any) -> None:
-        self.sent.append((topic, data))
-
-
 def _msg(config: dict[str, Any], **kw: Any) -> StepMessage:
     fields = {
         "run_id": "r1",
@@ -65,7 +56,7 @@ def _msg(config: dict[str, Any], **kw: Any) -> StepMessage:
         "type": "ms-test",
         "config": config,
         "callback_topic": "ms-flows-callbacks",
-        "deadline": NOW + timedelta(minutes=5),
+        "deadline": datetime.now(UTC) + timedelta(minutes=5),  # from when the test runs
         "upstream": {"up": {"n": 1}},
         **kw,
     }
@@ -73,8 +64,13 @@ def _msg(config: dict[str, Any], **kw: Any) -> StepMessage:
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Services:
-    return Services(Settings(home=tmp_path), run_store=FsRunStore(tmp_path / "state"), bus=Bus())
+def bus() -> RecordingBus:
+    return RecordingBus()
+
+
+@pytest.fixture
+def services(tmp_path: Path, bus: RecordingBus) -> Services:
+    return Services(Settings(home=tmp_path), run_store=FsRunStore(tmp_path / "state"), bus=bus)
 
 
 def test_success_carries_output_and_metrics(services: Services) -> None:
@@ -115,7 +111,7 @@ def test_wait_asks_to_be_polled_with_state(services: Services) -> None:
 
 
 def test_a_duplicate_delivery_runs_nothing_and_resends_the_stored_callback(
-    services: Services,
+    services: Services, bus: RecordingBus
 ) -> None:
     calls: list[int] = []
 
@@ -129,22 +125,24 @@ def test_a_duplicate_delivery_runs_nothing_and_resends_the_stored_callback(
     again = handle_step_message(data, services, "ms-test", lambda t: kind)
     assert calls == [1]  # the handler ran once
     assert first is not None and again == first
-    sent = services.bus.sent  # type: ignore[attr-defined]
+    sent = bus.published
     assert [s[1] for s in sent] == [sent[0][1]] * 2 and sent[0][0] == "ms-flows-callbacks"
     assert json.loads(sent[0][1])["output"]["rows"] == 2
 
 
-def test_a_duplicate_while_the_first_delivery_runs_is_ignored(services: Services) -> None:
+def test_a_duplicate_while_the_first_delivery_runs_is_ignored(
+    services: Services, bus: RecordingBus
+) -> None:
     data = encode(_msg({"rows": 2}))
     services.run_store.create("runs/acme/f/r1/steps/s/1/started-0.json", b"{}")
     assert handle_step_message(data, services, "ms-test", lambda t: KIND) is None
-    assert services.bus.sent == []  # type: ignore[attr-defined]
+    assert bus.published == []
 
 
-def test_message_past_its_deadline_is_not_run(services: Services) -> None:
-    data = encode(_msg({}, deadline=NOW - timedelta(seconds=1)))
+def test_message_past_its_deadline_is_not_run(services: Services, bus: RecordingBus) -> None:
+    data = encode(_msg({}, deadline=datetime.now(UTC) - timedelta(seconds=1)))
     assert handle_step_message(data, services, "ms-test", lambda t: KIND) is None
-    assert services.bus.sent == []  # type: ignore[attr-defined]
+    assert bus.published == []
 
 
 @pytest.mark.parametrize(
