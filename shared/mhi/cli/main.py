@@ -19,9 +19,12 @@ import os
 import pkgutil
 import sys
 from collections.abc import Sequence
-from typing import IO
+from typing import TYPE_CHECKING
 
 from mhi.errors import OrchestratorError
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 #: Exit status after the reader of stdout went away (`mhi steps | head -1`), as for SIGPIPE.
 EXIT_BROKEN_PIPE = 128 + 13
@@ -34,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
     command exits 141; sub-command parsers are of this class too.)
     """
 
-    def print_help(self, file: IO[str] | None = None) -> None:
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
         """Write the help to `file` (default stdout), letting a BrokenPipeError through."""
         (file or sys.stdout).write(self.format_help())
 
