@@ -81,24 +81,36 @@ def test_every_option_has_a_description(step_type: str) -> None:
     assert missing == [], f"{step_type}: options without a description: {missing}"
 
 
+@pytest.mark.parametrize("step_type", ["ms-qlik-app-reload", "ms-notifications", "ms-echo"])
 def test_steps_type_prints_every_option_nested_ones_included(
-    capsys: pytest.CaptureFixture[str],
+    step_type: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    assert main(["steps", step_type]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{step_type}: ")
+    docs = describe_config(config_model(step_type))
+    for doc in docs:
+        indent = "  " * (doc.depth + 1)
+        given = " (required)" if doc.required else f" = {doc.default or 'null'}"
+        assert f"\n{indent}{doc.name}: {doc.type}{given}\n" in out
+        assert " ".join(doc.description.split()[:3]) in out
+    assert any(d.depth for d in docs) or step_type != "ms-qlik-app-reload"  # qrs.* is nested
+
+
+def test_steps_type_shows_enums_bounds_and_list_items(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["steps", "ms-qlik-app-reload"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("ms-qlik-app-reload: ")
     assert "unknown keys are errors" in out
-    assert '  backend: "cloud" | "qrs" = "cloud"\n' in out
-    assert "    qrs.server_url: string (required)\n" in out
-    assert "qrs.auth" in out and "virtual proxy" in out
-    for doc in describe_config(config_model("ms-qlik-app-reload")):
-        assert f"{doc.name}: {doc.type}" in out
-        assert " ".join(doc.description.split()[:3]) in out
-
+    assert '\n  backend: "cloud" | "qrs" = "cloud"\n' in out
+    assert "\n  max_wait_seconds: integer (10..604800) = 3600\n" in out
     assert main(["steps", "ms-demand-forecast"]) == 0
     out = capsys.readouterr().out
-    assert 'series[].measure: "room_nights" | "arrivals" | "occupancy" | "room_revenue"' in out
-    assert "levels: list of number = [80.0, 95.0]" in out
+    assert (
+        '\n    series[].measure: "room_nights" | "arrivals" | "occupancy" | "room_revenue"' in out
+    )
+    assert "\n  levels: list of number = [80.0, 95.0]\n" in out
+    assert main(["steps", "ms-echo"]) == 0
+    assert "other keys are accepted" in capsys.readouterr().out
 
 
 def test_steps_type_json_is_the_config_schema(capsys: pytest.CaptureFixture[str]) -> None:
