@@ -88,7 +88,10 @@ class Warehouse(Protocol):
     """Tables for the analytics layers. Table names are `<layer>.<name>`.
 
     Layers: `raw`, `model`, `kpi`, `forecast`. One dataset (schema) per account and layer.
+    `dialect` names the SQL that `query` and `materialize` take: `duckdb` or `bigquery`.
     """
+
+    dialect: str
 
     def write(
         self,
@@ -110,6 +113,20 @@ class Warehouse(Protocol):
         self, account: str, sql: str, params: Mapping[str, Any] | None = None
     ) -> pd.DataFrame:
         """Run a parameterised query (`@name` placeholders) in the account's datasets."""
+        ...
+
+    def materialize(
+        self,
+        account: str,
+        table: str,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        mode: WriteMode = "replace",
+        keys: Sequence[str] = (),
+    ) -> int:
+        """Write a query's result to `table` inside the warehouse (the rows never leave it);
+        modes as for `write`. Return the rows written."""
         ...
 
     def exists(self, account: str, table: str) -> bool:

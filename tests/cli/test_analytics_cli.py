@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sqlglot
 
 from mhi.cli.main import main
 
@@ -55,7 +56,8 @@ def test_kpi_prints_csv_by_month_and_hotel(
     ]
     may = table[table["period"] == "2016-05-01"].set_index("hotel")
     raw = pd.read_csv(bookings)
-    expected = raw.groupby("hotel")["is_canceled"].mean()
+    # Cancellations without no-shows (the dataset's is_canceled counts both).
+    expected = (raw["reservation_status"] == "Canceled").groupby(raw["hotel"]).mean()
     np.testing.assert_allclose(may["cancellation_rate"], expected[may.index], atol=1e-6)
     assert (may["revpar"] - may["occupancy"] * may["adr"]).abs().max() < 1e-3
 
@@ -93,7 +95,11 @@ def test_kpi_with_a_segment_dimension_and_comparison(
     ("argv", "message"),
     [
         (["--metrics", "occupancy,adx"], "error: unknown metric 'adx': valid metrics are"),
-        (["--rooms", "City Hotel=230"], "hotel(s) 'Resort Hotel' have none"),
+        (
+            ["--rooms", "City Hotel=230", "--on-missing-inventory", "error"],
+            "hotel(s) 'Resort Hotel' have none",
+        ),
+        (["--pickup-days", "0"], "pickup_days must be between 1 and 365"),
         (["--rooms", "City Hotel=lots"], "--rooms 'City Hotel=lots': expected HOTEL=ROOMS"),
         (["--rooms", "City Hotel=100,Resort Hotel=190"], "rooms for 'City Hotel' is 100, but"),
         (["--by", "month,year"], "--by names several grains"),
@@ -111,6 +117,53 @@ def test_kpi_errors_are_one_line_and_exit_2(
     last = err.strip().splitlines()[-1]
     assert code == 2 and out == "" and last.startswith("error: ") and message in last
     assert "Traceback" not in err
+
+
+def test_kpi_by_dimensions_only_is_one_row_each_over_the_whole_range(
+    capsys: pytest.CaptureFixture[str], bookings: Path
+) -> None:
+    code, out, err = _run(
+        capsys, "kpi", str(bookings), "--rooms", "City Hotel=230", "--by", "hotel",
+        "--metrics", "rooms_sold,occupancy,median_lead_time,final_pickup",
+        "--as-of", "2016-05-20", "--pickup-days", "3",
+    )  # fmt: skip
+    assert code == 0
+    table = pd.read_csv(io.StringIO(out)).set_index("hotel")
+    assert list(table.index) == ["City Hotel", "Resort Hotel"]
+    assert set(table["period"]) == {"2016-05-01"}
+    assert table["occupancy"].isna().tolist() == [False, True]  # the one default: skip, and say so
+    assert "warning: occupancy need room inventory, but hotel(s) 'Resort Hotel' have none" in err
+    raw = pd.read_csv(bookings)
+    assert table["median_lead_time"].tolist() == raw.groupby("hotel")["lead_time"].median().tolist()
+
+
+def test_kpi_pace_curve_and_sql(capsys: pytest.CaptureFixture[str], bookings: Path) -> None:
+    args = ["kpi", str(bookings), "--by", "month,hotel", "--as-of", "2016-06-30"]
+    code, out, _ = _run(capsys, *args, "--pace-curve", "20")
+    assert code == 0
+    curve = pd.read_csv(io.StringIO(out))
+    assert list(curve.columns) == [
+        "period",
+        "hotel",
+        "days_before",
+        "rooms_on_books",
+        "rooms_on_books_ly",
+        "rooms_on_books_yoy",
+    ]
+    may = curve[(curve["period"] == "2016-05-01") & (curve["hotel"] == "City Hotel")]
+    assert may["days_before"].tolist() == list(range(21))
+    assert may["rooms_on_books"].iloc[0] > may["rooms_on_books"].iloc[-1]  # fewer booked ahead
+    code, out, _ = _run(capsys, *args, "--sql", "bigquery")
+    assert code == 0 and "DATE_TRUNC(CAST(stay_date AS DATE), MONTH)" in out
+    sqlglot.parse_one(out, read="bigquery")
+
+
+def test_kpi_help_gives_every_formula_and_its_source(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["kpi", "--help"])
+    out = capsys.readouterr().out
+    assert "cancellations / bookings [AAN]" in out and "[RM]    Revenue-management" in out
+    assert "median_lead_time" in out and "all" in out.split("--by mixes one grain")[1]
 
 
 def test_kpi_reports_rejected_rows_on_stderr(

@@ -12,7 +12,7 @@ from typing import Any
 
 _LAZY = {
     "KpiResult": "mhi.analytics.kpi",
-    "KpiSpec": "mhi.analytics.kpi",
+    "KpiSpec": "mhi.analytics.kpi_spec",
     "compute_kpis": "mhi.analytics.kpi",
     "headline": "mhi.analytics.kpi",
     "METRICS": "mhi.analytics.metrics",

@@ -8,7 +8,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mhi.analytics.metrics import COMPARISONS, DEFAULT_METRICS, GRAINS, METRICS
+from mhi.analytics.metrics import (
+    COMPARISONS,
+    DEFAULT_METRICS,
+    DEFAULT_ON_MISSING_INVENTORY,
+    DIMENSIONS,
+    GRAINS,
+    METRICS,
+    RATE_OUTLIER_FACTOR,
+    OnMissingInventory,
+)
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,100}$")
 
@@ -67,6 +76,12 @@ class ModelingConfig(_Config):
         "replaces that day's changes); absent: rebuild the model from the whole raw table",
     )
     reviews_table: str | None = Field(default=None, description="raw reviews table, if any")
+    rate_outlier_factor: float | None = Field(
+        default=RATE_OUTLIER_FACTOR,
+        gt=1,
+        description="a nightly rate above this many times the hotel's median is a data error: "
+        "the booking still counts, its revenue does not (null: no such check)",
+    )
 
     _check_schema = field_validator("target_schema")(lambda v: _name(v, "target_schema"))
     _check_rooms = field_validator("rooms")(_rooms)
@@ -81,12 +96,12 @@ class KpiConfig(_Config):
     )
     grain: str | list[str] = Field(
         default_factory=lambda: ["day", "month"],
-        description=f"period(s), one table each: {', '.join(GRAINS)}",
+        description=f"period(s), one table each: {', '.join(GRAINS)} (all: one row per "
+        "dimension values over the whole range)",
     )
     dimensions: list[str] = Field(
         default_factory=lambda: ["hotel"],
-        description="columns to break KPIs down by (hotel or a segment column such as "
-        "market_segment); [] for totals",
+        description=f"columns to break KPIs down by, of: {', '.join(DIMENSIONS)}; [] for totals",
     )
     start: dt.date | None = Field(
         default=None, description="first stay date (absent: from the data's first)"
@@ -105,16 +120,23 @@ class KpiConfig(_Config):
     )
     as_of: dt.date | None = Field(
         default=None,
-        description="booking date for pace metrics (rooms_on_books, pickup); "
-        "default: the last booking date in the data",
+        description="snapshot date of the pace metrics (rooms_on_books, pickup, final_pickup, "
+        "the pace curve); default: the last booking date in the data",
     )
     pickup_days: int = Field(
         default=7, ge=1, le=365, description="pickup: rooms on books gained over these days"
     )
-    on_missing_inventory: Literal["error", "skip"] = Field(
-        default="skip",
+    on_missing_inventory: OnMissingInventory = Field(
+        default=DEFAULT_ON_MISSING_INVENTORY,
         description="a hotel without room inventory: error fails the step, skip leaves its "
         "inventory-based metrics empty with a warning",
+    )
+    pace_curve_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=730,
+        description="also write kpi.pace_<grain>_by_<dimensions>: rooms on the books 0..N days "
+        "before each night, beside the same time last year",
     )
     model_schema: str | None = Field(
         default=None, description="layer holding the model tables (default: upstream's, or model)"
@@ -149,8 +171,9 @@ class SeriesSpec(_Config):
     measure: Literal["room_nights", "arrivals", "occupancy", "room_revenue"] = Field(
         default="room_nights", description="what to forecast (occupancy needs room inventory)"
     )
-    freq: Literal["D", "W", "M"] = Field(
-        default="D", description="series frequency: D daily, W weekly, M monthly"
+    freq: Literal["D", "W", "M", "Q", "Y"] = Field(
+        default="D",
+        description="series frequency: D daily, W weekly, M monthly, Q quarterly, Y yearly",
     )
     horizon: int = Field(default=28, ge=1, le=730, description="periods to forecast ahead")
 

@@ -1,68 +1,33 @@
-"""Hotel KPIs from the canonical model: by day/week/month/year, by hotel and any segment column,
-with previous-period and same-period-last-year comparisons. Pure, vectorised pandas.
+"""The pandas reference implementation of the KPIs: vectorised, in memory, for tests and small
+extracts. The product computes KPIs in the warehouse (`mhi.analytics.kpi_sql`); tests hold the
+two to the same figures. Formulas and sources: `mhi.analytics.metrics`.
 
-Formulas and sources: `mhi.analytics.metrics`. Documented results for awkward input:
+Documented results for awkward input:
   - a period where no room was sold has occupancy 0 and an empty ADR (0 / 0 is not a rate);
-  - a hotel without room inventory: `on_missing_inventory="error"` (default) raises, "skip"
-    leaves its inventory-based metrics empty and says so in `warnings`;
-  - pace metrics (rooms_on_books, pickup) are given for stay dates on or after `as_of` only.
+  - a hotel without room inventory: `on_missing_inventory` "skip" (the default) leaves its
+    inventory-based metrics empty and says so in `warnings`; "error" raises;
+  - rooms_on_books and pickup cover stay dates on or after `as_of`, final_pickup those before.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mhi.analytics.metrics import (
-    COMPARISONS,
-    DEFAULT_METRICS,
-    GRAINS,
-    METRICS,
-    check_choice,
-    check_metrics,
-)
-from mhi.analytics.modeling import SEGMENT_COLUMNS, expand_nights, stay_nights
-from mhi.errors import StepConfigError, StepExecutionError
+from mhi.analytics import kpi_checks
+from mhi.analytics.kpi_spec import SUFFIXES, KpiSpec, all_ranges, shift, window_start
+from mhi.analytics.kpi_spec import period_start as first_day
+from mhi.analytics.modeling import expand_nights, stay_nights
+from mhi.errors import StepExecutionError
 
 logger = logging.getLogger(__name__)
 
-DIMENSIONS = ("hotel", *SEGMENT_COLUMNS)
-_SUFFIXES = {"previous_period": ("_prev", "_pop"), "last_year": ("_ly", "_yoy")}
-_COUNTS = ("arrivals", "cancellations", "arrival_nights", "lead_time_sum", "lead_time_n")
-
-
-@dataclass(frozen=True)
-class KpiSpec:
-    """What to compute: metrics, grain, dimensions, date range, comparisons and options."""
-
-    metrics: Sequence[str] = DEFAULT_METRICS
-    grain: str = "day"
-    dimensions: Sequence[str] = ("hotel",)
-    start: date | None = None
-    end: date | None = None
-    comparisons: Sequence[str] = ()
-    include_complimentary: bool = False
-    as_of: date | None = None
-    pickup_days: int = 7
-    on_missing_inventory: Literal["error", "skip"] = "error"
-
-    def __post_init__(self) -> None:
-        check_metrics(list(self.metrics))
-        check_choice("grain", self.grain, GRAINS)
-        for d in self.dimensions:
-            check_choice("dimension", d, DIMENSIONS)
-        for c in self.comparisons:
-            check_choice("comparison", c, COMPARISONS)
-        if self.start and self.end and self.start > self.end:
-            raise StepConfigError(f"date range is empty: start {self.start} > end {self.end}")
-        if self.pickup_days < 1:
-            raise StepConfigError(f"pickup_days must be at least 1, got {self.pickup_days}")
+_PACE_COLUMNS = ("hotel", "stay_date", "booking_date", "is_cancelled", "status_date", "status")
 
 
 @dataclass
@@ -87,185 +52,203 @@ def period_start(dates: pd.Series, grain: str) -> pd.Series:
     return out.mask(codes < 0).astype("datetime64[us]")
 
 
-def shift_periods(periods: pd.Series, grain: str, comparison: str) -> pd.Series:
-    """Move period starts forward by one period, or by a year (364 days for day/week grains,
-    so a weekday meets the same weekday, as STR compares)."""
-    if comparison == "previous_period":
-        step = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(days=7)}.get(
-            grain, pd.DateOffset(months=1) if grain == "month" else pd.DateOffset(years=1)
+def data_range(res: pd.DataFrame) -> tuple[date, date]:
+    """Return the first arrival and the last night of the reservations."""
+    last_night = (res["departure_date"] - pd.Timedelta(days=1)).where(res["nights"] > 0)
+    last = max(last_night.max(), res["arrival_date"].max())
+    return res["arrival_date"].min().date(), last.date()
+
+
+def _ts(day: date | None) -> pd.Timestamp | None:
+    return pd.Timestamp(day) if day is not None else None
+
+
+class Frames:
+    """Fact tables of one spec, each grouped by (period, dimensions)."""
+
+    def __init__(self, spec: KpiSpec, first: date, last: date, as_of: pd.Timestamp) -> None:
+        self.spec, self.as_of = spec, as_of
+        self.ranges = all_ranges(spec, spec.start or first, spec.end or last)
+        self.lo, self.hi = _ts(window_start(spec)), _ts(spec.end)
+
+    def grouped(self, rows: pd.DataFrame, day: str, keys: list[str]) -> Any:
+        """Return the rows with their periods, grouped by `keys`."""
+        return self.with_periods(rows, day).groupby(keys, observed=True, sort=False)
+
+    def with_periods(self, rows: pd.DataFrame, day: str) -> pd.DataFrame:
+        """Return the rows in the window with their period (grain `all`: a copy per range)."""
+        if self.spec.grain != "all":
+            ok = pd.Series(True, index=rows.index)
+            ok &= rows[day] >= self.lo if self.lo is not None else True
+            ok &= rows[day] <= self.hi if self.hi is not None else True
+            rows = rows[ok].assign(period=period_start(rows.loc[ok, day], self.spec.grain))
+        else:
+            parts = [
+                rows[(rows[day] >= pd.Timestamp(lo)) & (rows[day] <= pd.Timestamp(hi))].assign(
+                    period=pd.Timestamp(p)
+                )
+                for p, lo, hi in self.ranges
+            ]
+            rows = pd.concat(parts, ignore_index=True)
+            rows["period"] = rows["period"].astype("datetime64[us]")
+        return rows
+
+    def nights(self, nights: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        if not self.spec.include_complimentary:
+            nights = nights[~nights["is_complimentary"]]
+        g = self.grouped(nights, "stay_date", keys)
+        return g.agg(
+            rooms_sold=("stay_date", "size"),
+            rated_rooms=("room_revenue", "count"),
+            room_revenue=("room_revenue", lambda s: s.sum(min_count=1)),
+            other_revenue=("other_revenue", lambda s: s.sum(min_count=1)),
         )
-    else:
-        step = pd.DateOffset(days=364) if grain in ("day", "week") else pd.DateOffset(years=1)
-    return (pd.DatetimeIndex(periods) + step).to_series(index=periods.index)
 
+    def inventory(
+        self, inventory: pd.DataFrame, hotels: list[str], keys: list[str]
+    ) -> pd.DataFrame:
+        inv = inventory[inventory["hotel"].isin(hotels)]
+        inv_keys = [k for k in keys if k in ("period", "hotel")]
+        return self.grouped(inv, "date", inv_keys).agg(rooms_available=("rooms_available", "sum"))
 
-def _window(spec: KpiSpec) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    start = pd.Timestamp(spec.start) if spec.start else None
-    if start is not None and spec.comparisons:
-        start = start - pd.DateOffset(years=1, months=1)  # room for last-year comparisons
-    return start, pd.Timestamp(spec.end) if spec.end else None
+    def bookings(self, res: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        stayed = ~res["is_cancelled"] & (res["nights"] > 0)
+        r = res.assign(
+            _arr=(~res["is_cancelled"]).astype("int64"),
+            _stays=stayed.astype("int64"),
+            _nights=res["nights"].where(stayed),
+            **{f"_{s}": (res["status"] == s).astype("int64") for s in _STATUS_FACTS},
+        )
+        g = self.grouped(r, "arrival_date", keys)
+        out = g.agg(
+            bookings=("_arr", "size"),
+            arrivals=("_arr", "sum"),
+            **{f: (f"_{s}", "sum") for s, f in _STATUS_FACTS.items()},
+            arrival_nights=("_nights", lambda s: s.sum(min_count=1)),
+            stays=("_stays", "sum"),
+            lead_sum=("lead_time", lambda s: s.sum(min_count=1)),
+            lead_n=("lead_time", "count"),
+            lead_median=("lead_time", "median"),
+        )
+        return out
 
+    def pace_nights(self, res: pd.DataFrame) -> pd.DataFrame:
+        """Return every night of every booking (cancelled or not) with dated status."""
+        r = res[res["nights"] > 0]
+        if not self.spec.include_complimentary:
+            r = r[~r["is_complimentary"]]
+        cols = tuple(dict.fromkeys((*_PACE_COLUMNS, *self.spec.dimensions)))
+        return expand_nights(r.assign(status_date=r["status_date"].dt.normalize()), cols)
 
-def _between(s: pd.Series, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.Series:
-    ok = pd.Series(True, index=s.index)
-    if start is not None:
-        ok &= s >= start
-    if end is not None:
-        ok &= s <= end
-    return ok
-
-
-def _night_facts(nights: pd.DataFrame, spec: KpiSpec, keys: list[str]) -> pd.DataFrame:
-    start, end = _window(spec)
-    n = nights[_between(nights["stay_date"], start, end)]
-    if not spec.include_complimentary:
-        n = n[~n["is_complimentary"]]
-    n = n.assign(period=period_start(n["stay_date"], spec.grain))
-    g = n.groupby(keys, observed=True, sort=False)
-    return g.agg(
-        rooms_sold=("stay_date", "size"),
-        room_revenue=("room_revenue", "sum"),
-        other_revenue=("other_revenue", lambda s: s.sum(min_count=1)),
-    )
-
-
-def _booking_facts(res: pd.DataFrame, spec: KpiSpec, keys: list[str]) -> pd.DataFrame:
-    start, end = _window(spec)
-    r = res[_between(res["arrival_date"], start, end)]
-    stayed = ~r["is_cancelled"]
-    r = r.assign(
-        period=period_start(r["arrival_date"], spec.grain),
-        _arr=stayed.astype("int64"),
-        _can=r["is_cancelled"].astype("int64"),
-        _nights=r["nights"].where(stayed, 0),
-        _lead_n=r["lead_time"].notna().astype("int64"),
-    )
-    g = r.groupby(keys, observed=True, sort=False)
-    return g.agg(
-        bookings=("_arr", "size"),
-        arrivals=("_arr", "sum"),
-        cancellations=("_can", "sum"),
-        arrival_nights=("_nights", "sum"),
-        lead_time_sum=("lead_time", "sum"),
-        lead_time_n=("_lead_n", "sum"),
-    )
-
-
-def _pace_facts(res: pd.DataFrame, spec: KpiSpec, keys: list[str]) -> pd.DataFrame:
-    cols = ("hotel", "stay_date", "booking_date", "is_cancelled", "status_date")
-    cols += ("is_complimentary", *(d for d in spec.dimensions if d != "hotel"))
-    nights = expand_nights(res[res["nights"] > 0], cols)
-    as_of = pd.Timestamp(spec.as_of) if spec.as_of else res["booking_date"].max()
-    start, end = _window(spec)
-    n = nights[_between(nights["stay_date"], max(as_of, start or as_of), end)]
-    if not spec.include_complimentary:
-        n = n[~n["is_complimentary"]]
-    cancel = n["status_date"].where(n["is_cancelled"])
-
-    def on_books(t: pd.Timestamp) -> pd.Series:
-        return ((n["booking_date"] <= t) & ~(cancel <= t)).astype("int64")
-
-    n = n.assign(
-        period=period_start(n["stay_date"], spec.grain),
-        rooms_on_books=on_books(as_of),
-        _before=on_books(as_of - pd.Timedelta(days=spec.pickup_days)),
-    )
-    g = n.groupby(keys, observed=True, sort=False)
-    out = g.agg(rooms_on_books=("rooms_on_books", "sum"), _before=("_before", "sum"))
-    out["pickup"] = out["rooms_on_books"] - out.pop("_before")
-    return out
-
-
-def _inventory_facts(
-    inventory: pd.DataFrame, spec: KpiSpec, keys: list[str], hotels: Sequence[str]
-) -> pd.DataFrame:
-    start, end = _window(spec)
-    inv = inventory[_between(inventory["date"], start, end) & inventory["hotel"].isin(hotels)]
-    inv = inv.assign(period=period_start(inv["date"], spec.grain))
-    inv_keys = [k for k in keys if k in ("period", "hotel")]
-    return inv.groupby(inv_keys, observed=True, sort=False).agg(
-        rooms_available=("rooms_available", "sum")
-    )
-
-
-def _check_capacity(nights: pd.DataFrame, inventory: pd.DataFrame) -> None:
-    sold = nights.groupby(["hotel", "stay_date"], observed=True).size().rename("sold")
-    inv = inventory.set_index(["hotel", "date"])["rooms_available"]
-    inv.index = inv.index.set_names(["hotel", "stay_date"])
-    both = pd.concat([sold, inv], axis=1, join="inner")
-    over = both[both["sold"] > both["rooms_available"]]
-    if not over.empty:
-        worst = over.assign(d=over["sold"] - over["rooms_available"]).sort_values("d").iloc[-1]
-        hotel, day = worst.name
-        raise StepConfigError(
-            f"rooms for {hotel!r} is {int(worst['rooms_available'])}, but "
-            f"{int(worst['sold'])} rooms were occupied on {day:%Y-%m-%d} "
-            f"({len(over)} nights over capacity): configure at least "
-            f"{int(over.loc[hotel]['sold'].max())} rooms"
+    def pace(self, res: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        n = self.pace_nights(res)
+        k = pd.Timedelta(days=self.spec.pickup_days)
+        future = n["stay_date"] >= self.as_of
+        n = n.assign(
+            _otb=on_books(n, self.as_of).where(future),
+            _pickup=(on_books(n, self.as_of) - on_books(n, self.as_of - k)).where(future),
+            _final=(on_books(n, n["stay_date"]) - on_books(n, n["stay_date"] - k)).where(~future),
+        )
+        g = self.grouped(n, "stay_date", keys)
+        total = lambda s: s.sum(min_count=1)  # noqa: E731
+        return g.agg(
+            rooms_on_books=("_otb", total),
+            pickup=("_pickup", total),
+            final_pickup=("_final", total),
         )
 
 
-def _missing_inventory(
-    hotels: Sequence[str], inventory: pd.DataFrame, spec: KpiSpec, warnings: list[str]
-) -> list[str]:
-    needs = [m for m in spec.metrics if "inventory" in METRICS[m].needs]
-    have = set(inventory["hotel"].unique()) if not inventory.empty else set()
-    missing = sorted(h for h in hotels if h not in have)
-    if not needs or not missing:
-        return []
-    text = (
-        f"{', '.join(needs)} need room inventory, but hotel(s) {', '.join(map(repr, missing))} "
-        f"have none: configure rooms per hotel (e.g. rooms: {{{missing[0]!r}: 120}})"
-        + (f"; configured: {', '.join(sorted(map(repr, have)))}" if have else "")
-    )
-    if spec.on_missing_inventory == "error":
-        raise StepConfigError(text)
-    warnings.append(text)
-    return missing
+_STATUS_FACTS = {
+    "cancelled": "cancellations",
+    "no_show": "no_shows",
+    "confirmed": "confirmed_bookings",
+    "checked_in": "checked_in_bookings",
+    "checked_out": "checked_out_bookings",
+}
 
 
-def _ratios(t: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    def div(a: str, b: str) -> pd.Series:
-        den = t[b].where(t[b] > 0) if b in t.columns else np.nan
-        return t[a] / den if a in t.columns else pd.Series(np.nan, index=t.index)
+def on_books(nights: pd.DataFrame, t: pd.Timestamp | pd.Series) -> pd.Series:
+    """Return 1 where a night is on the books at `t`: booked by then and not cancelled by then
+    (a cancellation without a date counts from the start)."""
+    cancel = nights["status_date"]
+    cancelled = nights["is_cancelled"] & (cancel.isna() | (cancel <= t))
+    return ((nights["booking_date"] <= t) & ~cancelled).astype("float64")
 
-    derived = {
-        "occupancy": lambda: div("rooms_sold", "rooms_available"),
-        "adr": lambda: div("room_revenue", "rooms_sold"),
-        "revpar": lambda: div("room_revenue", "rooms_available"),
-        "trevpar": lambda: (
-            (t["room_revenue"] + t["other_revenue"])
-            / t["rooms_available"].where(t["rooms_available"] > 0)
-        ),
-        "cancellation_rate": lambda: div("cancellations", "bookings"),
-        "alos": lambda: div("arrival_nights", "arrivals"),
-        "avg_lead_time": lambda: div("lead_time_sum", "lead_time_n"),
+
+def _metrics(t: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    col = lambda c: t[c] if c in t.columns else pd.Series(np.nan, index=t.index)  # noqa: E731
+    sold, rated, revenue = col("rooms_sold").fillna(0), col("rated_rooms"), col("room_revenue")
+    avail = col("rooms_available").where(col("rooms_available") > 0)
+    est = revenue.where(rated == sold, revenue * sold / rated.where(rated > 0)).mask(sold == 0, 0.0)
+    values = {
+        "rooms_available": lambda: col("rooms_available"),
+        "rooms_sold": lambda: sold,
+        "unrated_rooms": lambda: sold - rated.fillna(0),
+        "room_revenue": lambda: revenue.fillna(0.0),
+        "occupancy": lambda: sold / avail,
+        "adr": lambda: revenue / rated.where(rated > 0),
+        "revpar": lambda: est / avail,
+        "trevpar": lambda: (est + col("other_revenue").fillna(0.0)) / avail,
+        "cancellation_rate": lambda: col("cancellations").fillna(0) / col("bookings"),
+        "no_show_rate": lambda: col("no_shows").fillna(0) / col("bookings"),
+        "alos": lambda: col("arrival_nights") / col("stays").where(col("stays") > 0),
+        "avg_lead_time": lambda: col("lead_sum") / col("lead_n").where(col("lead_n") > 0),
+        "median_lead_time": lambda: col("lead_median"),
     }
-    out = t.copy()
+    counts = ("bookings", "arrivals", *_STATUS_FACTS.values())
+    out = t[[c for c in t.columns if c == "period" or c not in values]].copy()
     for m in metrics:
-        if m in derived:
-            out[m] = derived[m]()
+        if m in counts:
+            out[m] = col(m).fillna(0)
+        elif m in values:
+            out[m] = values[m]()
+        else:
+            out[m] = col(m)
     return out
 
 
-def _compare(t: pd.DataFrame, spec: KpiSpec, keys: list[str]) -> pd.DataFrame:
+def _compare(t: pd.DataFrame, spec: KpiSpec, keys: list[str], frames: Frames) -> pd.DataFrame:
     metrics = list(spec.metrics)
-    for comparison in spec.comparisons:
-        suffix, change = _SUFFIXES[comparison]
+    for i, comparison in enumerate(spec.active_comparisons()):
+        suffix, change = SUFFIXES[comparison]
         other = t[keys + metrics].copy()
-        other["period"] = shift_periods(other["period"], spec.grain, comparison)
-        other = other.rename(columns={m: m + suffix for m in metrics})
-        t = t.merge(other, on=keys, how="left")
+        if spec.grain == "all":  # the comparison range's row stands beside the range's row
+            this, theirs = frames.ranges[0][0], frames.ranges[1 + i][0]
+            other = other[other["period"] == pd.Timestamp(theirs)]
+            other["period"] = pd.Timestamp(this)
+        else:
+            moved = {p: shift(p.date(), spec.grain, comparison) for p in other["period"].unique()}
+            other["period"] = pd.to_datetime(other["period"].map(moved))
+        other["period"] = other["period"].astype("datetime64[us]")
+        t = t.merge(other.rename(columns={m: m + suffix for m in metrics}), on=keys, how="left")
         for m in metrics:
             base = t[m + suffix]
             t[m + change] = t[m] / base.where(base != 0) - 1
     return t
 
 
-def _trim(t: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
-    if spec.start is not None:
-        t = t[t["period"] >= period_start(pd.Series([pd.Timestamp(spec.start)]), spec.grain)[0]]
-    return t
+def _check_capacity(nights: pd.DataFrame, inventory: pd.DataFrame, frames: Frames) -> None:
+    lo, hi = frames.lo, frames.hi
+    n = nights[(nights["stay_date"] >= lo) if lo is not None else slice(None)]
+    n = n[(n["stay_date"] <= hi)] if hi is not None else n
+    sold = n.groupby(["hotel", "stay_date"], observed=True).size().rename("sold")
+    inv = inventory.groupby(["hotel", "date"], observed=True)["rooms_available"].sum()
+    inv.index = inv.index.set_names(["hotel", "stay_date"])
+    both = pd.concat([sold, inv], axis=1, join="inner")
+    over = both[both["sold"] > both["rooms_available"]].reset_index()
+    if over.empty:
+        return
+    over = over.assign(d=over["sold"] - over["rooms_available"])
+    worst = over.sort_values(["d", "hotel", "stay_date"], ascending=[False, True, True]).iloc[0]
+    peak = int(over.loc[over["hotel"] == worst["hotel"], "sold"].max())
+    kpi_checks.over_capacity(
+        str(worst["hotel"]),
+        int(worst["rooms_available"]),
+        int(worst["sold"]),
+        worst["stay_date"].date(),
+        len(over),
+        peak,
+    )
 
 
 def compute_kpis(
@@ -279,95 +262,82 @@ def compute_kpis(
 
     Raises:
         StepExecutionError: no reservations, or none in the date range.
-        StepConfigError: inventory is missing or smaller than the rooms occupied.
+        StepConfigError: inventory is missing (when asked to fail) or smaller than the rooms
+            occupied; TRevPAR without other revenue.
     """
     if reservations.empty:
         raise StepExecutionError("no reservations to compute KPIs from")
+    first, last = data_range(reservations)
+    kpi_checks.check_range(spec, first, last)
     nights = stay_nights(reservations) if nights is None else nights
     warnings: list[str] = []
+    kpi_checks.dropped_comparisons(spec, warnings)
     hotels = sorted(reservations["hotel"].unique())
-    skipped = _missing_inventory(hotels, inventory, spec, warnings)
-    needs = set().union(*(METRICS[m].needs for m in spec.metrics))
+    kpi_checks.missing_inventory(hotels, inventory["hotel"].unique(), spec, warnings)
+    needs = spec.needs()
+    as_of = pd.Timestamp(spec.as_of) if spec.as_of else reservations["booking_date"].max()
+    frames = Frames(spec, first, last, as_of)
     if "inventory" in needs:
-        _check_capacity(nights, inventory)
-    keys = ["period", *spec.dimensions]
-    parts = []
-    if needs & {"nights", "inventory"}:
-        parts.append(_night_facts(nights, spec, keys))
-    if "bookings" in needs:
-        parts.append(_booking_facts(reservations, spec, keys))
-    if "pace" in needs:
-        parts.append(_pace_facts(reservations, spec, keys))
-    facts = pd.concat(parts, axis=1, join="outer") if len(parts) > 1 else parts[0]
-    if "other" in needs and facts["other_revenue"].isna().all():
-        raise StepConfigError(
-            "trevpar needs other revenue (F&B, extras) and this source has none: "
-            "use revpar, or model a source with folio or POS revenue"
-        )
-    facts = _with_inventory(facts, inventory, spec, keys, [h for h in hotels if h not in skipped])
-    if facts.empty:
-        raise StepExecutionError(_no_data_message(reservations, spec))
-    t = _fill_counts(facts.reset_index())
-    t = _ratios(t, spec.metrics)
-    t = _compare(t.sort_values(keys, kind="stable"), spec, keys)
-    t = _trim(t, spec)
+        _check_capacity(nights, inventory, frames)
+    if "other" in needs and nights["other_revenue"].isna().all():
+        kpi_checks.no_other_revenue()
+    t = _facts(reservations, nights, inventory, hotels, frames)
+    t = _compare(_metrics(t, list(spec.metrics)), spec, ["period", *spec.dimensions], frames)
+    trim = frames.ranges[0][0] if spec.grain == "all" else spec.start
+    if trim is not None:
+        t = t[t["period"] >= pd.Timestamp(first_day(trim, spec.grain))]
     if t.empty:
-        raise StepExecutionError(_no_data_message(reservations, spec))
-    suffixes = [s for c in spec.comparisons for s in _SUFFIXES[c]]
-    columns = keys + list(spec.metrics) + [m + s for s in suffixes for m in spec.metrics]
-    return KpiResult(t[columns].reset_index(drop=True), warnings)
+        raise StepExecutionError(kpi_checks.no_data(spec, first, last))
+    t = t.sort_values(["period", *spec.dimensions], kind="stable")
+    return KpiResult(t[spec.output_columns()].reset_index(drop=True), warnings)
 
 
-def _fill_counts(t: pd.DataFrame) -> pd.DataFrame:
-    # A period present in one fact table but not another had none of the other's events.
-    for c in ("rooms_sold", "room_revenue", "bookings", *_COUNTS, "rooms_on_books", "pickup"):
-        if c in t.columns:
-            t[c] = t[c].fillna(0)
-            if c != "room_revenue":
-                t[c] = t[c].astype("int64")
-    return t
-
-
-def _with_inventory(
-    facts: pd.DataFrame,
+def _facts(
+    res: pd.DataFrame,
+    nights: pd.DataFrame,
     inventory: pd.DataFrame,
-    spec: KpiSpec,
-    keys: list[str],
-    hotels: Sequence[str],
+    hotels: list[str],
+    frames: Frames,
 ) -> pd.DataFrame:
-    needs = set().union(*(METRICS[m].needs for m in spec.metrics))
-    if "inventory" not in needs:
-        return facts
-    inv = _inventory_facts(inventory, spec, keys, hotels)
-    on = [k for k in keys if k in ("period", "hotel")]
-    if on == keys:  # hotel-level table: every night of inventory gets a row, sold or not
-        facts = facts.join(inv, how="outer")
-    else:
-        facts = facts.reset_index().merge(inv.reset_index(), on=on, how="left").set_index(keys)
-    return facts
-
-
-def _no_data_message(res: pd.DataFrame, spec: KpiSpec) -> str:
-    first, last = res["arrival_date"].min(), res["departure_date"].max()
-    return (
-        f"no data between {spec.start or 'the start'} and {spec.end or 'the end'}: "
-        f"the reservations cover {first:%Y-%m-%d} to {last:%Y-%m-%d}"
-    )
+    """Return every needed fact per key: the union of the sources' keys, left-joined."""
+    spec, needs = frames.spec, frames.spec.needs()
+    keys = ["period", *spec.dimensions]
+    parts: dict[str, pd.DataFrame] = {}
+    if "nights" in needs:
+        parts["nights"] = frames.nights(nights, keys)
+    if "bookings" in needs:
+        parts["bookings"] = frames.bookings(res, keys)
+    if "pace" in needs:
+        parts["pace"] = frames.pace(res, keys)
+    inv = frames.inventory(inventory, hotels, keys) if "inventory" in needs else None
+    key_frames = [p.index.to_frame(index=False) for p in parts.values()]
+    if inv is not None and set(spec.dimensions) <= {"hotel"}:
+        key_frames.append(inv.index.to_frame(index=False))
+    if not key_frames:
+        return pd.DataFrame(columns=keys)
+    t = pd.concat(key_frames, ignore_index=True).drop_duplicates()
+    for part in parts.values():
+        t = t.merge(part.reset_index(), on=keys, how="left")
+    if inv is not None:
+        t = t.merge(inv.reset_index(), on=list(inv.index.names), how="left")
+    return t
 
 
 def headline(table: pd.DataFrame, spec: KpiSpec, data_end: pd.Timestamp) -> list[dict[str, Any]]:
     """Return, per hotel, the metrics of the last period that ends on or before `data_end`
-    (hotel-level tables only; changes as fractions: 0.05 is +5 %)."""
-    if "hotel" not in table.columns or table.empty:
+    (hotel-level tables only; grain `all`: its one row; changes as fractions: 0.05 is +5 %)."""
+    if table.empty or list(spec.dimensions) != ["hotel"]:
         return []
-    if list(spec.dimensions) != ["hotel"]:
-        return []
-    ends = shift_periods(table["period"], spec.grain, "previous_period") - pd.Timedelta(days=1)
-    full = table[ends.to_numpy() <= data_end]
+    periods = pd.to_datetime(table["period"])
+    if spec.grain == "all":
+        full = table
+    else:
+        ends = periods.map(lambda p: shift(p.date(), spec.grain, "previous_period"))
+        full = table[pd.to_datetime(ends) - pd.Timedelta(days=1) <= data_end]
     out = []
     for hotel, rows in full.groupby("hotel", observed=True):
-        last = rows.sort_values("period").iloc[-1]
-        item: dict[str, Any] = {"hotel": str(hotel), "period": f"{last['period']:%Y-%m-%d}"}
+        last = rows.assign(_p=pd.to_datetime(rows["period"])).sort_values("_p").iloc[-1]
+        item: dict[str, Any] = {"hotel": str(hotel), "period": f"{last['_p']:%Y-%m-%d}"}
         for col in table.columns:
             quoted = col in spec.metrics or col.endswith(("_yoy", "_pop"))
             if quoted and pd.notna(last[col]):

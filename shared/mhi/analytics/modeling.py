@@ -9,11 +9,17 @@ Rejection reasons (the `reason` column of the report):
   not_a_number             a numeric field holding text (the detail names field and value)
   departure_before_arrival departure earlier than arrival
   stay_too_long            more than MAX_NIGHTS nights (almost always a mistyped year)
-  negative_rate            a negative nightly rate or room revenue
-  missing_rate             a booking that is not cancelled but carries no rate at all
   unknown_currency         a currency that is neither the reporting one nor in `fx_rates`
   unknown_status           a status outside the known vocabulary (see sources.STATUS_WORDS)
   inconsistent_status      the source's cancel flag disagrees with its status
+
+Revenue exclusions (the report's `action` is `revenue_excluded`): the booking stays, with its
+nights, status and lead time in every count, and only its revenue is left out (adr and
+room_revenue empty, `revenue_excluded` true); KPIs take ADR over the rooms with a valid rate.
+  negative_rate            a negative nightly rate or room revenue
+  absurd_rate              a rate above RATE_OUTLIER_FACTOR times the hotel's median rate in
+                           the batch (a mistyped amount: 5,400 where 54.00 was meant)
+  missing_rate             a booking that is not cancelled but carries no rate at all
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from mhi.analytics.metrics import RATE_OUTLIER_FACTOR
 from mhi.analytics.parsing import Checks, blank, per_unique, quote, to_datetime
 from mhi.analytics.sources import STATUS_WORDS
 from mhi.errors import StepConfigError
@@ -59,6 +66,7 @@ RESERVATION_COLUMNS = (
     "is_complimentary",
     "adr",
     "room_revenue",
+    "revenue_excluded",
     "other_revenue",
     "currency",
     "source",
@@ -72,6 +80,7 @@ NIGHT_COLUMNS = (
     "other_revenue",
     "is_complimentary",
     "booking_date",
+    "status",
     *SEGMENT_COLUMNS,
 )
 REJECT_COLUMNS = ("source", "source_row", "hotel", "reservation_id", "reason", "detail")
@@ -80,16 +89,22 @@ COMPLIMENTARY_SEGMENTS = ("complementary", "complimentary", "comp")
 
 @dataclass
 class ModelResult:
-    """Reservations that passed validation, the rejected rows, and notes on defaulted values."""
+    """Reservations that passed validation, the rejected rows, the kept bookings whose revenue
+    was excluded, and notes on defaulted values."""
 
     reservations: pd.DataFrame
     rejects: pd.DataFrame
     deleted: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
+    excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
 
     def rejected_by_reason(self) -> dict[str, int]:
         """Return the number of rejected rows per reason."""
         return {str(k): int(v) for k, v in self.rejects["reason"].value_counts().items()}
+
+    def excluded_by_reason(self) -> dict[str, int]:
+        """Return the number of kept bookings whose revenue was excluded, per reason."""
+        return {str(k): int(v) for k, v in self.excluded["reason"].value_counts().items()}
 
 
 def _parse_dates(staged: pd.DataFrame, checks: Checks, columns: tuple[str, ...]) -> None:
@@ -209,11 +224,23 @@ def _validate(staged: pd.DataFrame, checks: Checks, status: pd.Series) -> pd.Ser
 
 
 def _rate_checks(
-    staged: pd.DataFrame, checks: Checks, adr: pd.Series, room: pd.Series, cancelled: pd.Series
-) -> None:
-    negative = (adr < 0) | (room < 0)
-    checks.fail(negative, "negative_rate", lambda m: "adr=" + adr[m].round(2).astype("string"))
-    checks.fail(~cancelled & adr.isna() & room.isna(), "missing_rate", "no rate or amount")
+    hotel: pd.Series, adr: pd.Series, room: pd.Series, cancelled: pd.Series, factor: float | None
+) -> Checks:
+    """Return the bookings whose revenue is excluded (they stay for every count)."""
+    flags = Checks(adr.index)
+    shown = lambda m: "adr=" + adr[m].round(2).astype("string")  # noqa: E731
+    flags.fail((adr < 0) | (room < 0), "negative_rate", shown)
+    if factor:
+        median = adr.where(adr > 0).groupby(hotel, dropna=False).transform("median")
+        flags.fail(
+            adr > factor * median,
+            "absurd_rate",
+            lambda m: (
+                shown(m) + f" > {factor:g} x the hotel's median " + median[m].astype("string")
+            ),
+        )
+    flags.fail(~cancelled & adr.isna() & room.isna(), "missing_rate", "no rate or amount")
+    return flags
 
 
 def model_reservations(
@@ -222,8 +249,10 @@ def model_reservations(
     source: str,
     currency: str = "EUR",
     fx_rates: Mapping[str, float] | None = None,
+    rate_outlier_factor: float | None = RATE_OUTLIER_FACTOR,
 ) -> ModelResult:
-    """Validate staging rows and return canonical reservations plus the rejection report."""
+    """Validate staging rows and return canonical reservations plus the rejection report
+    (`rate_outlier_factor` None: no absurd-rate check)."""
     staged = staged.copy()
     notes: list[str] = []
     checks = Checks(staged.index)
@@ -237,12 +266,13 @@ def model_reservations(
     cancelled = status.isin(["cancelled", "no_show"]).fillna(False)
     factor = _fx(staged, checks, currency, fx_rates or {})
     adr, room = _revenue(staged, nights)
-    _rate_checks(staged, checks, adr, room, cancelled)
+    hotel = per_unique(staged["hotel"], lambda u: u.str.strip())
+    flags = _rate_checks(hotel, adr * factor, room * factor, cancelled, rate_outlier_factor)
     _defaults(staged, notes)
     row = source_row if source_row is not None else pd.Series(staged.index + 1, index=staged.index)
     res = pd.DataFrame(
         {
-            "hotel": per_unique(staged["hotel"], lambda u: u.str.strip()),
+            "hotel": hotel,
             "reservation_id": staged["reservation_id"].astype("string").str.strip(),
             "status": status,
             "is_cancelled": cancelled,
@@ -256,7 +286,7 @@ def model_reservations(
             "babies": staged["babies"],
         }
     )
-    parts = _Parts(adr * factor, room * factor, factor, row, deleted)
+    parts = _Parts(adr * factor, room * factor, factor, row, deleted, flags)
     return _finish(res, staged, checks, parts, notes, source=source, currency=currency)
 
 
@@ -266,6 +296,7 @@ class _Parts(NamedTuple):
     factor: pd.Series
     row: pd.Series
     deleted: pd.Series | None
+    flags: Checks
 
 
 def _finish(
@@ -278,15 +309,17 @@ def _finish(
     source: str,
     currency: str,
 ) -> ModelResult:
-    adr, room, factor, row, deleted = parts
+    adr, room, factor, row, deleted, flags = parts
     res["booking_date"] = res["booking_date"].dt.normalize()
     res["lead_time"] = (res["arrival_date"] - res["booking_date"]).dt.days
     res["guests"] = res["adults"] + res["children"] + res["babies"]
     for col in SEGMENT_COLUMNS:
         res[col] = _text(staged, col)
     res["is_complimentary"] = res["market_segment"].str.lower().isin(COMPLIMENTARY_SEGMENTS)
-    res["adr"] = adr
-    res["room_revenue"] = room
+    excluded = flags.reason.notna()
+    res["adr"] = adr.mask(excluded)
+    res["room_revenue"] = room.mask(excluded)
+    res["revenue_excluded"] = excluded
     other = staged.get("other_revenue", pd.Series(np.nan, index=staged.index))
     res["other_revenue"] = other * factor
     res["currency"] = currency.upper()
@@ -294,32 +327,43 @@ def _finish(
     res["source_row"] = pd.to_numeric(row, errors="coerce").astype("Int64")
     bad = checks.reason.notna()
     gone = pd.Series(False, index=res.index) if deleted is None else deleted.fillna(False) & ~bad
-    rejects = pd.DataFrame(
-        {
-            "source": source,
-            "source_row": res["source_row"][bad],
-            "hotel": res["hotel"][bad],
-            "reservation_id": res["reservation_id"][bad],
-            "reason": checks.reason[bad],
-            "detail": checks.detail[bad],
-        },
-        columns=list(REJECT_COLUMNS),
-    )
-    keep = res[~bad & ~gone]
-    dup = keep.duplicated(["hotel", "reservation_id"], keep=False)
-    if dup.any():
-        # Several versions of one reservation: the latest status date wins.
-        order = keep["status_date"].fillna(pd.Timestamp.min)
-        latest = keep.assign(_o=order).sort_values("_o", kind="stable").drop(columns="_o")
-        latest = latest.drop_duplicates(["hotel", "reservation_id"], keep="last")
-        notes.append(f"{len(keep) - len(latest)} older versions of a reservation superseded")
-        keep = latest.sort_index()
+    keep = _latest(res[~bad & ~gone], notes)
     return ModelResult(
         keep.reset_index(drop=True)[list(RESERVATION_COLUMNS)],
-        rejects.reset_index(drop=True),
+        _report(res, checks, bad, source),
         res.loc[gone, ["hotel", "reservation_id"]].reset_index(drop=True),
         notes,
+        _report(res, flags, keep.index[keep["revenue_excluded"]], source),
     )
+
+
+def _report(
+    res: pd.DataFrame, checks: Checks, rows: pd.Index | pd.Series, source: str
+) -> pd.DataFrame:
+    """Return the report rows (source row, keys, reason, detail) of `rows`."""
+    return pd.DataFrame(
+        {
+            "source": source,
+            "source_row": res["source_row"][rows],
+            "hotel": res["hotel"][rows],
+            "reservation_id": res["reservation_id"][rows],
+            "reason": checks.reason[rows],
+            "detail": checks.detail[rows],
+        },
+        columns=list(REJECT_COLUMNS),
+    ).reset_index(drop=True)
+
+
+def _latest(keep: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Keep the latest version (by status date) of each reservation."""
+    dup = keep.duplicated(["hotel", "reservation_id"], keep=False)
+    if not dup.any():
+        return keep
+    order = keep["status_date"].fillna(pd.Timestamp.min)
+    latest = keep.assign(_o=order).sort_values("_o", kind="stable").drop(columns="_o")
+    latest = latest.drop_duplicates(["hotel", "reservation_id"], keep="last")
+    notes.append(f"{len(keep) - len(latest)} older versions of a reservation superseded")
+    return latest.sort_index()
 
 
 def _truthy(s: pd.Series) -> pd.Series:

@@ -2,7 +2,7 @@
 
 ms-file-import      CSV / CSV.GZ -> raw.<table>
 ms-data-modeling    raw reservations -> model tables + validation report
-ms-kpi-engine       model tables -> kpi.<grain>_by_<dimensions> + headline + charts
+ms-kpi-engine       model tables -> kpi.<grain>_by_<dimensions>, computed in the warehouse
 ms-demand-forecast  model tables -> forecast tables + chosen models + charts
 """
 
@@ -21,7 +21,7 @@ from mhi.analytics.configs import (
     KpiConfig,
     ModelingConfig,
 )
-from mhi.analytics.kpi import KpiSpec, compute_kpis, headline
+from mhi.analytics.kpi_spec import KpiSpec
 from mhi.analytics.modeling import inventory_for, model_reservations, stay_nights
 from mhi.analytics.reviews import model_reviews
 from mhi.analytics.sources import source_mapping, stage, stage_availability
@@ -66,7 +66,11 @@ def _data_modeling(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
     if config.date is not None:
         staged = _changed_on(staged, config.date)
     result = model_reservations(
-        staged, source=config.source, currency=config.currency, fx_rates=config.fx_rates
+        staged,
+        source=config.source,
+        currency=config.currency,
+        fx_rates=config.fx_rates,
+        rate_outlier_factor=config.rate_outlier_factor,
     )
     nights = stay_nights(result.reservations)
     inventory = _inventory(ctx, config, result.reservations, mapping.availability_table)
@@ -91,6 +95,8 @@ def _data_modeling(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
         "row_counts": rows,
         "rejected": sum(rejected.values()),
         "rejected_by_reason": rejected,
+        "revenue_excluded": len(result.excluded),
+        "revenue_excluded_by_reason": result.excluded_by_reason(),
         "notes": result.notes[:20],
     }
 
@@ -124,25 +130,32 @@ def _inventory(
 
 
 def _kpi_engine(ctx: StepContext, config: KpiConfig) -> dict[str, Any]:
+    """Send each grain's KPI query to the warehouse, which writes the table where the data is."""
+    from mhi.analytics.kpi import headline
+    from mhi.analytics.kpi_warehouse import materialize_kpis, plan_kpis, read_last_periods
+
     wh, account = ctx.services.warehouse, ctx.account
     schema = store.model_schema(config.model_schema, ctx.upstream)
-    res, nights, inventory = store.read_model(wh, account, schema)
-    if config.rooms is not None:
-        inventory = inventory_for(res, config.rooms)
     tables, total, warnings, summary, charts = [], 0, [], [], []
-    data_end = res["arrival_date"].max() if not res.empty else pd.NaT
+    mode = "merge" if (config.start or config.end) else "replace"
+    dims = "_".join(config.dimensions) or "all"
     for grain in config.grains():
         spec = _spec(config, grain)
-        result = compute_kpis(res, inventory, spec, nights)
-        table = f"kpi.{grain}_by_{'_'.join(config.dimensions) or 'all'}"
-        keys = ["period", *config.dimensions]
-        mode = "merge" if (config.start or config.end) else "replace"
-        total += wh.write(account, table, result.table, mode=mode, keys=keys)
+        plan = plan_kpis(wh, account, schema, spec, config.rooms)
+        table = f"kpi.{grain}_by_{dims}"
+        total += materialize_kpis(wh, account, plan, table, mode=mode)
         tables.append(table)
-        warnings += [w for w in result.warnings if w not in warnings]
-        summary = headline(result.table, spec, data_end) or summary
-        if config.charts:
-            charts += _kpi_charts(ctx, table, result.table, spec)
+        if config.pace_curve_days is not None:
+            pace = f"kpi.pace_{grain}_by_{dims}"
+            total += materialize_kpis(wh, account, plan, pace, mode=mode, pace=True)
+            tables.append(pace)
+        warnings += [w for w in plan.warnings if w not in warnings]
+        if list(config.dimensions) == ["hotel"]:
+            last = read_last_periods(wh, account, table, plan)
+            summary = headline(last, spec, pd.Timestamp(plan.last_arrival)) or summary
+            if config.charts and grain != "all":
+                charts += _kpi_charts(ctx, table, spec)
+    ctx.log.info("kpis in %s: %d rows in %s", wh.dialect, total, ", ".join(tables))
     return {
         "schema": schema,
         "tables": tables,
@@ -165,14 +178,21 @@ def _spec(config: KpiConfig, grain: str) -> KpiSpec:
         as_of=config.as_of,
         pickup_days=config.pickup_days,
         on_missing_inventory=config.on_missing_inventory,
+        pace_curve_days=config.pace_curve_days,
     )
 
 
-def _kpi_charts(ctx: StepContext, table: str, frame: pd.DataFrame, spec: KpiSpec) -> list[str]:
+def _kpi_charts(ctx: StepContext, table: str, spec: KpiSpec) -> list[str]:
     from mhi.analytics.charts import kpi_trend_png
+    from mhi.analytics.kpi_warehouse import read_hotel_rows
 
+    metrics = list(spec.metrics)[:6]
+    columns = [m + s for m in metrics for s in ("", "_ly") if m + s in spec.output_columns()]
+    frame = read_hotel_rows(
+        ctx.services.warehouse, ctx.account, table, ["period", "hotel", *columns]
+    )
     uris = []
-    for metric in spec.metrics[:6]:
+    for metric in metrics:
         png = kpi_trend_png(frame, metric, spec.grain)
         if png is None:
             continue

@@ -78,10 +78,18 @@ def read_table(warehouse: Warehouse, account: str, table: str, hint: str) -> pd.
 
 
 def _reject_frame(result: ModelResult, batch: str) -> pd.DataFrame:
-    report = result.rejects.copy()
+    """Return the validation report: rejected rows, then kept bookings without revenue."""
+    parts = [
+        frame.assign(action=action)
+        for frame, action in ((result.rejects, "rejected"), (result.excluded, "revenue_excluded"))
+        if not frame.empty
+    ]
+    report = pd.concat(parts, ignore_index=True) if parts else result.rejects.assign(action="")
     report.insert(0, "batch", batch)
     if report.empty:  # keep a typed, empty report so the table always exists
-        report = report.astype({"batch": "string", "reason": "string", "detail": "string"})
+        report = report.astype(
+            {"batch": "string", "reason": "string", "detail": "string", "action": "string"}
+        )
     return report
 
 

@@ -120,3 +120,49 @@ def test_google_errors_become_product_errors(
 def test_from_settings_needs_a_project() -> None:
     with pytest.raises(ValueError, match="_M_PROJECT_ID"):
         from_settings(Settings(backend="gcp", warehouse="bigquery"))
+
+
+def test_materialize_is_a_query_job_into_the_table(
+    warehouse: BigQueryWarehouse, client: Any
+) -> None:
+    assert warehouse.dialect == "bigquery"
+    client.query.return_value.result.return_value.total_rows = 7
+    rows = warehouse.materialize("hotel-x", "kpi.m", "SELECT k FROM model.t WHERE v > @v", {"v": 1})
+    assert rows == 7
+    sql = client.query.call_args.args[0]
+    assert sql == "SELECT k FROM `proj.hotel_x_model.t` WHERE v > @v"
+    config = client.query.call_args.kwargs["job_config"]
+    assert config.destination.path.endswith("/datasets/hotel_x_kpi/tables/m")
+    assert config.write_disposition == "WRITE_TRUNCATE"
+    assert [p.name for p in config.query_parameters] == ["v"]
+    assert client.create_dataset.call_args.args[0].dataset_id == "hotel_x_kpi"
+
+
+def test_materialize_merge_stages_adds_columns_then_swaps_rows_in_a_transaction(
+    warehouse: BigQueryWarehouse, client: Any
+) -> None:
+    def table(name: str) -> Any:
+        schema = [bigquery.SchemaField("k", "STRING"), bigquery.SchemaField("v", "FLOAT")]
+        if "__stage_" in name:
+            schema.append(bigquery.SchemaField("extra", "INTEGER"))
+        return mock.Mock(schema=schema)
+
+    client.get_table.side_effect = table
+    client.query.return_value.result.return_value.total_rows = 3
+    rows = warehouse.materialize("acme", "kpi.m", "SELECT 1", mode="merge", keys=["k"])
+    assert rows == 3
+    stage_config = client.query.call_args_list[0].kwargs["job_config"]
+    stage = stage_config.destination.table_id
+    assert stage.startswith("m__stage_") and stage_config.write_disposition == "WRITE_TRUNCATE"
+    alter = client.query.call_args_list[1].args[0]
+    assert alter == "ALTER TABLE `proj.acme_kpi.m` ADD COLUMN IF NOT EXISTS `extra` INT64"
+    script = client.query.call_args_list[2].args[0]
+    assert script.startswith("BEGIN TRANSACTION;") and "s.`k` IS NOT DISTINCT FROM t.`k`" in script
+    assert "INSERT INTO `proj.acme_kpi.m` (`k`, `v`, `extra`)" in script
+    client.delete_table.assert_called_once_with(f"proj.acme_kpi.{stage}", not_found_ok=True)
+
+
+def test_materialize_translates_google_errors(warehouse: BigQueryWarehouse, client: Any) -> None:
+    client.query.side_effect = gexc.BadRequest("Unrecognized name: status")
+    with pytest.raises(PermanentError, match=r"query into proj\.acme_kpi\.m: .*Unrecognized name"):
+        warehouse.materialize("acme", "kpi.m", "SELECT status FROM model.t")

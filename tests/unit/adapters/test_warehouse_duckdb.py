@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -131,3 +132,38 @@ def test_qualify_sql_leaves_aliases_and_literals_alone() -> None:
     sql = "SELECT t.k, 'raw.x' FROM raw.x AS t JOIN \"raw.y\" ON t.k = raw.x.k"
     out = qualify_sql(sql, ["raw"], lambda layer, name: f"<{layer}:{name}>")
     assert out == "SELECT t.k, 'raw.x' FROM <raw:x> AS t JOIN \"raw.y\" ON t.k = <raw:x>.k"
+
+
+def test_materialize_keeps_a_query_result_in_the_warehouse(warehouse: Warehouse) -> None:
+    assert warehouse.dialect == "duckdb"
+    warehouse.write("acme", "model.t", _frame(["a", "b", "c"], [1.0, 2.0, 3.0]))
+    sql = "SELECT k, v * 2 AS v2 FROM model.t WHERE v > @min"
+    assert warehouse.materialize("acme", "kpi.m", sql, {"min": 1.5}) == 2
+    got = warehouse.read("acme", "kpi.m").sort_values("k")
+    assert got.to_dict("records") == [{"k": "b", "v2": 4.0}, {"k": "c", "v2": 6.0}]
+    update = "SELECT k, v AS v2, 1 AS extra FROM model.t WHERE k IN ('a', 'b')"
+    assert warehouse.materialize("acme", "kpi.m", update, mode="merge", keys=["k"]) == 2
+    got = warehouse.read("acme", "kpi.m").sort_values("k").reset_index(drop=True)
+    assert got["v2"].tolist() == [1.0, 2.0, 6.0] and got["extra"].isna().tolist() == [
+        False,
+        False,
+        True,
+    ]
+    assert warehouse.materialize("acme", "kpi.m", "SELECT 'd' AS k", mode="append") == 1
+    assert len(warehouse.read("acme", "kpi.m")) == 4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"mode": "merge"}, "merge needs keys"),
+        ({"mode": "merge", "keys": ["nope"]}, "merge keys ['nope'] are not columns"),
+        ({"mode": "upsert"}, "unknown mode 'upsert'"),
+    ],
+)
+def test_materialize_refuses_bad_modes_clearly(
+    warehouse: Warehouse, kwargs: dict[str, object], message: str
+) -> None:
+    warehouse.materialize("acme", "kpi.m", "SELECT 1 AS k")
+    with pytest.raises(PermanentError, match=re.escape(message)):
+        warehouse.materialize("acme", "kpi.m", "SELECT 2 AS k", **kwargs)  # type: ignore[arg-type]

@@ -1,15 +1,20 @@
-"""KPIs checked against figures computed here from the raw CSV by another method, against the
-dataset's published cancellation rates, and on small hand-built cases."""
+"""The pandas reference KPIs checked against figures computed here from the raw CSV by another
+method, against the dataset's published cancellation rates, and on small hand-built cases."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mhi.analytics.kpi import KpiSpec, compute_kpis, headline
+from mhi.analytics.configs import KpiConfig
+from mhi.analytics.kpi import compute_kpis, headline
+from mhi.analytics.kpi_pace import pace_curve
+from mhi.analytics.kpi_spec import KpiSpec
+from mhi.analytics.metrics import DEFAULT_ON_MISSING_INVENTORY
 from mhi.analytics.modeling import ModelResult, inventory_for, model_reservations
 from mhi.analytics.sources import source_mapping, stage
 from mhi.errors import StepConfigError, StepExecutionError
@@ -23,8 +28,9 @@ MONTHS = {
 
 @pytest.fixture(scope="module")
 def raw_stays(raw_bookings: pd.DataFrame) -> pd.DataFrame:
-    """Independent view of the raw CSV: arrival, departure, and whether the room was sold."""
-    b = raw_bookings[raw_bookings["adr"] >= 0].copy()  # the one negative ADR is rejected
+    """Independent view of the raw CSV: arrival, departure, whether the room was sold and
+    whether its rate counts (the negative ADR and the 5,400 ADR do not; both bookings stay)."""
+    b = raw_bookings.copy()
     b["arrival"] = pd.to_datetime(
         dict(
             year=b["arrival_date_year"],
@@ -35,6 +41,7 @@ def raw_stays(raw_bookings: pd.DataFrame) -> pd.DataFrame:
     b["n"] = b["stays_in_weekend_nights"] + b["stays_in_week_nights"]
     b["departure"] = b["arrival"] + pd.to_timedelta(b["n"], unit="D")
     b["sold"] = (b["is_canceled"] == 0) & (b["market_segment"] != "Complementary")
+    b["rated"] = (b["adr"] >= 0) & (b["adr"] < 5000)
     return b
 
 
@@ -47,14 +54,19 @@ def _kpis(
 def test_cancellation_rates_match_the_published_figures(
     modelled: ModelResult, nights: pd.DataFrame, inventory: pd.DataFrame, raw_stays: pd.DataFrame
 ) -> None:
-    t = _kpis(modelled, nights, inventory, metrics=["bookings", "cancellations"], grain="year")
-    totals = t.groupby("hotel")[["bookings", "cancellations"]].sum()
-    rate = totals["cancellations"] / totals["bookings"]
+    metrics = ["bookings", "cancellations", "no_shows", "cancellation_rate", "no_show_rate"]
+    t = _kpis(modelled, nights, inventory, metrics=metrics, grain="all").set_index("hotel")
+    # The dataset's is_canceled covers cancellations and no-shows (AAN).
+    rate = (t["cancellations"] + t["no_shows"]) / t["bookings"]
     expected = raw_stays.groupby("hotel")["is_canceled"].mean()
     pd.testing.assert_series_equal(rate, expected, check_names=False, check_index_type=False)
     # Antonio, Almeida & Nunes (2019): 41.7 % of city and 27.8 % of resort bookings cancelled.
     assert round(100 * rate["City Hotel"], 1) == 41.7
     assert round(100 * rate["Resort Hotel"], 1) == 27.8
+    status = raw_stays.groupby(["hotel", "reservation_status"]).size().unstack()
+    assert t["no_shows"].to_dict() == status["No-Show"].to_dict()
+    assert t["cancellations"].to_dict() == status["Canceled"].to_dict()
+    np.testing.assert_allclose(t["no_show_rate"], status["No-Show"] / t["bookings"])
 
 
 def test_monthly_adr_occupancy_and_revpar_match_an_interval_overlap_count(
@@ -68,12 +80,13 @@ def test_monthly_adr_occupancy_and_revpar_match_an_interval_overlap_count(
         overlap = (s["departure"].clip(upper=end) - s["arrival"].clip(lower=start)).dt.days.clip(
             lower=0
         )
-        sold, revenue = overlap.sum(), (overlap * s["adr"]).sum()
+        sold, rated = overlap.sum(), overlap[s["rated"]].sum()
+        revenue = (overlap * s["adr"])[s["rated"]].sum()
         available = ROOMS[hotel] * (end - start).days
         row = t[(t["hotel"] == hotel) & (t["period"] == start)].iloc[0]
-        assert row["adr"] == pytest.approx(revenue / sold, rel=1e-12)
+        assert row["adr"] == pytest.approx(revenue / rated, rel=1e-12)
         assert row["occupancy"] == pytest.approx(sold / available, rel=1e-12)
-        assert row["revpar"] == pytest.approx(revenue / available, rel=1e-12)
+        assert row["revpar"] == pytest.approx(revenue / rated * sold / available, rel=1e-12)
 
 
 @pytest.mark.parametrize("day", ["2015-12-31", "2016-07-15", "2017-03-06"])
@@ -106,9 +119,8 @@ def test_daily_occupancy_matches_a_direct_count(
 def test_alos_and_lead_time_by_arrival_month(
     modelled: ModelResult, nights: pd.DataFrame, inventory: pd.DataFrame, raw_stays: pd.DataFrame
 ) -> None:
-    t = _kpis(
-        modelled, nights, inventory, metrics=["alos", "avg_lead_time", "arrivals"], grain="month"
-    )
+    metrics = ["alos", "avg_lead_time", "median_lead_time", "arrivals"]
+    t = _kpis(modelled, nights, inventory, metrics=metrics, grain="month")
     month = raw_stays[
         (raw_stays["hotel"] == "City Hotel")
         & (raw_stays["arrival"].dt.strftime("%Y-%m") == "2016-05")
@@ -116,8 +128,10 @@ def test_alos_and_lead_time_by_arrival_month(
     stayed = month[month["is_canceled"] == 0]
     row = t[(t["hotel"] == "City Hotel") & (t["period"] == "2016-05-01")].iloc[0]
     assert row["arrivals"] == len(stayed)
-    assert row["alos"] == pytest.approx(stayed["n"].mean())
+    assert (stayed["n"] == 0).sum() > 0  # day-use stays: left out of ALOS
+    assert row["alos"] == pytest.approx(stayed.loc[stayed["n"] > 0, "n"].mean())
     assert row["avg_lead_time"] == pytest.approx(month["lead_time"].mean())
+    assert row["median_lead_time"] == month["lead_time"].median()
 
 
 def test_segments_add_up_to_the_hotel(
@@ -246,8 +260,8 @@ def test_missing_or_too_small_inventory() -> None:
         [("a", "2024-01-01", 1, 100.0, "checked_out"), ("b", "2024-01-01", 1, 50.0, "checked_out")]
     )
     with pytest.raises(StepConfigError, match="hotel\\(s\\) 'H' have none"):
-        compute_kpis(res, inventory_for(res, {}), KpiSpec())
-    skipped = compute_kpis(res, inventory_for(res, {}), KpiSpec(on_missing_inventory="skip"))
+        compute_kpis(res, inventory_for(res, {}), KpiSpec(on_missing_inventory="error"))
+    skipped = compute_kpis(res, inventory_for(res, {}), KpiSpec())
     assert skipped.table["occupancy"].isna().all() and skipped.table["adr"].tolist() == [75.0]
     assert "need room inventory" in skipped.warnings[0]
     with pytest.raises(
@@ -273,3 +287,103 @@ def test_trevpar_uses_other_revenue_when_the_source_has_it() -> None:
         res, inventory_for(res, {"H": 4}), KpiSpec(metrics=["revpar", "trevpar"])
     ).table
     assert t["revpar"].tolist() == [25.0, 25.0] and t["trevpar"].tolist() == [32.5, 32.5]
+
+
+def test_the_engine_and_the_step_share_one_default_for_a_hotel_without_rooms() -> None:
+    # Issue 18: the engine used to fail ("error") where the step skipped ("skip").
+    assert KpiSpec().on_missing_inventory == KpiConfig().on_missing_inventory
+    assert KpiSpec().on_missing_inventory == DEFAULT_ON_MISSING_INVENTORY == "skip"
+    res = _res([("a", "2024-01-01", 1, 100.0, "checked_out")])
+    result = compute_kpis(res, inventory_for(res, {}), KpiSpec())
+    assert result.table["adr"].tolist() == [100.0] and "need room inventory" in result.warnings[0]
+
+
+def test_a_booking_with_a_bad_rate_counts_everywhere_but_in_revenue() -> None:
+    res = _res(
+        [("a", "2024-01-01", 2, 100.0, "checked_out"), ("b", "2024-01-01", 1, -5.0, "checked_out")]
+    )
+    assert res["revenue_excluded"].tolist() == [False, True]
+    metrics = ["rooms_sold", "unrated_rooms", "room_revenue", "adr", "occupancy", "revpar"]
+    metrics += ["arrivals", "avg_lead_time", "alos"]
+    spec = KpiSpec(metrics=metrics, grain="all")
+    row = compute_kpis(res, inventory_for(res, {"H": 10}), spec).table.iloc[0]
+    assert (row["rooms_sold"], row["unrated_rooms"], row["room_revenue"]) == (3, 1, 200.0)
+    assert row["adr"] == 100.0  # over the two rooms whose rate is known
+    assert row["occupancy"] == 3 / 20 and row["revpar"] == pytest.approx(3 / 20 * 100.0)
+    assert (row["arrivals"], row["avg_lead_time"], row["alos"]) == (2, 10.0, 1.5)
+
+
+def test_grain_all_by_status_counts_each_booking_once() -> None:
+    res = _res(
+        [
+            ("a", "2024-01-01", 1, 100.0, "checked_out"),
+            ("b", "2024-01-05", 2, 80.0, "cancelled"),
+            ("c", "2024-02-01", 1, 90.0, "no_show"),
+            ("d", "2024-02-03", 0, 0.0, "checked_out"),  # a day-use stay
+        ]
+    )
+    metrics = ["bookings", "cancellations", "no_shows", "checked_out_bookings", "alos"]
+    spec = KpiSpec(metrics=metrics, grain="all", dimensions=["status"], comparisons=["last_year"])
+    result = compute_kpis(res, inventory_for(res, {"H": 5}), spec)
+    t = result.table.set_index("status")
+    assert set(t["period"]) == {pd.Timestamp("2024-01-01")}
+    assert t["bookings"].to_dict() == {"cancelled": 1, "checked_out": 2, "no_show": 1}
+    assert t.loc["cancelled", "cancellations"] == 1 and t.loc["no_show", "cancellations"] == 0
+    assert t.loc["checked_out", "checked_out_bookings"] == 2
+    assert t.loc["checked_out", "alos"] == 1.0  # the day-use stay is left out of ALOS
+    assert "bookings_ly" not in t.columns and "needs both start and end" in result.warnings[0]
+
+
+def test_grain_all_compares_the_range_with_the_same_dates_last_year() -> None:
+    res = _res(
+        [
+            ("a", "2023-03-10", 2, 100.0, "checked_out"),
+            ("b", "2024-03-10", 3, 120.0, "checked_out"),
+            ("c", "2024-02-10", 1, 90.0, "checked_out"),
+        ]
+    )
+    spec = KpiSpec(
+        metrics=["adr", "rooms_sold"],
+        grain="all",
+        start=date(2024, 3, 1),
+        end=date(2024, 3, 31),
+        comparisons=["last_year", "previous_period"],
+    )
+    row = compute_kpis(res, inventory_for(res, {"H": 5}), spec).table.iloc[0]
+    assert (row["period"], row["rooms_sold"], row["rooms_sold_ly"]) == (
+        pd.Timestamp("2024-03-01"),
+        3,
+        2,
+    )
+    assert row["adr_yoy"] == pytest.approx(0.2) and row["adr_prev"] == 90.0  # Jan 30 - Feb 29
+
+
+def test_final_pickup_counts_the_last_days_before_each_past_night() -> None:
+    res = _res(
+        [
+            ("a", "2024-06-01", 2, 100.0, "confirmed"),
+            ("b", "2024-06-02", 1, 100.0, "confirmed"),
+            ("c", "2024-06-01", 1, 100.0, "cancelled"),
+        ]
+    )
+    # a booked 05-22, b 05-23, c booked 05-22 and cancelled 05-30; every night is past.
+    metrics = ["final_pickup", "rooms_on_books", "pickup"]
+    spec = KpiSpec(metrics=metrics, as_of=date(2024, 6, 10), pickup_days=3)
+    t = compute_kpis(res, inventory_for(res, {"H": 5}), spec).table.set_index("period")
+    assert t.loc["2024-06-01", "final_pickup"] == -1  # c was on the books 3 days before
+    assert t.loc["2024-06-02", "final_pickup"] == 0  # a and b were both booked by 05-30
+    assert t["rooms_on_books"].isna().all() and t["pickup"].isna().all()
+
+
+def test_pace_curve_by_days_before_arrival() -> None:
+    res = _res(
+        [("a", "2024-06-01", 1, 100.0, "confirmed"), ("c", "2024-06-01", 1, 1.0, "cancelled")]
+    )
+    # a booked 05-22 (10 days before), c booked 05-22 and cancelled 05-30 (2 days before).
+    spec = KpiSpec(as_of=date(2024, 6, 10), pace_curve_days=12)
+    curve = pace_curve(res, spec).set_index("days_before")["rooms_on_books"]
+    assert curve.tolist() == [1, 1, 1] + [2] * 8 + [0, 0]
+    # Seen from 05-25, a snapshot later than that (fewer than 7 days before) is unknown.
+    early = pace_curve(res, replace(spec, as_of=date(2024, 5, 25)))
+    known = early.dropna(subset=["rooms_on_books"])["days_before"]
+    assert known.min() == 7 and early["rooms_on_books_ly"].isna().all()

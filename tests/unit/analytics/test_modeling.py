@@ -64,11 +64,9 @@ def test_avalon_record_maps_onto_the_canonical_reservation() -> None:
         ({"arrival": "2025-02-30"}, "bad_date", "arrival_date=2025-02-30"),
         ({"departure": "2025-02-20"}, "departure_before_arrival", "departure 2025-02-20"),
         ({"departure": "2205-03-04"}, "stay_too_long", "nights"),
-        ({"room_amount": -10.0}, "negative_rate", "adr=-3.33"),
         ({"room_amount": "abc"}, "not_a_number", "room_revenue=abc"),
         ({"currency": "XXX"}, "unknown_currency", "currency=XXX"),
         ({"status": "Teleported"}, "unknown_status", "status=Teleported"),
-        ({"room_amount": None}, "missing_rate", "no rate"),
     ],
 )
 def test_every_bad_record_is_reported_with_its_reason(
@@ -80,6 +78,30 @@ def test_every_bad_record_is_reported_with_its_reason(
     row = result.rejects.iloc[0]
     assert (row["reservation_id"], row["source_row"]) == ("R2", 2)
     assert detail in row["detail"]
+
+
+@pytest.mark.parametrize(
+    ("override", "reason", "detail"),
+    [
+        ({"room_amount": -10.0}, "negative_rate", "adr=-3.33"),
+        ({"room_amount": 3300.0}, "absurd_rate", "adr=1100.0 > 10 x the hotel's median 100.0"),
+        ({"room_amount": None}, "missing_rate", "no rate or amount"),
+    ],
+)
+def test_a_bad_rate_keeps_the_booking_and_excludes_its_revenue(
+    override: dict[str, object], reason: str, detail: str
+) -> None:
+    records = [_pms(id=f"R{i}") for i in range(3)] + [_pms(id="R9", **override)]
+    result = _model(records)
+    assert result.rejects.empty and result.excluded_by_reason() == {reason: 1}
+    row = result.excluded.iloc[0]
+    assert (row["reservation_id"], row["source_row"], row["detail"]) == ("R9", 4, detail)
+    kept = result.reservations.set_index("reservation_id").loc["R9"]
+    assert kept["revenue_excluded"] and pd.isna(kept["adr"]) and pd.isna(kept["room_revenue"])
+    assert kept["nights"] == 3 and kept["lead_time"] == 50  # counts, nights and lead time stay
+    assert stay_nights(result.reservations)["room_revenue"].isna().sum() == 3
+    off = _model(records, rate_outlier_factor=None).excluded_by_reason()
+    assert off == ({} if reason == "absurd_rate" else {reason: 1})
 
 
 def test_no_row_is_lost_silently() -> None:
@@ -122,8 +144,11 @@ def test_room_inventory_covers_every_night_and_rejects_bad_counts() -> None:
 def test_bundled_dataset_models_every_booking(
     modelled: ModelResult, raw_bookings: pd.DataFrame
 ) -> None:
-    assert len(modelled.reservations) + len(modelled.rejects) == len(raw_bookings) == 119_390
-    assert modelled.rejected_by_reason() == {"negative_rate": 1}  # the README's negative ADR
+    assert len(modelled.reservations) == len(raw_bookings) == 119_390  # every booking stays
+    assert modelled.rejected_by_reason() == {}
+    # The README's negative ADR and the 5,400 ADR (54 times the city hotel's median) keep
+    # their nights and status; only their revenue is left out.
+    assert modelled.excluded_by_reason() == {"negative_rate": 1, "absurd_rate": 1}
     assert modelled.notes == ["children missing on 4 rows: counted as 0"]
     complimentary = (raw_bookings["market_segment"] == "Complementary").sum()
     assert modelled.reservations["is_complimentary"].sum() == complimentary

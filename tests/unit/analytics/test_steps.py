@@ -84,7 +84,8 @@ def test_import_model_and_kpis_end_to_end(services: Services, slice_csv: Path) -
     assert out["rows"] + out["rejected"] == rows and out["mode"] == "full"
     assert out["tables"]["stay_nights"] == "model.stay_nights"
     report = services.warehouse.read("hotel-fergus", "model.validation_report")
-    assert len(report) == out["rejected"]
+    assert len(report) == out["rejected"] + out["revenue_excluded"]
+    assert set(report["action"]) <= {"rejected", "revenue_excluded"}
     kpis = _run(
         services,
         KPI_ENGINE,
@@ -99,6 +100,38 @@ def test_import_model_and_kpis_end_to_end(services: Services, slice_csv: Path) -
     assert city["adr"] == pytest.approx(april["adr"], abs=1e-4)
     pngs = [Path(u.removeprefix("file://")) for u in kpis.output["charts"]]
     assert len(pngs) == 3 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_kpi_step_writes_the_tables_in_the_warehouse(services: Services, slice_csv: Path) -> None:
+    _run(services, FILE_IMPORT, {"path": str(slice_csv), "table": "hotel_bookings"})
+    _run(services, DATA_MODELING, {"source": "hotel_bookings"})
+    config = {
+        "metrics": ["rooms_sold", "adr", "occupancy", "cancellation_rate", "median_lead_time"],
+        "grain": ["month", "all"],
+        "rooms": {"City Hotel": 230, "Resort Hotel": 190},
+        "pace_curve_days": 30,
+        "charts": False,
+    }
+    kpis = _run(services, KPI_ENGINE, config)
+    assert kpis.status == CallbackStatus.SUCCEEDED, kpis.error
+    out, wh = kpis.output, services.warehouse
+    assert out["tables"] == [
+        "kpi.month_by_hotel",
+        "kpi.pace_month_by_hotel",
+        "kpi.all_by_hotel",
+        "kpi.pace_all_by_hotel",
+    ]
+    assert out["rows"] == sum(len(wh.read("hotel-fergus", t)) for t in out["tables"])
+    whole = wh.read("hotel-fergus", "kpi.all_by_hotel").set_index("hotel")
+    monthly = wh.read("hotel-fergus", "kpi.month_by_hotel").groupby("hotel")["rooms_sold"].sum()
+    assert whole["rooms_sold"].to_dict() == monthly.to_dict()
+    assert {h["hotel"]: h["rooms_sold"] for h in out["headline"]} == whole["rooms_sold"].to_dict()
+    assert "comparisons" not in str(out["warnings"]) or "grain all" in out["warnings"][0]
+    # A run over a date range merges into the tables instead of replacing them.
+    again = _run(services, KPI_ENGINE, {**config, "grain": "month", "start": "2016-04-01"})
+    assert again.status == CallbackStatus.SUCCEEDED, again.error
+    merged = wh.read("hotel-fergus", "kpi.month_by_hotel")
+    assert sorted(merged["period"].dt.strftime("%m").unique()) == ["03", "04", "05"]  # March kept
 
 
 def _avalon(day: str, **fields: Any) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """Warehouse on BigQuery: one dataset per account and layer (`<account>_<layer>`, '-' -> '_').
 
-Writes are load jobs from DataFrames (pyarrow); `merge` loads into a staging table and runs one
-DELETE + INSERT script in a transaction. Queries take `@name` parameters; `layer.table` names
-resolve to the account's datasets. google.api_core errors become the product's errors here.
+Writes are load jobs from DataFrames (pyarrow), or query jobs with a destination table for
+`materialize` (the rows stay in BigQuery); `merge` fills a staging table, adds the columns the
+target lacks, then runs one DELETE + INSERT script in a transaction. Queries take `@name`
+parameters; `layer.table` names resolve to the account's datasets. google.api_core errors
+become the product's errors here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from mhi.adapters.gcp.clients import project_id
 from mhi.adapters.local.duckdb_warehouse import (
     LAYERS,
     _check_frame,
+    _check_mode,
     dataset_name,
     qualify_sql,
     split_table,
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STAGING_TTL_HOURS = 1
+# Column types of a staging table's schema (legacy names) as DDL spells them.
+_DDL_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
 
 
 @contextmanager
@@ -77,6 +82,8 @@ def _param(name: str, value: Any) -> Any:
 
 class BigQueryWarehouse:
     """`Warehouse` on BigQuery datasets `<account>_<layer>` of one project."""
+
+    dialect = "bigquery"
 
     def __init__(self, client: bigquery.Client, project: str, location: str | None = None) -> None:
         self.client = client
@@ -149,10 +156,16 @@ class BigQueryWarehouse:
     def _merge(self, target: str, frame: pd.DataFrame, keys: Sequence[str]) -> None:
         from google.cloud import bigquery
 
-        stage = f"{target}__stage_{uuid.uuid4().hex[:12]}"
+        stage = _stage_name(target)
         self._load(stage, frame, bigquery.LoadJobConfig(write_disposition="WRITE_TRUNCATE"))
+        self._merge_stage(target, stage, list(frame.columns), keys)
+
+    def _merge_stage(
+        self, target: str, stage: str, columns: Sequence[str], keys: Sequence[str]
+    ) -> None:
+        """Delete the target's rows whose keys the stage holds, insert the stage, drop it."""
         try:
-            cols = ", ".join(f"`{c}`" for c in frame.columns)
+            cols = ", ".join(f"`{c}`" for c in columns)
             match = " AND ".join(f"s.`{k}` IS NOT DISTINCT FROM t.`{k}`" for k in keys)
             script = (
                 "BEGIN TRANSACTION;\n"
@@ -179,16 +192,82 @@ class BigQueryWarehouse:
         """Run a query with `@name` parameters; `layer.table` names resolve to the account's."""
         from google.cloud import bigquery
 
-        text = qualify_sql(
-            sql,
-            sorted(set(LAYERS) | self._layers),
-            lambda layer, name: f"`{self.project}.{dataset_name(account, layer)}.{name}`",
-        )
+        text = self._qualify(account, sql)
         config = bigquery.QueryJobConfig(
             query_parameters=[_param(k, v) for k, v in (params or {}).items()]
         )
         with translated("query"):
             return self.client.query(text, job_config=config).result().to_dataframe()
+
+    def materialize(
+        self,
+        account: str,
+        table: str,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        mode: WriteMode = "replace",
+        keys: Sequence[str] = (),
+    ) -> int:
+        """Write a query's result to `table` with a query job (the rows stay in BigQuery);
+        modes as for `write`. Return the rows written."""
+        _check_mode(table, mode, keys)
+        layer, _ = split_table(table)
+        self._ensure_dataset(account, layer)
+        target = self.table_id(account, table)
+        text = self._qualify(account, sql)
+        if mode == "merge" and self.exists(account, table):
+            stage = _stage_name(target)
+            rows = self._query_into(stage, text, params, "WRITE_TRUNCATE")
+            with translated(f"get {stage}"):
+                fields = self.client.get_table(stage).schema
+            self._add_columns(target, fields)
+            self._merge_stage(target, stage, [f.name for f in fields], keys)
+        else:
+            disposition = "WRITE_APPEND" if mode != "replace" else "WRITE_TRUNCATE"
+            rows = self._query_into(target, text, params, disposition)
+        logger.info("bigquery %s %s from a query: %d rows", target, mode, rows)
+        return rows
+
+    def _query_into(
+        self, target: str, sql: str, params: Mapping[str, Any] | None, disposition: str
+    ) -> int:
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(
+            destination=target,
+            write_disposition=disposition,
+            query_parameters=[_param(k, v) for k, v in (params or {}).items()],
+            schema_update_options=(
+                [bigquery.SchemaUpdateOption.ALLOW_FIELD_ADDITION]
+                if disposition == "WRITE_APPEND"
+                else None
+            ),
+        )
+        with translated(f"query into {target}"):
+            return int(self.client.query(sql, job_config=config).result().total_rows or 0)
+
+    def _add_columns(self, target: str, fields: Sequence[bigquery.SchemaField]) -> None:
+        """Add to `target` the stage's columns it lacks (DDL cannot run inside the merge's
+        transaction)."""
+        with translated(f"get {target}"):
+            have = {f.name for f in self.client.get_table(target).schema}
+        new = [f for f in fields if f.name not in have]
+        if not new:
+            return
+        adds = ", ".join(
+            f"ADD COLUMN IF NOT EXISTS `{f.name}` {_DDL_TYPES.get(f.field_type, f.field_type)}"
+            for f in new
+        )
+        with translated(f"alter {target}"):
+            self.client.query(f"ALTER TABLE `{target}` {adds}").result()
+
+    def _qualify(self, account: str, sql: str) -> str:
+        return qualify_sql(
+            sql,
+            sorted(set(LAYERS) | self._layers),
+            lambda layer, name: f"`{self.project}.{dataset_name(account, layer)}.{name}`",
+        )
 
     def exists(self, account: str, table: str) -> bool:
         """Return whether the table exists."""
@@ -199,6 +278,10 @@ class BigQueryWarehouse:
             except gexc.NotFound:
                 return False
         return True
+
+
+def _stage_name(target: str) -> str:
+    return f"{target}__stage_{uuid.uuid4().hex[:12]}"
 
 
 def from_settings(settings: Settings) -> BigQueryWarehouse:

@@ -73,6 +73,8 @@ class DuckDbWarehouse:
     """`Warehouse` on a DuckDB file; `merge` deletes rows whose keys are in the frame, then
     inserts the frame (in one transaction); columns new to a table are added."""
 
+    dialect = "duckdb"
+
     def __init__(self, path: str | Path, *, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,7 +136,7 @@ class DuckDbWarehouse:
                 if mode == "replace" or not _exists(con, schema, table):
                     con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _frame")
                 else:
-                    _upsert(con, target, schema, table, frame, keys if mode == "merge" else ())
+                    _upsert(con, target, schema, table, "_frame", keys if mode == "merge" else ())
             finally:
                 con.unregister("_frame")
             return len(frame)
@@ -160,11 +162,7 @@ class DuckDbWarehouse:
         """Run a query with `@name` parameters; `layer.table` names resolve to the account's."""
 
         def _query(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-            layers = sorted(set(LAYERS) | _account_layers(con, account))
-            text = qualify_sql(
-                sql, layers, lambda lay, name: f'"{dataset_name(account, lay)}"."{name}"'
-            )
-            text = _PARAM_RE.sub(r"$\1", text)
+            text = _resolve(con, account, sql)
             relation = con.sql(text, params=dict(params) if params else None)
             if relation is None:  # a statement without a result (DELETE, CREATE, ...)
                 import pandas as pd
@@ -173,6 +171,42 @@ class DuckDbWarehouse:
             return _frame(relation)
 
         return self._run("query", _query)
+
+    def materialize(
+        self,
+        account: str,
+        table: str,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        mode: WriteMode = "replace",
+        keys: Sequence[str] = (),
+    ) -> int:
+        """Write a query's result to `table` in the file (replace, append, or merge on `keys`,
+        as `write` does); return the rows written."""
+        _check_mode(table, mode, keys)
+        layer, _ = split_table(table)
+        target = self._ident(account, table)
+        schema = dataset_name(account, layer)
+
+        def _materialize(con: duckdb.DuckDBPyConnection) -> int:
+            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            text = _resolve(con, account, sql)
+            values = dict(params) if params else None
+            if mode == "replace" or not _exists(con, schema, table):
+                con.execute(f"CREATE OR REPLACE TABLE {target} AS {text}", values)
+                return _count(con, target)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _result AS {text}", values)
+            try:
+                _check_keys(con, table, "_result", keys if mode == "merge" else ())
+                _upsert(con, target, schema, table, "_result", keys if mode == "merge" else ())
+                return _count(con, "_result")
+            finally:
+                con.execute("DROP TABLE IF EXISTS _result")
+
+        rows = self._run(f"materialize {table} ({mode})", _materialize)
+        logger.info("warehouse %s.%s %s from a query: %d rows", account, table, mode, rows)
+        return rows
 
     def exists(self, account: str, table: str) -> bool:
         """Return whether the table exists."""
@@ -185,17 +219,52 @@ class DuckDbWarehouse:
 
 def _frame(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
     """Fetch a result through Arrow (DuckDB's own pandas path trips pandas 3 deprecations);
-    integer columns with NULLs become nullable Int64 rather than float."""
+    integer columns with NULLs become nullable Int64 rather than float, DATE columns
+    datetime64 (as the frames written here hold dates)."""
     import pandas as pd
     import pyarrow as pa
 
     table = relation.to_arrow_table()
     ints = {pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32()}
-    frame = table.to_pandas(types_mapper=lambda t: pd.Int64Dtype() if t in ints else None)
+    frame = table.to_pandas(
+        types_mapper=lambda t: pd.Int64Dtype() if t in ints else None, date_as_object=False
+    )
     for field in table.schema:
         if field.type in ints and table.column(field.name).null_count == 0:
             frame[field.name] = frame[field.name].astype("int64")
+        elif pa.types.is_date(field.type):
+            frame[field.name] = frame[field.name].astype("datetime64[us]")
     return frame
+
+
+def _resolve(con: duckdb.DuckDBPyConnection, account: str, sql: str) -> str:
+    """Qualify `layer.table` names with the account's schemas; `@name` becomes `$name`."""
+    layers = sorted(set(LAYERS) | _account_layers(con, account))
+    text = qualify_sql(sql, layers, lambda lay, name: f'"{dataset_name(account, lay)}"."{name}"')
+    return _PARAM_RE.sub(r"$\1", text)
+
+
+def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _check_mode(table: str, mode: str, keys: Sequence[str]) -> None:
+    if mode not in ("replace", "merge", "append"):
+        raise PermanentError(f"write {table}: unknown mode {mode!r} (replace, merge, append)")
+    if mode == "merge" and not keys:
+        raise PermanentError(f"write {table}: merge needs keys (got none)")
+
+
+def _check_keys(
+    con: duckdb.DuckDBPyConnection, table: str, relation: str, keys: Sequence[str]
+) -> None:
+    have = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+    missing = [k for k in keys if k not in have]
+    if missing:
+        raise PermanentError(
+            f"write {table}: merge keys {missing} are not columns of the query's result"
+        )
 
 
 def _check_frame(table: str, frame: pd.DataFrame, mode: str, keys: Sequence[str]) -> None:
@@ -235,9 +304,10 @@ def _upsert(
     target: str,
     schema: str,
     table: str,
-    frame: pd.DataFrame,
+    source: str,
     keys: Sequence[str],
 ) -> None:
+    """Add the source's new columns to `target`, delete rows whose keys it holds, insert it."""
     _, name = split_table(table)
     have = {
         r[0]
@@ -249,17 +319,17 @@ def _upsert(
     }
     con.execute("BEGIN TRANSACTION")
     try:
-        new = [c for c in frame.columns if c not in have]
+        described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        new = [r[0] for r in described if r[0] not in have]
         if new:
-            types = {r[0]: r[1] for r in con.execute("DESCRIBE SELECT * FROM _frame").fetchall()}
+            types = {r[0]: r[1] for r in described}
             for col in new:
                 con.execute(f'ALTER TABLE {target} ADD COLUMN "{col}" {types[col]}')
         if keys:
             match = " AND ".join(f'f."{k}" IS NOT DISTINCT FROM t."{k}"' for k in keys)
-            con.execute(
-                f"DELETE FROM {target} AS t WHERE EXISTS (SELECT 1 FROM _frame AS f WHERE {match})"
-            )
-        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _frame")
+            found = f"SELECT 1 FROM {source} AS f WHERE {match}"
+            con.execute(f"DELETE FROM {target} AS t WHERE EXISTS ({found})")
+        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {source}")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -3,12 +3,15 @@
   mhi kpi BOOKINGS.csv --rooms "City Hotel=230,Resort Hotel=190" \\
       --metrics occupancy,adr,revpar,cancellation_rate --by month,hotel
   mhi forecast SERIES.csv --horizon 24 --freq M --levels 80,95
+
+`mhi kpi` runs the same SQL as the ms-kpi-engine step, in a temporary DuckDB warehouse.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,19 +21,24 @@ from mhi.errors import StepConfigError
 _KPI_EPILOG = """\
 BOOKINGS.csv is the bundled dataset's format (hotel_bookings.csv[.gz]) or the canonical model
 (hotel, reservation_id, arrival_date, departure_date, status, adr or room_revenue, ...).
---by mixes one grain (day, week, month, year; default day) with dimensions (hotel,
-market_segment, distribution_channel, room_type, country, customer_type, ...).
-Metrics: {metrics}."""
+--by mixes one grain ({grains}; default day, or all when --by names
+dimensions only) with dimensions:
+{dimensions}
+
+Metrics (formula [source]):
+{metrics}
+  {pace}
+
+Sources:
+{sources}"""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `mhi kpi` and `mhi forecast`."""
-    from mhi.analytics.metrics import METRICS
-
     k = sub.add_parser(
         "kpi",
         help="hotel KPIs from a bookings CSV (CSV on stdout)",
-        epilog=_KPI_EPILOG.format(metrics=", ".join(METRICS)),
+        epilog=_kpi_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     k.add_argument("file", metavar="BOOKINGS.csv")
@@ -42,17 +50,52 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     k.add_argument("--compare", default="", help="previous_period,last_year")
     k.add_argument("--include-complimentary", action="store_true")
     k.add_argument("--currency", default="EUR")
+    k.add_argument("--as-of", type=_date, help="snapshot date of the pace metrics (YYYY-MM-DD)")
+    k.add_argument("--pickup-days", type=int, default=7, help="days of pickup (default 7)")
+    k.add_argument(
+        "--on-missing-inventory",
+        choices=("skip", "error"),
+        help="a hotel without --rooms: skip its inventory metrics (default) or fail",
+    )
+    k.add_argument(
+        "--pace-curve",
+        type=int,
+        metavar="DAYS",
+        help="print the pace curve instead: rooms on the books 0..DAYS days before each night",
+    )
+    k.add_argument(
+        "--sql",
+        choices=("duckdb", "bigquery"),
+        help="print the query the warehouse would run, in that dialect, instead of running it",
+    )
     k.set_defaults(func=run_kpi)
 
     f = sub.add_parser("forecast", help="forecast series_id,date,value series (CSV on stdout)")
     f.add_argument("file", metavar="SERIES.csv")
     f.add_argument("--horizon", type=int, required=True)
-    f.add_argument("--freq", choices=("D", "W", "M"), default="D")
+    f.add_argument("--freq", choices=("D", "W", "M", "Q", "Y"), default="D")
     f.add_argument("--levels", default="80,95", help="interval levels in percent")
     f.add_argument("--season-length", type=int, help="override the detected season length")
     f.add_argument("--model", default="auto", help="auto, snaive, ets, sarima or combo")
     f.add_argument("--folds", type=int, default=3, help="rolling-origin backtest folds")
     f.set_defaults(func=run_forecast)
+
+
+def _kpi_epilog() -> str:
+    from mhi.analytics.metrics import DIMENSIONS, GRAINS, PACE_CURVE, metric_table, sources_legend
+
+    rows = metric_table()
+    width = max(len(name) for name, _, _ in rows)
+    lines = "\n".join(f"  {n:<{width}}  {f} [{s}]" for n, f, s in rows)
+    return _KPI_EPILOG.format(
+        grains=", ".join(GRAINS),
+        dimensions=textwrap.fill(
+            ", ".join(DIMENSIONS), 96, initial_indent="  ", subsequent_indent="  "
+        ),
+        metrics=lines,
+        pace=PACE_CURVE,
+        sources=sources_legend(),
+    )
 
 
 def _date(text: str) -> date:
@@ -108,30 +151,59 @@ def _model(raw: Any, currency: str) -> Any:
     return result.reservations
 
 
-def run_kpi(args: argparse.Namespace) -> int:
-    """Compute KPIs for a bookings file and print them as CSV."""
-    from mhi.analytics.kpi import KpiSpec, compute_kpis
-    from mhi.analytics.metrics import GRAINS, check_metrics
-    from mhi.analytics.modeling import inventory_for
+def kpi_spec(args: argparse.Namespace) -> Any:
+    """Return the KpiSpec of `mhi kpi`'s arguments."""
+    from mhi.analytics.kpi_spec import KpiSpec
+    from mhi.analytics.metrics import DEFAULT_ON_MISSING_INVENTORY, GRAINS, check_metrics
 
     by = _split(args.by)
     grains = [b for b in by if b in GRAINS]
     if len(grains) > 1:
         raise StepConfigError(f"--by names several grains {grains}: choose one")
-    spec = KpiSpec(
+    dimensions = [b for b in by if b not in GRAINS]
+    return KpiSpec(
         metrics=check_metrics(_split(args.metrics)),
-        grain=grains[0] if grains else "day",
-        dimensions=[b for b in by if b not in GRAINS],
+        grain=grains[0] if grains else ("all" if dimensions else "day"),
+        dimensions=dimensions,
         start=args.start,
         end=args.end,
         comparisons=_split(args.compare),
         include_complimentary=args.include_complimentary,
+        as_of=args.as_of,
+        pickup_days=args.pickup_days,
+        on_missing_inventory=args.on_missing_inventory or DEFAULT_ON_MISSING_INVENTORY,
+        pace_curve_days=args.pace_curve,
     )
+
+
+def run_kpi(args: argparse.Namespace) -> int:
+    """Compute KPIs for a bookings file in a temporary DuckDB warehouse; print them as CSV."""
+    import tempfile
+
+    from mhi.adapters.local.duckdb_warehouse import DuckDbWarehouse
+    from mhi.analytics import kpi_warehouse as kw
+    from mhi.analytics.modeling import stay_nights
+    from mhi.analytics.sql_dialect import dialect
+
+    spec = kpi_spec(args)
+    rooms = parse_rooms(args.rooms)
     res = _model(_read_csv(args.file), args.currency)
-    result = compute_kpis(res, inventory_for(res, parse_rooms(args.rooms)), spec)
-    for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    table = result.table.assign(period=result.table["period"].dt.strftime("%Y-%m-%d"))
+    with tempfile.TemporaryDirectory(prefix="mhi-kpi-") as tmp:
+        wh = DuckDbWarehouse(Path(tmp) / "kpi.duckdb")
+        wh.write("cli", "model.reservations", res)
+        wh.write("cli", "model.stay_nights", stay_nights(res))
+        plan = kw.plan_kpis(wh, "cli", "model", spec, rooms)
+        for warning in plan.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if args.sql:
+            plan.dialect = dialect(args.sql)
+            print(plan.pace_sql(ordered=True) if args.pace_curve is not None else plan.sql())
+            return 0
+        if args.pace_curve is not None:
+            table = kw.query_pace_curve(wh, "cli", plan)
+        else:
+            table = kw.query_kpis(wh, "cli", plan)
+    table = table.assign(period=table["period"].dt.strftime("%Y-%m-%d"))
     table.round(6).to_csv(sys.stdout, index=False, lineterminator="\n")
     return 0
 
