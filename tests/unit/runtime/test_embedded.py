@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,51 @@ def _poller(ctx: StepContext, cfg: PollCfg) -> Any:
 POLLER = StepKind("ms-poller", PollCfg, _poller)
 
 
+class NoConfig(BaseModel):
+    pass
+
+
+class _Gates:
+    """Events the test steps below wait on, with bounded waits (a stuck test fails, not hangs)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()  # lets the hung first attempt return
+        self.opened = threading.Event()  # set by the `ms-open` step
+
+    def hang_first_attempt(self, ctx: StepContext, _cfg: NoConfig) -> Any:
+        if ctx.attempt == 1:
+            self.release.wait(60)
+        return {"attempt": ctx.attempt}
+
+    def wait_until_opened(self, _ctx: StepContext, _cfg: NoConfig) -> Any:
+        return {"opened": self.opened.wait(10)}
+
+    def open(self, _ctx: StepContext, _cfg: NoConfig) -> Any:
+        self.opened.set()
+        return {}
+
+    def kinds(self) -> dict[str, StepKind[Any]]:
+        return {
+            "ms-hang": StepKind("ms-hang", NoConfig, self.hang_first_attempt),
+            "ms-gate": StepKind("ms-gate", NoConfig, self.wait_until_opened),
+            "ms-open": StepKind("ms-open", NoConfig, self.open),
+        }
+
+
 @pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[EmbeddedRuntime]:
-    with EmbeddedRuntime(
-        Services(Settings(home=tmp_path)), extra_kinds={"ms-poller": POLLER}
-    ) as rt:
+def gates() -> Iterator[_Gates]:
+    g = _Gates()
+    yield g
+    g.release.set()
+    g.opened.set()
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, gates: _Gates) -> Iterator[EmbeddedRuntime]:
+    kinds = {"ms-poller": POLLER, **gates.kinds()}
+    with EmbeddedRuntime(Services(Settings(home=tmp_path)), extra_kinds=kinds) as rt:
         yield rt
+        gates.release.set()  # before the runtime's exit waits for the steps still running
 
 
 def _flow(*steps: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -103,14 +143,15 @@ def test_long_job_is_polled_across_turns(runtime: EmbeddedRuntime) -> None:
     assert sorted(state.steps["p"].attempts[1].waits) == [0, 1, 2]
 
 
-def test_cancel_stops_dispatching(runtime: EmbeddedRuntime) -> None:
+def test_cancel_stops_dispatching(runtime: EmbeddedRuntime, gates: _Gates) -> None:
     ref = runtime.start_json(
         _flow(
-            {"id": "a", "type": "ms-echo", "config": {"sleep_seconds": 0.5}},
+            {"id": "a", "type": "ms-hang"},  # runs until released: `b` is not ready before
             {"id": "b", "type": "ms-echo", "depends_on": ["a"]},
         )
     )
-    runtime.cancel(ref, "wrong day")
+    runtime.cancel(ref, "wrong day")  # applied at once: the run ends here
+    gates.release.set()
     summary = run_summary(runtime.wait(ref, timeout=30))
     assert summary["status"] == "cancelled" and summary["error"] == "cancelled: wrong day"
     assert summary["steps"][1]["status"] == "skipped"
@@ -147,23 +188,29 @@ def test_for_each_and_references_end_to_end(runtime: EmbeddedRuntime, tmp_path: 
     assert frozen["params"] == {"day": "2017-08-01"}
 
 
-def test_cancel_written_by_another_process_is_noticed(runtime: EmbeddedRuntime) -> None:
+def test_cancel_written_by_another_process_is_noticed(
+    runtime: EmbeddedRuntime, gates: _Gates
+) -> None:
     from mhi.runtime.controller import Controller
     from mhi.runtime.embedded import request_cancel
 
     ref = runtime.start_json(
         _flow(
-            {"id": "a", "type": "ms-echo", "config": {"sleep_seconds": 0.2}},
-            {"id": "b", "type": "ms-echo", "depends_on": ["a"], "config": {"sleep_seconds": 2}},
+            {"id": "a", "type": "ms-echo"},
+            {"id": "b", "type": "ms-hang", "depends_on": ["a"]},  # runs until the test ends
         )
     )
     other = Controller(runtime.services.run_store, runtime.bus, runtime.services.clock.now)
-    import time
-
+    deadline = time.monotonic() + 60
     while runtime.state(ref).status(runtime.state(ref).steps["b"]).value != "running":
+        assert time.monotonic() < deadline, "step b never started"
         time.sleep(0.02)
     assert request_cancel(other, ref, "from another terminal")
-    summary = run_summary(runtime.wait(ref, timeout=10))
+    while runtime.state(ref).done is None:  # noticed by the runtime while `b` still runs
+        assert time.monotonic() < deadline, "the cancel was not noticed"
+        time.sleep(0.02)
+    gates.release.set()
+    summary = run_summary(runtime.wait(ref, timeout=30))
     assert summary["status"] == "cancelled"
 
 
@@ -205,45 +252,6 @@ def test_a_later_wake_up_never_replaces_an_earlier_one(runtime: EmbeddedRuntime)
     assert runtime._wake[ref] == soon
     runtime._schedule(ref, soon - timedelta(minutes=1))
     assert runtime._wake[ref] == soon - timedelta(minutes=1)
-
-
-class NoConfig(BaseModel):
-    pass
-
-
-class _Gates:
-    """Events the test steps below wait on, with bounded waits (a stuck test fails, not hangs)."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()  # lets the hung first attempt return
-        self.opened = threading.Event()  # set by the `ms-open` step
-
-    def hang_first_attempt(self, ctx: StepContext, _cfg: NoConfig) -> Any:
-        if ctx.attempt == 1:
-            self.release.wait(60)
-        return {"attempt": ctx.attempt}
-
-    def wait_until_opened(self, _ctx: StepContext, _cfg: NoConfig) -> Any:
-        return {"opened": self.opened.wait(10)}
-
-    def open(self, _ctx: StepContext, _cfg: NoConfig) -> Any:
-        self.opened.set()
-        return {}
-
-    def kinds(self) -> dict[str, StepKind[Any]]:
-        return {
-            "ms-hang": StepKind("ms-hang", NoConfig, self.hang_first_attempt),
-            "ms-gate": StepKind("ms-gate", NoConfig, self.wait_until_opened),
-            "ms-open": StepKind("ms-open", NoConfig, self.open),
-        }
-
-
-@pytest.fixture
-def gates() -> Iterator[_Gates]:
-    g = _Gates()
-    yield g
-    g.release.set()
-    g.opened.set()
 
 
 def test_a_timed_out_attempt_does_not_hold_the_only_worker(tmp_path: Path, gates: _Gates) -> None:
