@@ -113,9 +113,10 @@ def test_transient_poll_failures_and_timeouts_poll_again_later(
     cloud: FakeQlikCloud, harness: Harness, reload_kind: StepKind
 ) -> None:
     cloud.apps[APP] = Script(polls=1)
-    config = _config(cloud, request_timeout_seconds=0.3)
+    # Normal requests must answer within the timeout on a loaded machine too: 1 s, not 0.3 s.
+    config = _config(cloud, request_timeout_seconds=1.0)
     first = harness.run(reload_kind, harness.message("ms-qlik-app-reload", config))
-    cloud.queue(200, {}, method="GET", delay=1.0, times=4)  # slower than the client's timeout
+    cloud.queue(200, {}, method="GET", delay=3.0, times=4)  # slower than the client's timeout
     msg = harness.message("ms-qlik-app-reload", config, turn=1, continuation=first.continuation)
     second = harness.run(reload_kind, msg)
     assert second.status == CallbackStatus.WAITING
