@@ -46,6 +46,8 @@ locals {
     FLOWS_BUCKET     = local.buckets.flows
     RAW_BUCKET       = local.buckets.raw
     LOG_EXECUTION_ID = "true"
+    # The controller refuses starts for any other account (mhi.runtime.router).
+    MHI_ACCOUNTS = join(",", var.accounts)
   }
 }
 

@@ -24,6 +24,9 @@ class Settings:
       MHI_SECRETS       `local` or `gcp` (Secret Manager); default: the same as MHI_BACKEND
                         (the emulator stack runs `gcp` with `local` secrets: no emulator exists)
       _M_PROJECT_ID, _M_ENV_ACRONYM, RUNS_BUCKET, FLOWS_BUCKET, RAW_BUCKET   (gcp back end)
+      MHI_ACCOUNTS      comma-separated accounts this deployment serves; the controller refuses
+                        starts for any other (terraform sets it from `var.accounts`; unset:
+                        every account, the embedded default)
       PUBSUB_EMULATOR_HOST, STORAGE_EMULATOR_HOST   host:port of the emulators (dev stack, tests)
       MHI_ALLOW_LOOPBACK_URLS  `1`: outbound calls may go to loopback (imitation servers in
                         tests); default refused, as every private address (`mhi.http.policy`)
@@ -44,6 +47,7 @@ class Settings:
     secrets_backend: Backend = "local"
     pubsub_emulator_host: str | None = None
     storage_emulator_host: str | None = None
+    accounts: frozenset[str] | None = None
     allow_loopback_urls: bool = False
     private_networks: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -77,10 +81,18 @@ class Settings:
             secrets_backend=secrets_backend,  # type: ignore[arg-type]
             pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
             storage_emulator_host=env.get("STORAGE_EMULATOR_HOST") or None,
+            accounts=_accounts(env.get("MHI_ACCOUNTS")),
             allow_loopback_urls=_flag(env, "MHI_ALLOW_LOOPBACK_URLS"),
             private_networks=_networks(env.get("MHI_PRIVATE_NETWORKS")),
             extra={k: v for k, v in env.items() if k.startswith("MHI_")},
         )
+
+
+def _accounts(value: str | None) -> frozenset[str] | None:
+    """Parse MHI_ACCOUNTS: None when unset; a set (possibly empty) otherwise."""
+    if value is None:
+        return None
+    return frozenset(a.strip() for a in value.split(",") if a.strip())
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

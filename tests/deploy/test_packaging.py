@@ -201,7 +201,7 @@ def _write(folder: Path, name: str, flow: dict) -> None:  # type: ignore[type-ar
 
 def test_flows_that_cannot_be_scheduled_are_named(tmp_path: Path) -> None:
     _write(tmp_path / "six", "f.json", {**FLOW, "schedule": {"cron": "0 0 5 * * *"}})
-    with pytest.raises(PackagingError, match=r"f\.json: \$\.schedule\.cron .*5-field"):
+    with pytest.raises(PackagingError, match=r"f\.json: invalid flow:\n  \$\.schedule\.cron: .*5-field"):
         scheduled_flows(tmp_path / "six")
     _write(tmp_path / "dup", "a.json", FLOW)
     _write(tmp_path / "dup", "b.json", FLOW)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mhi.cli.commands.validate import check_file
-from mhi.model.flow import parse_flow
+from mhi.model.validate import parse_flow
 from tests.conftest import ROOT
 
 FLOWS = sorted((ROOT / "flows").glob("*.json"))

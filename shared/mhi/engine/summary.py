@@ -111,6 +111,4 @@ def flow_notification(state: RunState) -> tuple[dict[str, Any], dict[str, Any]] 
                 return None
         except expr.ExpressionError:
             pass  # a broken condition must not swallow the notification
-    config = spec.model_dump(mode="json", exclude_none=True, exclude={"when"})
-    config["event"] = "success" if success else "fail"
-    return config, {"_run": summary}
+    return spec.step_config("success" if success else "fail"), {"_run": summary}

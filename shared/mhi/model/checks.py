@@ -1,4 +1,8 @@
-"""Semantic checks of a parsed flow: ids, dependencies, cycles, step types, references, cron."""
+"""Semantic checks of a parsed flow: ids, dependencies, cycles, step types, references, cron.
+
+Each check returns every problem it finds as (JSON path, message); `mhi.model.validate` runs
+them all, with the schema and step-config checks, in one pass.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +12,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mhi.model import expr
 from mhi.model.flow import FlowDefinition, StepSpec
-
-Problem = tuple[str, str]
+from mhi.model.problems import Problem
 
 
 def _step_path(index: int) -> str:
     return f"$.flow_config.steps[{index}]"
 
 
-def check_flow(flow: FlowDefinition, known_types: frozenset[str] | None = None) -> list[Problem]:
-    """Return every problem of a flow as (JSON path, message); empty when the flow can run."""
-    if known_types is None:
-        from mhi.catalog import step_types
-
-        known_types = step_types()
-    problems: list[Problem] = []
-    problems += _check_ids(flow)
-    problems += _check_types(flow, known_types)
-    problems += _check_deps(flow)
-    if not problems:
-        problems += _check_cycle(flow)
-    if not problems:
+def check_flow(flow: FlowDefinition, known_types: frozenset[str]) -> list[Problem]:
+    """Return every semantic problem of a flow as (JSON path, message)."""
+    problems = _check_ids(flow) + _check_types(flow, known_types) + _check_deps(flow)
+    problems += _check_cycle(flow)
+    if not any(msg.startswith("dependency cycle") for _, msg in problems):
         problems += _check_references(flow)
-    problems += _check_schedule(flow)
-    return problems
+    return problems + _check_schedule(flow)
 
 
 def _check_ids(flow: FlowDefinition) -> list[Problem]:
@@ -80,7 +74,7 @@ def _check_deps(flow: FlowDefinition) -> list[Problem]:
 
 
 def _check_cycle(flow: FlowDefinition) -> list[Problem]:
-    sorter = graphlib.TopologicalSorter({s.id: s.depends_on for s in flow.steps})
+    sorter = graphlib.TopologicalSorter(_graph(flow))
     try:
         sorter.prepare()
     except graphlib.CycleError as e:
@@ -91,17 +85,17 @@ def _check_cycle(flow: FlowDefinition) -> list[Problem]:
 
 def ancestors(flow: FlowDefinition) -> dict[str, set[str]]:
     """Return, per step id, every step it depends on directly or transitively."""
-    order = list(
-        graphlib.TopologicalSorter({s.id: s.depends_on for s in flow.steps}).static_order()
-    )
-    by_id = {s.id: s for s in flow.steps}
+    graph = _graph(flow)
     result: dict[str, set[str]] = {}
-    for sid in order:
-        acc: set[str] = set()
-        for dep in by_id[sid].depends_on:
-            acc |= {dep} | result[dep]
-        result[sid] = acc
+    for sid in graphlib.TopologicalSorter(graph).static_order():
+        result[sid] = set().union(*({dep} | result[dep] for dep in graph[sid]))
     return result
+
+
+def _graph(flow: FlowDefinition) -> dict[str, list[str]]:
+    """Step id -> its known dependencies (unknown ones are reported by `_check_deps`)."""
+    ids = {s.id for s in flow.steps}
+    return {s.id: [d for d in s.depends_on if d in ids and d != s.id] for s in flow.steps}
 
 
 def _check_references(flow: FlowDefinition) -> list[Problem]:
@@ -166,10 +160,15 @@ def _check_schedule(flow: FlowDefinition) -> list[Problem]:
     if flow.schedule is None:
         return []
     out = []
-    from croniter import croniter
-
-    if not croniter.is_valid(flow.schedule.cron):
-        out.append(("$.schedule.cron", f"bad cron expression {flow.schedule.cron!r}"))
+    cron = flow.schedule.cron
+    if len(cron.split()) != 5 or not _valid_cron(cron):
+        out.append(
+            (
+                "$.schedule.cron",
+                f"bad cron expression {cron!r}: Cloud Scheduler takes the 5-field unix-cron "
+                "form 'minute hour day-of-month month day-of-week', e.g. '0 6 * * *'",
+            )
+        )
     try:
         ZoneInfo(flow.schedule.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -178,3 +177,9 @@ def _check_schedule(flow: FlowDefinition) -> list[Problem]:
         if name not in flow.params:
             out.append((f"$.schedule.params.{name}", "no such flow param"))
     return out
+
+
+def _valid_cron(cron: str) -> bool:
+    from croniter import croniter
+
+    return bool(croniter.is_valid(cron))

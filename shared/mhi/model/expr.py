@@ -191,7 +191,12 @@ class _Parser:
                 kind, seg = self._take()
                 if kind not in ("name", "number"):
                     raise ExpressionError(f"expected a name after '.', found {seg!r}")
-                parts.append(seg)
+                # `hotels.0` means `hotels[0]` (`.1.2` arrives as the number token "1.2").
+                digits = seg.split(".")
+                if kind == "number" and all(d.isdigit() for d in digits):
+                    parts.extend(int(d) for d in digits)
+                else:
+                    parts.append(seg)
             else:
                 kind, idx = self._take()
                 if kind != "number" or not idx.lstrip("-").isdigit():
@@ -227,6 +232,8 @@ def resolve(path: Path, context: dict[str, Any]) -> Any:
     value: Any = context
     seen: list[str | int] = []
     for part in path.parts:
+        if isinstance(part, int) and isinstance(value, Mapping) and str(part) in value:
+            part = str(part)  # an object key that is all digits, written `.0` or `[0]`
         if isinstance(part, int) and isinstance(value, list):
             if not -len(value) <= part < len(value):
                 raise ExpressionError(f"{Path(tuple(seen))}: index {part} out of range")

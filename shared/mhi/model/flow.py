@@ -11,7 +11,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
 )
 
 from mhi.constants import SAFE_ID_RE, SAFE_ID_RULE
@@ -106,6 +105,10 @@ class NotificationSpec(BaseModel):
     recipients: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
     when: str | None = None
 
+    def step_config(self, event: str) -> dict[str, Any]:
+        """The `ms-notifications` config this block becomes for `event` (success or fail)."""
+        return {**self.model_dump(mode="json", exclude_none=True, exclude={"when"}), "event": event}
+
 
 class Notifications(_Model):
     """Flow-level notifications sent once when a run ends."""
@@ -132,27 +135,3 @@ class FlowDefinition(_Model):
     def steps(self) -> list[StepSpec]:
         """The flow's steps in definition order."""
         return self.flow_config.steps
-
-
-def parse_flow(raw: Any, known_types: frozenset[str] | None = None) -> FlowDefinition:
-    """Parse and validate a flow; raise FlowDefinitionError listing every problem with its path.
-
-    Args:
-        raw: the decoded JSON.
-        known_types: step types that may be used; defaults to the step catalog.
-    """
-    from mhi.errors import FlowDefinitionError
-    from mhi.model.messages import format_validation_error
-    from mhi.model.validate import check_flow
-
-    if not isinstance(raw, dict):
-        raise FlowDefinitionError([("$", "a flow must be a JSON object")])
-    raw = {k: v for k, v in raw.items() if k not in ("run_id", "run_params")}
-    try:
-        flow = FlowDefinition.model_validate(raw)
-    except ValidationError as e:
-        raise FlowDefinitionError(format_validation_error(e), flow=raw.get("flow_id")) from e
-    problems = check_flow(flow, known_types)
-    if problems:
-        raise FlowDefinitionError(problems, flow=flow.flow_id)
-    return flow

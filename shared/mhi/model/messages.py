@@ -17,7 +17,7 @@ from mhi.constants import (
     SCHEMA_VERSION,
 )
 from mhi.errors import InvalidMessageError
-from mhi.model.flow import FlowDefinition
+from mhi.model.problems import format_validation_error
 
 JsonDict = dict[str, Any]
 
@@ -141,20 +141,6 @@ _CALLBACK = TypeAdapter(CallbackMessage)
 _STEP = TypeAdapter(StepMessage)
 
 
-def format_validation_error(error: ValidationError, prefix: str = "$") -> list[tuple[str, str]]:
-    """Turn a pydantic error into (JSON path, message) pairs."""
-    out = []
-    for item in error.errors():
-        path = prefix
-        for part in item["loc"]:
-            path += f"[{part}]" if isinstance(part, int) else f".{part}"
-        msg = item["msg"]
-        if item["type"] == "extra_forbidden":
-            msg = "unknown field"
-        out.append((path, msg))
-    return out
-
-
 def _validated(adapter: TypeAdapter[Any], raw: Any, what: str) -> Any:
     try:
         return adapter.validate_python(raw)
@@ -171,23 +157,6 @@ def parse_callback(data: bytes | str) -> CallbackMessage:
 def parse_step(data: bytes | str) -> StepMessage:
     """Parse a step message; raise InvalidMessageError saying what is wrong and where."""
     return _validated(_STEP, _parse_json(data), "step message")  # type: ignore[no-any-return]
-
-
-ControllerMessage = FlowDefinition | StartRef | SweepMessage
-
-
-def parse_controller_message(data: bytes | str) -> ControllerMessage:
-    """Parse what arrives on `ms-flows-controller`: a flow, a `flow_ref` start, or a sweep."""
-    raw = _parse_json(data)
-    if not isinstance(raw, dict):
-        raise InvalidMessageError("controller message must be a JSON object")
-    if raw.get("kind") == "sweep":
-        return SweepMessage.model_validate(raw)
-    if "flow_ref" in raw:
-        return _validated(TypeAdapter(StartRef), raw, "start message")  # type: ignore[no-any-return]
-    from mhi.model.flow import parse_flow
-
-    return parse_flow(raw)
 
 
 def encode(message: BaseModel) -> bytes:

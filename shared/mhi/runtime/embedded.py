@@ -12,6 +12,7 @@ its deadline (the controller has timed it out) holds no worker while its handler
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -24,10 +25,12 @@ from mhi.adapters.local.memory_bus import InMemoryBus
 from mhi.catalog import load_kind
 from mhi.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC
 from mhi.errors import InvalidMessageError, OrchestratorError
-from mhi.model.messages import parse_callback, parse_step
+from mhi.model.messages import parse_step
 from mhi.model.run import RunState
 from mhi.runtime.controller import Controller, RunRef
-from mhi.runtime.start import FolderFlowSource, StartRequest, parse_start, start_run
+from mhi.runtime.pubsub_event import PubSubMessage
+from mhi.runtime.router import Router
+from mhi.runtime.start import FolderFlowSource, StartRequest, start_run
 from mhi.services import Services
 from mhi.steps.sdk import StepKind, handle_step_message
 
@@ -176,8 +179,14 @@ class EmbeddedRuntime:
         self._active: set[RunRef] = set()
         self.controller.on_finish.append(self._on_finish)
         self._timer: threading.Thread | None = None
-        self.bus.subscribe(CONTROLLER_TOPIC, self._on_start_message)
-        self.bus.subscribe(CALLBACK_TOPIC, self._on_callback)
+        self.router = Router(
+            lambda: self.controller,
+            self.flows,
+            self.known_types,
+            accounts=services.settings.accounts,
+        )
+        self.bus.subscribe(CONTROLLER_TOPIC, self._on_controller_message)
+        self.bus.subscribe(CALLBACK_TOPIC, self._on_controller_message)
         from mhi.catalog import step_types
 
         for step_type in step_types() | set(self.extra_kinds):
@@ -220,13 +229,12 @@ class EmbeddedRuntime:
                 self._wake[ref] = wake_at
                 self._wake_lock.notify_all()
 
-    def _on_start_message(self, data: bytes, _attributes: Mapping[str, str]) -> None:
-        self.start(parse_start(data, self.flows, self.known_types()))
-
-    def _on_callback(self, data: bytes, _attributes: Mapping[str, str]) -> None:
-        callback = parse_callback(data)
-        ref = RunRef(callback.account, callback.flow_id, callback.run_id)
-        self._schedule(ref, self.controller.on_callback(callback))
+    def _on_controller_message(self, data: bytes, attributes: Mapping[str, str]) -> None:
+        routed = self.router.route(PubSubMessage(data, dict(attributes)))
+        for ref, wake_at in routed.wake.items():
+            if routed.kind == "start":
+                self._active.add(ref)
+            self._schedule(ref, wake_at)
 
     def start(self, request: StartRequest) -> RunRef:
         """Start a run (idempotent on request.run_id) and return its reference."""
@@ -237,7 +245,9 @@ class EmbeddedRuntime:
 
     def start_json(self, data: bytes | str | dict[str, Any]) -> RunRef:
         """Start a run from a start message (flow JSON or flow_ref)."""
-        return self.start(parse_start(data, self.flows, self.known_types()))
+        raw = data if isinstance(data, (bytes, str)) else json.dumps(data)
+        message = PubSubMessage(raw.encode() if isinstance(raw, str) else raw)
+        return self.start(self.router.start_request(message))
 
     def cancel(self, ref: RunRef, reason: str = "cancelled by user") -> None:
         """Request cancellation and apply it."""

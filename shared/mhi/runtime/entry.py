@@ -14,15 +14,11 @@ import: importing this module stays cheap (no Google client, no pandas).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mhi.config import Settings
 from mhi.errors import InvalidMessageError, PermanentError, RetryableError
@@ -30,11 +26,12 @@ from mhi.ports import FlowSource
 from mhi.runtime.controller import Controller
 from mhi.runtime.logs import bind, setup_json_logging
 from mhi.runtime.pubsub_event import PubSubMessage, decode
+from mhi.runtime.router import Router
 from mhi.services import Services
 
 logger = logging.getLogger(__name__)
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: one built thing may build another
 _built: dict[str, Any] = {}
 
 
@@ -66,6 +63,18 @@ def controller() -> Controller:
     return _once("controller", make)  # type: ignore[no-any-return]
 
 
+def router() -> Router:
+    """The process's Router (starts, callbacks and sweeps of this deployment's accounts)."""
+
+    def make() -> Router:
+        from mhi.catalog import step_types
+
+        accounts = services().settings.accounts
+        return Router(controller, flow_source(), step_types, accounts=accounts)
+
+    return _once("router", make)  # type: ignore[no-any-return]
+
+
 def flow_source() -> FlowSource:
     """Stored flows for `flow_ref` starts: FLOWS_BUCKET on gcp, else the flows folder."""
     from mhi.runtime.wiring import flow_source as build
@@ -92,8 +101,7 @@ def install(svc: Services) -> None:
 def handle_controller_event(event: Any) -> None:
     """Handle one message of `ms-flows-controller` / `ms-flows-callbacks`.
 
-    Body kind `callback` → the controller records it; `{"kind": "sweep"}` → timeouts, retries
-    and polls of every active run; anything else is a start (flow JSON or `flow_ref`).
+    `mhi.runtime.router` says what each body means (callback, sweep or start).
     """
     _handle(event, _route_controller)
 
@@ -128,70 +136,14 @@ def _handle(event: Any, route: Callable[[PubSubMessage], object]) -> None:
 
 
 def _route_controller(message: PubSubMessage) -> None:
-    body = _peek(message.data)
-    kind = body.get("kind") if isinstance(body, dict) else None
-    if kind == "callback":
-        from mhi.model.messages import parse_callback
-
-        callback = parse_callback(message.data)
-        controller().on_callback(callback)
-    elif kind == "sweep":
-        _sweep(body)
-    else:
-        _start(message)
-
-
-def _sweep(body: dict[str, Any]) -> None:
-    if set(body) != {"kind"}:
-        extra = ", ".join(sorted(set(body) - {"kind"}))
-        raise InvalidMessageError(f"sweep message: unknown field(s) {extra}")
-    woken = controller().sweep()
-    logger.info("sweep: %d active run(s) advanced", len(woken))
-
-
-def _start(message: PubSubMessage) -> None:
-    from mhi.catalog import step_types
-    from mhi.runtime.start import parse_start, start_run
-
-    request = parse_start(message.data, flow_source(), step_types())
-    if request.run_id is None and message.attributes.get("mhi_trigger") == "schedule":
-        # A Cloud Scheduler job retried after a failed publish sends a new message: the run id
-        # comes from the cron fire time so the retry starts nothing new.
-        request = replace(request, run_id=scheduled_run_id(message))
-    if request.run_id is None and message.message_id:
-        # A redelivered start message keeps its message id: it maps to the same run.
-        request = replace(request, run_id=message_run_id(message))
-    start_run(controller(), request)
-
-
-def scheduled_run_id(message: PubSubMessage) -> str:
-    """`scheduled-<fire time, UTC>`: the latest cron fire time at or before the publish time."""
-    from croniter import croniter
-
-    attrs = message.attributes
-    try:
-        zone = ZoneInfo(attrs.get("mhi_time_zone", "UTC"))
-        published = (message.publish_time or services().clock.now()).astimezone(zone)
-        fired = croniter(attrs["mhi_cron"], published + timedelta(seconds=1)).get_prev(datetime)
-    except (KeyError, ValueError, ZoneInfoNotFoundError) as e:
-        raise InvalidMessageError(
-            f"scheduled start: bad mhi_cron/mhi_time_zone attributes: {e}"
-        ) from e
-    return "scheduled-" + fired.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
-
-
-def message_run_id(message: PubSubMessage) -> str:
-    """The run id of a start message without `run_id`: publish time plus a hash of its id."""
-    digest = hashlib.sha256(message.message_id.encode()).hexdigest()[:8]
-    when = message.publish_time or services().clock.now()
-    return f"{when.strftime('%Y%m%dT%H%M%SZ')}-{digest}"
+    router().route(message)
 
 
 def _peek(data: bytes) -> Any:
     try:
         return json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        return None  # the parser of the message's kind says what is wrong
+        return None
 
 
 def _labels(message: PubSubMessage, settings: Settings) -> dict[str, str | None]:

@@ -10,8 +10,9 @@ from typing import Any
 
 from mhi.constants import FLOW_KEY, SCHEMA_VERSION, active_key
 from mhi.errors import FlowDefinitionError, InvalidMessageError
-from mhi.model.flow import FlowDefinition, parse_flow
+from mhi.model.flow import FlowDefinition
 from mhi.model.messages import RunId, StartRef
+from mhi.model.validate import parse_flow
 from mhi.ports import FlowSource
 from mhi.runtime.controller import Controller, RunRef, new_run_id
 from mhi.runtime.logs import bind
@@ -108,7 +109,7 @@ def _json(data: bytes | str) -> Any:
 def _validate_ref(raw: dict[str, Any]) -> StartRef:
     from pydantic import ValidationError
 
-    from mhi.model.messages import format_validation_error
+    from mhi.model.problems import format_validation_error
 
     try:
         return StartRef.model_validate(raw)

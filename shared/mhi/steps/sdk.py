@@ -28,9 +28,9 @@ from mhi.model.messages import (
     ErrorInfo,
     StepMessage,
     encode,
-    format_validation_error,
     parse_step,
 )
+from mhi.model.problems import format_validation_error
 from mhi.services import Services
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ def at(seconds: float) -> datetime:
 
 def flow(*steps: dict[str, Any], **extra: Any) -> FlowDefinition:
     """A flow of ms-echo steps (type defaults to ms-echo)."""
-    from mhi.model.flow import parse_flow
+    from mhi.model.validate import parse_flow
 
     raw_steps = [{"type": "ms-echo", **s} for s in steps]
     return parse_flow(

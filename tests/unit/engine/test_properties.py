@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 
 from mhi.adapters.local.memory_run_store import MemoryRunStore
 from mhi.constants import CALLBACK_TOPIC
-from mhi.model.flow import FlowDefinition, parse_flow
+from mhi.model.flow import FlowDefinition
 from mhi.model.messages import CallbackMessage, CallbackStatus, ErrorInfo, parse_step
 from mhi.model.run import RunStatus, StepStatus
+from mhi.model.validate import parse_flow
 from mhi.runtime.controller import Controller, RunRef
 from mhi.runtime.start import StartRequest, start_run
 from tests.unit.engine.helpers import T0

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mhi.errors import FlowDefinitionError
-from mhi.model.flow import parse_flow
+from mhi.model.validate import parse_flow
 from tests.conftest import ROOT
 
 SEED = json.loads((ROOT / "flows" / "daily-avalon-extract.json").read_text())

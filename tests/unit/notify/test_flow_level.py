@@ -91,7 +91,6 @@ def test_seed_fail_block_sends_a_summary_of_every_step(
         "recipients": ["alerts@example.com"],
         "event": "fail",
         "mailgun_domain": DOMAIN,
-        "mailgun_api_url": mailgun.url,
     }
     cb = _notify(harness, kind, config)
     assert cb.status == CallbackStatus.SUCCEEDED, cb.error
@@ -127,7 +126,6 @@ def test_success_block_with_custom_templates_quotes_kpis(
         "recipients": "gm@example.com",
         "event": "success",
         "mailgun_domain": DOMAIN,
-        "mailgun_api_url": mailgun.url,
         "subject": "{{ run.flow_name }}: ADR {{ steps.calculate-kpis.output.adr }}",
         "html": "<p>ADR <b>{{ steps.calculate-kpis.output.adr }}</b> for {{ run.account }}</p>"
         "<pre>{{ run.summary }}</pre>",
@@ -170,7 +168,6 @@ def test_broken_template_falls_back_to_the_default_and_says_so(
         "recipients": "a@example.com",
         "event": "fail",
         "mailgun_domain": DOMAIN,
-        "mailgun_api_url": mailgun.url,
         "subject": "{{ steps.nope.output.rows }}",
     }
     cb = _notify(harness, kind, config)
@@ -185,7 +182,7 @@ def test_broken_template_falls_back_to_the_default_and_says_so(
 def test_the_controller_builds_a_config_this_step_accepts() -> None:
     """The controller's own code turns a seed block into this step's config."""
     from mhi.engine.summary import flow_notification
-    from mhi.model.flow import parse_flow
+    from mhi.model.validate import parse_flow
     from mhi.notify.config import NotificationsConfig
 
     flow = parse_flow(

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from mhi.errors import InvalidMessageError
-from mhi.runtime.entry import message_run_id, scheduled_run_id
 from mhi.runtime.pubsub_event import PubSubMessage
+from mhi.runtime.router import message_run_id, scheduled_run_id
 
 
 def _scheduled(

@@ -22,22 +22,11 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mhi.catalog import CATALOG
 from mhi.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC
-from mhi.packaging import (
-    LAYERS,
-    RUNTIME,
-    FunctionSpec,
-    PackagingError,
-    build_bundle,
-    bundle_hash,
-    function_specs,
-    repo_root,
-    zip_bundle,
-)
 
 if TYPE_CHECKING:
     from mhi.model.flow import FlowDefinition
+    from mhi.packaging import FunctionSpec
 
 TFVARS_PATH = Path("terraform/functions.auto.tfvars.json")
 
@@ -70,6 +59,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the chosen mode."""
+    from mhi.packaging import (
+        RUNTIME,
+        PackagingError,
+        build_bundle,
+        bundle_hash,
+        function_specs,
+        repo_root,
+        zip_bundle,
+    )
+
     if args.check and not args.tfvars:
         raise PackagingError("--check only goes with --tfvars")
     if args.list:
@@ -100,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _tfvars(check: bool) -> int:
+    from mhi.packaging import repo_root
+
     path = repo_root() / TFVARS_PATH
     text = render_terraform_vars(terraform_vars())
     current = path.read_text(encoding="utf-8") if path.is_file() else None
@@ -122,7 +123,8 @@ def load_flows(flows_dir: Path) -> dict[str, tuple[Path, FlowDefinition]]:
         PackagingError: a flow file is invalid, or two files share a flow_id.
     """
     from mhi.errors import FlowDefinitionError, InvalidMessageError
-    from mhi.model.flow import parse_flow
+    from mhi.model.validate import parse_flow
+    from mhi.packaging import PackagingError
 
     out: dict[str, tuple[Path, FlowDefinition]] = {}
     for path in sorted(flows_dir.glob("*.json")):
@@ -147,18 +149,13 @@ def scheduled_flows(flows_dir: Path) -> dict[str, dict[str, str]]:
     schedule's params); the controller derives the run id from the fire time.
 
     Raises:
-        PackagingError: a flow is invalid, or its cron is not the 5-field unix cron Cloud
-            Scheduler accepts.
+        PackagingError: a flow is invalid (the validator also requires the 5-field unix cron
+            Cloud Scheduler accepts).
     """
     out: dict[str, dict[str, str]] = {}
     for flow_id, (path, flow) in load_flows(flows_dir).items():
         if flow.schedule is None:
             continue
-        if len(flow.schedule.cron.split()) != 5:
-            raise PackagingError(
-                f"{path}: $.schedule.cron {flow.schedule.cron!r}: Cloud Scheduler takes a "
-                "5-field unix cron (minute hour day-of-month month day-of-week)"
-            )
         message = {"flow_ref": flow_id, "params": flow.schedule.params}
         out[flow_id] = {
             "account": flow.account,
@@ -198,6 +195,8 @@ def model_layers(flows_dir: Path) -> list[str]:
     The seed's flow writes its model to `analytics`: that layer needs its BigQuery datasets and
     the same grants as `model`, or the step fails in production with a permission error.
     """
+    from mhi.packaging import LAYERS
+
     found = set()
     for _, flow in load_flows(flows_dir).values():
         for step in flow.flow_config.steps:
@@ -220,6 +219,9 @@ def _with_model_layers(spec: FunctionSpec, extra: list[str]) -> FunctionSpec:
 
 def terraform_vars(root: Path | None = None) -> dict[str, Any]:
     """Return the content of `terraform/functions.auto.tfvars.json`, derived from the code."""
+    from mhi.catalog import CATALOG
+    from mhi.packaging import LAYERS, RUNTIME, function_specs, repo_root
+
     root = root or repo_root()
     extra = model_layers(root / "flows")
     specs = {name: _with_model_layers(s, extra) for name, s in function_specs().items()}
