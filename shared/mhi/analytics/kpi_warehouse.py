@@ -68,13 +68,7 @@ def plan_kpis(
             without other revenue.
     """
     d = dialect(warehouse.dialect)
-    hint = "run an ms-data-modeling step first"
-    for table in ("reservations", "stay_nights"):
-        if not warehouse.exists(account, f"{schema}.{table}"):
-            raise StepExecutionError(
-                f"table {schema}.{table} does not exist for account {account}: {hint}"
-            )
-    profile = _query(warehouse, account, profile_sql(d, schema), schema)
+    profile = _profile(warehouse, account, schema, d)
     if profile.empty:
         raise StepExecutionError("no reservations to compute KPIs from")
     first, last, last_booking, last_arrival = _data_range(profile)
@@ -94,6 +88,27 @@ def plan_kpis(
         if int(n["n"].iloc[0]) == 0:
             kpi_checks.no_other_revenue()
     return plan
+
+
+def _profile(warehouse: Warehouse, account: str, schema: str, d: Dialect) -> pd.DataFrame:
+    """Return the per-hotel profile; a missing model table is named with what makes it."""
+    try:
+        profile = _query(warehouse, account, profile_sql(d, schema), schema)
+        missing = [] if warehouse.exists(account, f"{schema}.stay_nights") else ["stay_nights"]
+    except PermanentError:
+        missing = [
+            t
+            for t in ("reservations", "stay_nights")
+            if not warehouse.exists(account, f"{schema}.{t}")
+        ]
+        if not missing:
+            raise
+    if missing:
+        raise StepExecutionError(
+            f"table {schema}.{missing[0]} does not exist for account {account}: "
+            "run an ms-data-modeling step first"
+        )
+    return profile
 
 
 def _data_range(profile: pd.DataFrame) -> tuple[date, date, date | None, date]:

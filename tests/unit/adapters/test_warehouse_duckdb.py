@@ -167,3 +167,10 @@ def test_materialize_refuses_bad_modes_clearly(
     warehouse.materialize("acme", "kpi.m", "SELECT 1 AS k")
     with pytest.raises(PermanentError, match=re.escape(message)):
         warehouse.materialize("acme", "kpi.m", "SELECT 2 AS k", **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_memory_limit_from_the_settings_bounds_duckdb(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, extra={"MHI_DUCKDB_MEMORY_LIMIT": "300MB"})
+    warehouse = from_settings(settings)
+    got = warehouse.query("acme", "SELECT current_setting('memory_limit') AS m")["m"].iloc[0]
+    assert got.endswith("MiB") and 280 <= float(got.split()[0]) <= 300

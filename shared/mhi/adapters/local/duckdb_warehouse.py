@@ -75,11 +75,19 @@ class DuckDbWarehouse:
 
     dialect = "duckdb"
 
-    def __init__(self, path: str | Path, *, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        lock_wait: float = LOCK_WAIT_SECONDS,
+        memory_limit: str | None = None,
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._lock_wait = lock_wait
+        # DuckDB spills to disk beyond this ("512MB"); None: its default, 80 % of the RAM.
+        self._config = {"memory_limit": memory_limit} if memory_limit else {}
 
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -89,7 +97,7 @@ class DuckDbWarehouse:
             deadline = time.monotonic() + self._lock_wait
             while True:
                 try:
-                    con = duckdb.connect(str(self.path))
+                    con = duckdb.connect(str(self.path), config=self._config)
                     break
                 except duckdb.IOException as e:  # another process holds the file
                     if time.monotonic() > deadline:
@@ -337,5 +345,6 @@ def _upsert(
 
 
 def from_settings(settings: Settings) -> DuckDbWarehouse:
-    """Build the warehouse on `$MHI_HOME/warehouse.duckdb`."""
-    return DuckDbWarehouse(Path(settings.home) / "warehouse.duckdb")
+    """Build the warehouse on `$MHI_HOME/warehouse.duckdb` (memory: MHI_DUCKDB_MEMORY_LIMIT)."""
+    limit = settings.extra.get("MHI_DUCKDB_MEMORY_LIMIT")
+    return DuckDbWarehouse(Path(settings.home) / "warehouse.duckdb", memory_limit=limit)
