@@ -50,13 +50,17 @@ def _extractor(system: str, config_class: str, summary: str, secrets: tuple[str,
 
 # Systems without a public API host read their base URL and any of the generic auth schemes'
 # secrets (API key, basic, OAuth2 client credentials): see `mhi.connectors.systems._generic`.
-_GENERIC = ("api-key", "base-url", "client-id", "client-secret")
+# Every extractor may read `<system>-base-url` (and OAuth ones `<system>-token-url`): the
+# operator's override of where its API lives (`mhi.connectors.hosts`), never the flow's.
+_GENERIC = ("api-key", "base-url", "client-id", "client-secret", "token-url")
+_ENTRA = ("base-url", "client-id", "client-secret", "token-url")
 _QLIK = (
     "qlik-api-key",
     "qlik-automation-token",
     "qlik-ca-cert",
     "qlik-client-cert",
     "qlik-client-key",
+    "qlik-qrs-base-url",
 )
 
 CATALOG: tuple[StepType, ...] = (
@@ -70,28 +74,32 @@ CATALOG: tuple[StepType, ...] = (
         "reviewpro",
         "ReviewProConfig",
         "ReviewPro: reviews and review scores",
-        ("api-key", "api-secret"),
+        ("api-key", "api-secret", "base-url"),
     ),
     _extractor(
         "sharepoint365",
         "SharePointConfig",
         "SharePoint (Microsoft Graph): list items and files",
-        ("client-id", "client-secret"),
+        _ENTRA,
     ),
     _extractor(
         "businesscentral",
         "BusinessCentralConfig",
         "Business Central: ledger entries, invoices, customers",
-        ("client-id", "client-secret"),
+        _ENTRA,
     ),
-    _extractor("holded", "HoldedConfig", "Holded: invoices, contacts, products", ("api-key",)),
+    _extractor(
+        "holded", "HoldedConfig", "Holded: invoices, contacts, products", ("api-key", "base-url")
+    ),
     _extractor("madisa", "MadisaConfig", "Madisa POS: tickets and ticket lines", _GENERIC),
-    _extractor("fourvenues", "FourVenuesConfig", "FourVenues: events and tickets", ("api-key",)),
+    _extractor(
+        "fourvenues", "FourVenuesConfig", "FourVenues: events and tickets", ("api-key", "base-url")
+    ),
     _extractor(
         "ulysescloud",
         "UlysesConfig",
-        "Ulyses Cloud PMS: reservations, availability, rates",
-        ("password", "username"),
+        "Ulyses Cloud PMS: invoices (room stays, revenue, payments opt-in)",
+        ("base-url", "password", "username"),
     ),
     StepType(
         "ms-file-import",
@@ -143,7 +151,7 @@ CATALOG: tuple[StepType, ...] = (
         "mhi.notify.config:NotificationsConfig",
         "notifications",
         "Email (Mailgun), Slack, signed webhooks and a local outbox",
-        ("mailgun-api-key", "slack-webhook-url", "webhook-secret"),
+        ("mailgun-api-key", "mailgun-base-url", "slack-webhook-url", "webhook-secret"),
     ),
     StepType(
         "ms-echo",

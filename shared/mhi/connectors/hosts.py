@@ -61,8 +61,10 @@ def resolve(
 def _token(
     ctx: StepContext, system: System, config: ExtractConfig, creds: Credentials, base: str
 ) -> Configured | None:
-    default = system.default_token(config, base) if system.default_token else None
+    if system.token is None:
+        return None
+    default = system.token.default(config, base)
     secret = optional_secret(ctx.secret)
     return configured_url(
-        ctx.services.settings, system.name, "token-url", secret, creds.name("token-url"), default
+        ctx.services.settings, system.name, "token-url", secret, system.token.secret(creds), default
     )

@@ -212,6 +212,14 @@ class Endpoints:
 
 
 @dataclass(frozen=True)
+class TokenEndpoint:
+    """An OAuth token endpoint: its default URL and the secret that moves it (the operator's)."""
+
+    default: Callable[[Any, str], str]  # (config, base URL) -> token URL
+    secret: Callable[[Credentials], str]  # the secret's full name, e.g. `avalon-token-url`
+
+
+@dataclass(frozen=True)
 class System:
     """A source system: its datasets, config model, auth scheme, API hosts and HTTP limits."""
 
@@ -223,7 +231,7 @@ class System:
     # system has no public host; the base URL comes from the secret `<prefix>-base-url`.
     api_hosts: tuple[str, ...] = ()
     default_base: Callable[[Any], str] | None = None  # (config) -> base URL, public systems
-    default_token: Callable[[Any, str], str] | None = None  # (config, base) -> token URL
+    token: TokenEndpoint | None = None  # OAuth systems: where tokens come from
     requests_per_second: float = 10.0
     page_size: int = 500
     history_days: int = 365

@@ -134,14 +134,12 @@ class UrlPolicy:
         parts = _split(url, what)
         host = _host(parts, what)
         address = as_address(host)
-        if parts.scheme == "http" and not (self.allow_loopback and self._is_loopback(host)):
-            raise UrlRefusedError(f"{what}: plain http is not allowed, use https")
-        if parts.scheme not in ("http", "https"):
-            raise UrlRefusedError(f"{what}: scheme {parts.scheme!r} is not allowed, use https")
         if address is not None:
             self._check_address(address, f"{what}: host {host}")
         else:
             self._check_name(host, what)
+        if parts.scheme == "http" and not (self.allow_loopback and self._is_loopback(host)):
+            raise UrlRefusedError(f"{what}: plain http is not allowed, use https")
         if scope is not None and not scope.allows(host):
             raise UrlRefusedError(
                 f"{what}: host {host} is not one of {scope.system}'s API hosts "
@@ -228,26 +226,29 @@ def _host(parts: SplitResult, what: str) -> str:
         raise UrlRefusedError(f"{what}: {e}") from None
 
 
-def validation_policy(context: Any = None) -> UrlPolicy:
-    """The policy for config validation: from the validation context when the caller passes one
-    (`{"settings": Settings}` or `{"url_policy": UrlPolicy}`), else from this process's
-    environment, the same settings every entry point reads."""
-    if isinstance(context, dict):
-        if isinstance(context.get("url_policy"), UrlPolicy):
-            return context["url_policy"]  # type: ignore[no-any-return]
-        settings = context.get("settings")
-        if settings is not None:
-            return UrlPolicy.from_settings(settings)
+def validation_settings(context: Any = None) -> Settings:
+    """The settings config validation applies: from the validation context when the caller
+    passes one (`{"settings": Settings}`), else from this process's environment, the same
+    settings every entry point reads."""
     from mhi.config import Settings
 
-    return UrlPolicy.from_settings(Settings.from_env())
+    if isinstance(context, dict) and isinstance(context.get("settings"), Settings):
+        return context["settings"]
+    return Settings.from_env()
 
 
-def valid_url(value: str, what: str, context: Any = None, scope: HostScope | None = None) -> str:
-    """Check a config URL for a pydantic validator: raise ValueError (so the error carries its
-    JSON path) or return the URL without a trailing slash."""
+def valid_url(
+    value: str,
+    what: str,
+    context: Any = None,
+    scope: Callable[[Settings], HostScope] | None = None,
+) -> str:
+    """Check a config URL for a pydantic validator (no DNS: names are resolved and checked at
+    connect time): raise ValueError, so the error carries its JSON path, or return the URL
+    without a trailing slash. `scope` gives the hosts the URL must be on, from the settings."""
+    settings = validation_settings(context)
     try:
-        validation_policy(context).check(value, what, scope)
+        UrlPolicy.from_settings(settings).check(value, what, scope(settings) if scope else None)
     except UrlRefusedError as e:
         raise ValueError(str(e)) from None
     return value.rstrip("/")

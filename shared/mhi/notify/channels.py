@@ -1,11 +1,16 @@
 """Channels: Mailgun email, Slack incoming webhook, signed webhook, local outbox.
 
 Each delivery returns a `Delivery` (never raises for a remote failure): status, tries, the
-provider's id or the file written, and an error message that names no secret.
+provider's id or the file written, and an error message that names no secret. Every call goes
+through the one outbound client (`mhi.http`): the Mailgun key only to Mailgun's hosts
+(`api.mailgun.net`, `api.eu.mailgun.net`, or the operator's `mailgun-base-url`), the Slack hook
+only to `hooks.slack.com` (`MHI_SLACK_HOSTS` replaces it), webhooks to any public https host.
+A signed webhook gets a fresh timestamp and signature on every try (Standard Webhooks).
 """
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import hashlib
 import json
@@ -17,23 +22,16 @@ from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
-
-import requests
+from urllib.parse import quote, urlsplit
 
 from mhi.errors import OrchestratorError
+from mhi.http import Call, Destination, HostScope, OutboundClient, Outcome, RetryRules
+from mhi.http.answers import body_excerpt, tries
+from mhi.http.endpoints import configured_url, host_scope, optional_secret
+from mhi.http.policy import UrlPolicy
 from mhi.notify import signing
 from mhi.notify.config import NotificationsConfig
 from mhi.notify.render import Message
-from mhi.qlik.http import (
-    Outcome,
-    RetryPolicy,
-    body_excerpt,
-    check_url,
-    hide_in_library_logs,
-    public_label,
-    send,
-    tries,
-)
 from mhi.steps.sdk import StepContext
 
 logger = logging.getLogger(__name__)
@@ -41,6 +39,15 @@ logger = logging.getLogger(__name__)
 # Long subjects stay on one header line (998 is the RFC 5322 limit).
 _MAIL_POLICY = email.policy.default.clone(max_line_length=998)
 MAILGUN_URLS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
+MAILGUN_HOSTS = ("api.mailgun.net", "api.eu.mailgun.net")
+SLACK_HOSTS = ("hooks.slack.com",)
+
+
+def public_label(url: str) -> str:
+    """Return `scheme://host/path` of a URL (no query, no credentials) for outputs and logs."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 @dataclass
@@ -78,10 +85,10 @@ class Budget:
         """Whether the step has used up its wall time."""
         return time.monotonic() - self.started >= self.wall_seconds
 
-    def policy(self) -> RetryPolicy:
-        """Return the retry policy for the next delivery (what is left of the budget)."""
+    def rules(self, idempotent: bool) -> RetryRules:
+        """Return the retry rules for the next delivery (what is left of the budget)."""
         left = max(0.0, self.seconds - self.spent)
-        return RetryPolicy(max_tries=self.max_attempts, budget_seconds=left, sleep=self.sleep)
+        return RetryRules(max_tries=self.max_attempts, budget_seconds=left, idempotent=idempotent)
 
     def charge(self, outcome: Outcome) -> None:
         """Account for the sleeping one delivery did."""
@@ -94,19 +101,21 @@ def _from_http(channel: str, recipient: str, outcome: Outcome, service: str) -> 
     if r is None:
         msg = f"{service}: {outcome.error} after {tries(outcome.tries)}"
         return Delivery(channel, recipient, "failed", outcome.tries, error=msg, transient=True)
-    if r.status_code < 300:
-        return Delivery(channel, recipient, "sent", outcome.tries, http_status=r.status_code)
+    if r.status < 300:
+        return Delivery(channel, recipient, "sent", outcome.tries, http_status=r.status)
     detail = body_excerpt(r, 200)
-    if r.status_code in (401, 403):
-        msg = f"{service} rejected the credentials (HTTP {r.status_code}): {detail}"
-    elif r.status_code == 429:
+    if r.status in (401, 403):
+        msg = f"{service} rejected the credentials (HTTP {r.status}): {detail}"
+    elif r.status == 429:
         wait = f", Retry-After {outcome.retry_after:g}s" if outcome.retry_after is not None else ""
         msg = f"{service} rate limited (HTTP 429{wait}) after {tries(outcome.tries)}"
+    elif r.status < 400:
+        msg = f"{service}: HTTP {r.status}: redirects are not followed"
     else:
-        msg = f"{service}: HTTP {r.status_code} after {tries(outcome.tries)}: {detail}"
-    transient = r.status_code == 429 or r.status_code >= 500
+        msg = f"{service}: HTTP {r.status} after {tries(outcome.tries)}: {detail}"
+    transient = r.status == 429 or r.status >= 500
     return Delivery(
-        channel, recipient, "failed", outcome.tries, None, None, r.status_code, msg, transient
+        channel, recipient, "failed", outcome.tries, None, None, r.status, msg, transient
     )
 
 
@@ -117,25 +126,26 @@ class Channels:
         self,
         ctx: StepContext,
         config: NotificationsConfig,
-        session: requests.Session,
+        outbound: OutboundClient,
         budget: Budget,
     ) -> None:
-        self.ctx, self.config, self.session, self.budget = ctx, config, session, budget
+        self.ctx, self.config, self.outbound, self.budget = ctx, config, outbound, budget
+        self.settings = ctx.services.settings
 
-    def _post(self, url: str, idempotent: bool, **kwargs: Any) -> Outcome:
+    def _post(
+        self,
+        service: str,
+        scope: HostScope | None,
+        build: Callable[[], Call],
+        idempotent: bool,
+        secrets: tuple[str, ...] = (),
+    ) -> Outcome:
         if self.budget.exhausted():
             limit = f"{self.budget.wall_seconds:g}s"
             return Outcome(None, 0, f"not attempted: the step's time budget ({limit}) is used up")
-        policy = self.budget.policy()
-        outcome = send(
-            self.session,
-            "POST",
-            url,
-            policy,
-            timeout=self.config.request_timeout_seconds,
-            idempotent=idempotent,
-            **kwargs,
-        )
+        timeout = self.config.request_timeout_seconds
+        dest = Destination(service, scope, timeout, secrets=secrets)
+        outcome = self.outbound.send(dest, build, self.budget.rules(idempotent))
         self.budget.charge(outcome)
         return outcome
 
@@ -155,13 +165,18 @@ class Channels:
     def _mailgun_domain(self) -> str | None:
         return self.config.mailgun_domain or self._setting("MHI_MAILGUN_DOMAIN")
 
-    def _mailgun_base(self) -> str:
-        if self.config.mailgun_api_url:
-            return self.config.mailgun_api_url
+    def _mailgun_base(self) -> tuple[str, HostScope]:
+        """The region's endpoint (or the operator's), and where the key may go."""
         region = self.config.mailgun_region or self._setting("MHI_MAILGUN_REGION") or "us"
         if region not in MAILGUN_URLS:
             raise OrchestratorError(f"MHI_MAILGUN_REGION must be 'us' or 'eu', not {region!r}")
-        return MAILGUN_URLS[region]
+        secret = optional_secret(self.ctx.secret)
+        found = configured_url(
+            self.settings, "mailgun", "base-url", secret, "mailgun-base-url", MAILGUN_URLS[region]
+        )
+        assert found is not None  # there is a default
+        extra = [found.url] if found.by_operator else []
+        return found.url, host_scope(self.settings, "mailgun", MAILGUN_HOSTS, extra)
 
     def sender(self, domain: str | None) -> str:
         """Return the From address: config, MHI_MAIL_FROM, or `MHI Orchestrator <mhi@domain>`."""
@@ -182,7 +197,8 @@ class Channels:
                 ),
             )
         key = self.ctx.secret("mailgun-api-key")
-        url = check_url(f"{self._mailgun_base()}/v3/{domain}/messages", "mailgun endpoint")
+        base, scope = self._mailgun_base()
+        url = f"{base}/v3/{quote(domain, safe='')}/messages"
         data = [
             ("from", self.sender(domain)),
             ("to", recipient),
@@ -197,11 +213,19 @@ class Channels:
             data.append(("h:Reply-To", self.config.reply_to))
         if self.config.mailgun_test_mode:
             data.append(("o:testmode", "yes"))
-        outcome = self._post(url, False, auth=("api", key), data=data)
+        basic = base64.b64encode(f"api:{key}".encode()).decode()
+        headers = {
+            "Authorization": f"Basic {basic}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        body = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in data).encode()
+        outcome = self._post(
+            "Mailgun", scope, lambda: Call("POST", url, {}, headers, body), False, (key, basic)
+        )
         delivery = _from_http("email", recipient, outcome, "Mailgun")
         if delivery.status == "sent" and outcome.response is not None:
-            delivery.id = _json_field(outcome.response, "id")
-        elif outcome.response is not None and outcome.response.status_code == 404:
+            delivery.id = _json_field(outcome.response.body, "id")
+        elif outcome.response is not None and outcome.response.status == 404:
             delivery.error = f"{delivery.error} (domain {domain!r} unknown in this Mailgun region?)"
         return delivery
 
@@ -252,37 +276,49 @@ class Channels:
 
     def slack(self, label: str, url: str, message: Message, blocks: list[Any]) -> Delivery:
         """Post to one Slack incoming webhook (success is HTTP 200 with body `ok`)."""
+        scope = host_scope(self.settings, "slack", SLACK_HOSTS)
+        what = f"secret slack-webhook-url ({label})"
         try:
-            check_url(url, f"secret slack-webhook-url ({label})", allow_private=False)
+            UrlPolicy.from_settings(self.settings).check(url, what, scope)
         except OrchestratorError as e:
             return Delivery("slack", label, "failed", error=str(e))
-        hide_in_library_logs(url)
         payload = {"text": f"{message.subject}\n{message.text}"[:3000], "blocks": blocks}
-        return _from_http("slack", label, self._post(url, False, json=payload), "Slack")
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        hidden = (url, urlsplit(url).path)  # the URL is the secret
+        outcome = self._post(
+            what, scope, lambda: Call("POST", url, {}, headers, body), False, hidden
+        )
+        return _from_http("slack", label, outcome, "Slack")
 
     # ---- webhook -------------------------------------------------------------------------
 
     def webhook(self, url: str, payload: dict[str, Any], secret: str) -> Delivery:
-        """POST the JSON payload, signed per Standard Webhooks (receivers dedupe on the id)."""
+        """POST the JSON payload, signed per Standard Webhooks (receivers dedupe on the id);
+        every try carries a fresh timestamp and signature, the id stays the same."""
         m = self.ctx.message
         msg_id = "msg_" + hashlib.sha256(f"{m.run_id}/{m.step_id}/{url}".encode()).hexdigest()[:24]
         body = json.dumps(payload, default=str, separators=(",", ":")).encode()
-        stamp = int(self.ctx.services.clock.now().timestamp())
         try:
-            signed = signing.headers(secret, msg_id, stamp, body)
+            signing.secret_key(secret)
         except signing.SignatureError as e:
             label = public_label(url)
             return Delivery("webhook", label, "failed", error=f"secret webhook-secret: {e}")
-        headers = {"Content-Type": "application/json", "User-Agent": "mhi-orchestrator", **signed}
-        outcome = self._post(url, True, data=body, headers=headers)
+
+        def build() -> Call:
+            stamp = int(self.ctx.services.clock.now().timestamp())
+            signed = signing.headers(secret, msg_id, stamp, body)
+            return Call("POST", url, {}, {"Content-Type": "application/json", **signed}, body)
+
+        outcome = self._post("webhook", None, build, True)
         delivery = _from_http("webhook", public_label(url), outcome, "webhook")
         delivery.id = msg_id
         return delivery
 
 
-def _json_field(response: requests.Response, name: str) -> str | None:
+def _json_field(body: bytes, name: str) -> str | None:
     try:
-        value = response.json().get(name)
+        value = json.loads(body).get(name)
     except (ValueError, AttributeError):
         return None
     return str(value) if value is not None else None

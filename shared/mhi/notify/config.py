@@ -2,6 +2,11 @@
 
 The seed's block `{"type": ["email"], "recipients": "data-team@example.com"}` is valid as is;
 the controller adds `"event": "success" | "fail"` for flow-level notifications.
+
+`webhook_url` is the only URL a flow sets here: it must pass the URL policy (`mhi.http.policy`:
+https, a public address in every spelling). Mailgun's endpoint is the region's (or the
+operator's secret `mailgun-base-url` / setting `MHI_MAILGUN_BASE_URL`), Slack's is the secret
+`slack-webhook-url`: the API key and the hook never go where a flow says.
 """
 
 from __future__ import annotations
@@ -9,10 +14,19 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
+from mhi.http.policy import valid_url
 from mhi.model import expr
-from mhi.qlik.http import valid_url
 
 Channel = Literal["email", "slack", "webhook", "outbox"]
 _ADDRESS = r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+"
@@ -65,9 +79,7 @@ class NotificationsConfig(BaseModel):
     mailgun_region: Literal["us", "eu"] | None = Field(
         default=None, description="Mailgun API region (default: MHI_MAILGUN_REGION, else us)"
     )
-    mailgun_api_url: str | None = Field(
-        default=None, description="override the regional endpoint (proxy, tests)"
-    )
+    mailgun_api_url: SkipJsonSchema[Any] = Field(default=None, exclude=True)
     mailgun_test_mode: bool = Field(default=False, description="Mailgun accepts but never sends")
     webhook_url: Annotated[list[str], BeforeValidator(_as_list)] = Field(
         default_factory=list, max_length=10, description="https endpoints of the webhook channel"
@@ -108,13 +120,19 @@ class NotificationsConfig(BaseModel):
 
     @field_validator("webhook_url")
     @classmethod
-    def _webhooks(cls, value: list[str]) -> list[str]:
-        return [valid_url(u, f"webhook_url[{i}]", allow_private=False) for i, u in enumerate(value)]
+    def _webhooks(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return [valid_url(u, f"webhook_url[{i}]", info.context) for i, u in enumerate(value)]
 
     @field_validator("mailgun_api_url")
     @classmethod
-    def _mailgun_url(cls, value: str | None) -> str | None:
-        return None if value is None else valid_url(value.rstrip("/"), "mailgun_api_url")
+    def _mailgun_url(cls, value: Any) -> None:
+        if value is not None:
+            raise ValueError(
+                "mailgun_api_url is not read from a flow (a flow may not choose where the "
+                "Mailgun key goes): set the account's secret 'mailgun-base-url' or the "
+                "deployment setting MHI_MAILGUN_BASE_URL (or mailgun_region), and remove it"
+            )
+        return None
 
     @field_validator("when")
     @classmethod

@@ -2,7 +2,9 @@
 
 Headers: `webhook-id`, `webhook-timestamp` (Unix seconds), `webhook-signature` (`v1,<base64>`,
 space-separated when several keys are valid). Receivers reject timestamps more than five
-minutes away from their clock (replay protection) and compare in constant time.
+minutes away from their clock (replay protection) and compare in constant time, so the sender
+signs every try anew with its own timestamp (the id stays). Secrets are 24 to 64 random bytes
+(`standard-webhooks/standard-webhooks`, `spec/standard-webhooks.md`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hmac
 from collections.abc import Mapping
 
 TOLERANCE_SECONDS = 300
+MIN_SECRET_BYTES, MAX_SECRET_BYTES = 24, 64
 
 
 class SignatureError(ValueError):
@@ -26,8 +29,11 @@ def secret_key(secret: str) -> bytes:
         key = base64.b64decode(secret.strip().removeprefix("whsec_"), validate=True)
     except (binascii.Error, ValueError):
         raise SignatureError("the webhook secret is not whsec_<base64>") from None
-    if len(key) < 16:
-        raise SignatureError("the webhook secret is shorter than 16 bytes")
+    if not MIN_SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES:
+        raise SignatureError(
+            f"the webhook secret holds {len(key)} bytes; Standard Webhooks secrets hold "
+            f"{MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} random bytes (whsec_<base64>)"
+        )
     return key
 
 

@@ -15,15 +15,15 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import requests
-
-from mhi.constants import attempt_key, run_prefix
 from mhi.errors import OrchestratorError, StepExecutionError, UpstreamUnavailableError
+from mhi.http import OutboundClient, UrlPolicy, redact
+from mhi.http.policy import Resolver
 from mhi.model import expr
+from mhi.model.keys import attempt_key, run_prefix
 from mhi.notify.channels import Budget, Channels, Delivery
 from mhi.notify.config import NotificationsConfig
 from mhi.notify.payloads import slack_blocks, webhook_payload
@@ -34,13 +34,12 @@ from mhi.notify.render import (
     default_message,
     render_message,
 )
-from mhi.qlik.http import redact
 from mhi.steps.sdk import StepContext, StepKind
 
 logger = logging.getLogger(__name__)
 
 # Secret names this step reads (per account: `<account>--<name>`); terraform grants exactly these.
-SECRETS = ("mailgun-api-key", "slack-webhook-url", "webhook-secret")
+SECRETS = ("mailgun-api-key", "mailgun-base-url", "slack-webhook-url", "webhook-secret")
 MARGIN_SECONDS = 5.0  # keep this much of the turn's deadline for reporting back
 
 
@@ -61,7 +60,7 @@ class NotifyOptions:
     """Process-level knobs (tests shrink the sleeps)."""
 
     sleep: Callable[[float], None] = time.sleep
-    session_factory: Callable[[], requests.Session] = field(default=requests.Session)
+    resolver: Resolver | None = None  # None: the system resolver
 
 
 def _claim_key(ctx: StepContext, attempt: int, name: str) -> str:
@@ -205,8 +204,9 @@ def _notify(
             "deliveries": [],
         }
     message, template_error = _message(ctx, config, context)
-    with options.session_factory() as session:
-        channels = Channels(ctx, config, session, _budget(ctx, config, options))
+    policy = UrlPolicy.from_settings(ctx.services.settings, options.resolver)
+    with OutboundClient(policy, options.sleep) as outbound:
+        channels = Channels(ctx, config, outbound, _budget(ctx, config, options))
         deliveries = list(_deliveries(ctx, config, channels, message))
     failed = [d for d in deliveries if d.status == "failed"]
     out.update(

@@ -119,7 +119,6 @@ class CloudAutomation:
     """`JobBackend` over Qlik Cloud automation runs (`POST /automations/{id}/runs`)."""
 
     api: QlikApi
-    inputs: dict[str, Any] | None = None
     fail_on_warnings: bool = False
     name: str = "cloud-automation"
 
@@ -132,10 +131,9 @@ class CloudAutomation:
         return None
 
     def start(self, ref: dict[str, Any]) -> str:
-        """Start a run; return its id."""
+        """Start a run; return its id. The body takes `context` only (`automations.d.ts`):
+        inputs go to triggered automations (`mhi.qlik.trigger`)."""
         body: dict[str, Any] = {"context": "api"}
-        if self.inputs:
-            body["inputs"] = self.inputs
         _, run = self.api.call(
             "POST", f"/api/v1/automations/{ref['automation_id']}/runs", body=body
         )

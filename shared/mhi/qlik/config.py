@@ -1,12 +1,32 @@
-"""Config models of the Qlik steps (validated before anything is called)."""
+"""Config models of the Qlik steps (validated before anything is called).
+
+Where the calls go is checked here too: `tenant_url` must pass the URL policy and be a Qlik
+Cloud host (`*.qlikcloud.com`; the deployment setting `MHI_QLIK_CLOUD_HOSTS` replaces the
+pattern); the QRS server's address is not a flow's choice at all (secret `qlik-qrs-base-url`).
+Automation inputs are sent only to a triggered automation: Qlik's `POST .../runs` body takes
+`context` only (`qlik-oss/qlik-api-ts`, `automations.d.ts`).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
-from mhi.qlik.http import valid_url
+from mhi.http.policy import valid_url
+from mhi.qlik.client import cloud_scope
+
+QRS_URL_SECRET = "qlik-qrs-base-url"
+QRS_URL_SETTING = "MHI_QLIK_QRS_BASE_URL"
 
 
 def _as_list(value: Any) -> Any:
@@ -42,14 +62,13 @@ class WaitOptions(BaseModel):
 
 
 class QrsOptions(BaseModel):
-    """Qlik Sense Enterprise on Windows (QRS API) connection."""
+    """Qlik Sense Enterprise on Windows (QRS API) connection. The server's address
+    (`https://server:4242` direct, or `https://server/<prefix>` through a virtual proxy; `/qrs`
+    is appended) is the account's secret `qlik-qrs-base-url` or the setting
+    `MHI_QLIK_QRS_BASE_URL`, never the flow's."""
 
     model_config = ConfigDict(extra="forbid")
 
-    server_url: str = Field(
-        description="https://server:4242 (direct, certificate) or https://server/<prefix> "
-        "(virtual proxy); '/qrs' is appended"
-    )
     auth: Literal["certificate", "jwt", "header"] = Field(
         default="certificate",
         description="certificate: secrets qlik-client-cert + qlik-client-key (PEM); jwt: secret "
@@ -69,11 +88,18 @@ class QrsOptions(BaseModel):
     use_ca_secret: bool = Field(
         default=False, description="verify against the CA in secret qlik-ca-cert (self-signed)"
     )
+    server_url: SkipJsonSchema[Any] = Field(default=None, exclude=True)
 
     @field_validator("server_url")
     @classmethod
-    def _url(cls, value: str) -> str:
-        return valid_url(value.rstrip("/"), "qrs.server_url", allow_private=True)
+    def _moved(cls, value: Any) -> None:
+        if value is not None:
+            raise ValueError(
+                "server_url is not read from a flow (a flow may not choose where the account's "
+                f"Qlik credentials go): set the account's secret {QRS_URL_SECRET!r} or the "
+                f"deployment setting {QRS_URL_SETTING}, and remove server_url from qrs"
+            )
+        return None
 
 
 class AppReloadConfig(WaitOptions):
@@ -88,7 +114,7 @@ class AppReloadConfig(WaitOptions):
         default=None, description="Qlik Cloud tenant, e.g. https://acme.eu.qlikcloud.com"
     )
     qrs: QrsOptions | None = Field(
-        default=None, description="QRS connection; required for backend qrs"
+        default=None, description="QRS connection options (backend qrs; defaults apply)"
     )
     apps: StrList = Field(
         default_factory=list, description="app ids (Cloud: reloads; QRS: the app's reload task)"
@@ -106,31 +132,39 @@ class AppReloadConfig(WaitOptions):
 
     @field_validator("tenant_url")
     @classmethod
-    def _tenant(cls, value: str | None) -> str | None:
-        return None if value is None else valid_url(value.rstrip("/"), "tenant_url")
+    def _tenant(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else valid_url(value, "tenant_url", info.context, cloud_scope)
 
     @model_validator(mode="after")
     def _targets(self) -> AppReloadConfig:
         if self.backend == "cloud":
-            if not self.tenant_url:
-                raise ValueError("tenant_url is required for backend 'cloud'")
-            if self.tasks or self.qrs:
-                raise ValueError("tasks and qrs are for backend 'qrs'")
-            if not self.apps:
-                raise ValueError("apps: name at least one app id")
+            self._check_cloud()
         else:
-            if self.qrs is None:
-                raise ValueError("qrs is required for backend 'qrs' (server_url, auth, ...)")
-            if self.variables or self.partial:
-                raise ValueError("variables and partial are Qlik Cloud options")
-            if not (self.apps or self.tasks):
-                raise ValueError("name at least one app id (apps) or reload task (tasks)")
+            self._check_qrs()
         names = self.apps + self.tasks
         if len(set(names)) != len(names):
             raise ValueError("apps/tasks: the same app or task is listed twice")
         if len(names) > 50:
             raise ValueError("at most 50 apps/tasks per step (use for_each for more)")
         return self
+
+    def _check_cloud(self) -> None:
+        if not self.tenant_url:
+            raise ValueError("tenant_url is required for backend 'cloud'")
+        if self.tasks or self.qrs:
+            raise ValueError("tasks and qrs are for backend 'qrs'")
+        if not self.apps:
+            raise ValueError("apps: name at least one app id")
+
+    def _check_qrs(self) -> None:
+        if self.tenant_url:
+            raise ValueError("tenant_url is for backend 'cloud'")
+        if self.qrs is None:
+            self.qrs = QrsOptions()
+        if self.variables or self.partial:
+            raise ValueError("variables and partial are Qlik Cloud options")
+        if not (self.apps or self.tasks):
+            raise ValueError("name at least one app id (apps) or reload task (tasks)")
 
 
 class AutomationConfig(WaitOptions):
@@ -145,15 +179,28 @@ class AutomationConfig(WaitOptions):
     )
     mode: Literal["run", "triggered"] = Field(
         default="run",
-        description="run: POST /automations/{id}/runs and follow the run; triggered: call the "
-        "automation's trigger URL with secret qlik-automation-token and return its answer",
+        description="run: POST /automations/{id}/runs (body: context only, no inputs) and "
+        "follow the run; triggered: call the automation's trigger URL with secret "
+        "qlik-automation-token, sending inputs, and return its answer",
     )
-    inputs: dict[str, Any] = Field(default_factory=dict, description="automation inputs")
+    inputs: dict[str, Any] = Field(
+        default_factory=dict, description="automation inputs (mode triggered only)"
+    )
     fail_on_warnings: bool = Field(
         default=False, description="treat 'finished with warnings' as a failure"
     )
 
     @field_validator("tenant_url")
     @classmethod
-    def _tenant(cls, value: str) -> str:
-        return valid_url(value.rstrip("/"), "tenant_url")
+    def _tenant(cls, value: str, info: ValidationInfo) -> str:
+        return valid_url(value, "tenant_url", info.context, cloud_scope)
+
+    @model_validator(mode="after")
+    def _inputs_only_when_triggered(self) -> AutomationConfig:
+        if self.inputs and self.mode != "triggered":
+            raise ValueError(
+                f"inputs are not sent in mode {self.mode!r}: Qlik's POST "
+                '/api/v1/automations/{id}/runs takes no inputs; use mode "triggered" '
+                "(the automation's trigger URL receives them) or remove inputs"
+            )
+        return self

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from mhi.constants import attempt_key, run_prefix
 from mhi.errors import OrchestratorError, StepExecutionError, UpstreamUnavailableError
-from mhi.qlik.http import RateLimitedError
+from mhi.model.keys import attempt_key, run_prefix
+from mhi.qlik.client import RateLimitedError
 from mhi.steps.sdk import StepContext, Wait
 
 logger = logging.getLogger(__name__)

@@ -12,15 +12,24 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import requests
-
-from mhi.qlik.client import QlikApi
+from mhi.config import Settings
+from mhi.errors import SecretAccessError
+from mhi.http import OutboundClient, RetryRules, Tls, UrlPolicy
+from mhi.http.endpoints import configured_url, host_scope, optional_secret
+from mhi.http.policy import Resolver
+from mhi.qlik.client import QRS, QlikApi, cloud_scope
 from mhi.qlik.cloud import CloudAutomation, CloudReloads
-from mhi.qlik.config import AppReloadConfig, AutomationConfig, QrsOptions, WaitOptions
-from mhi.qlik.http import RetryPolicy
+from mhi.qlik.config import (
+    QRS_URL_SECRET,
+    QRS_URL_SETTING,
+    AppReloadConfig,
+    AutomationConfig,
+    QrsOptions,
+    WaitOptions,
+)
 from mhi.qlik.jobs import Follow, JobBackend, run_turn
 from mhi.qlik.qrs import QrsReloads, add_xrfkey
 from mhi.qlik.trigger import run_triggered
@@ -33,23 +42,26 @@ SECRETS = (
     "qlik-client-key",
     "qlik-ca-cert",
     "qlik-automation-token",
+    QRS_URL_SECRET,
 )
 
 
 @dataclass(frozen=True)
 class QlikOptions:
-    """Process-level knobs (tests shrink the sleeps; production keeps the defaults)."""
+    """Process-level knobs (tests shrink the sleeps and may resolve names themselves)."""
 
     sleep: Callable[[float], None] = time.sleep
     max_tries: int = 4
     budget_seconds: float = 20.0  # sleeping allowed for one HTTP call inside one turn
-    session_factory: Callable[[], requests.Session] = field(default=requests.Session)
+    resolver: Resolver | None = None
 
-    def policy(self) -> RetryPolicy:
-        """Return the retry policy of one HTTP call."""
-        return RetryPolicy(
-            max_tries=self.max_tries, budget_seconds=self.budget_seconds, sleep=self.sleep
-        )
+    def rules(self) -> RetryRules:
+        """Return the retry rules of one HTTP call."""
+        return RetryRules(max_tries=self.max_tries, budget_seconds=self.budget_seconds)
+
+    def outbound(self, settings: Settings) -> OutboundClient:
+        """The outbound client of one turn (close it when the turn ends)."""
+        return OutboundClient(UrlPolicy.from_settings(settings, self.resolver), self.sleep)
 
 
 def _follow(config: WaitOptions, what: str, service: str, sequential: bool = False) -> Follow:
@@ -68,7 +80,8 @@ def _follow(config: WaitOptions, what: str, service: str, sequential: bool = Fal
 def cloud_api(
     ctx: StepContext, tenant_url: str, timeout: float, options: QlikOptions, triggered: bool = False
 ) -> Iterator[QlikApi]:
-    """A Qlik Cloud client: Bearer `qlik-api-key`, or `X-Execution-Token` for trigger URLs."""
+    """A Qlik Cloud client: Bearer `qlik-api-key`, or `X-Execution-Token` for trigger URLs; the
+    credentials go only to Qlik Cloud hosts."""
     if triggered:
         token = ctx.secret("qlik-automation-token")
         headers = {"X-Execution-Token": token}
@@ -76,24 +89,51 @@ def cloud_api(
         token = ctx.secret("qlik-api-key")
         headers = {"Authorization": f"Bearer {token}"}
     headers["Accept"] = "application/json"
-    with options.session_factory() as session:
+    settings = ctx.services.settings
+    with options.outbound(settings) as outbound:
         yield QlikApi(
-            "Qlik Cloud", tenant_url, headers, options.policy(), session, timeout, (token,)
+            "Qlik Cloud",
+            tenant_url,
+            headers,
+            options.rules(),
+            outbound,
+            cloud_scope(settings),
+            timeout,
+            (token,),
         )
+
+
+def qrs_base(ctx: StepContext) -> str:
+    """The QRS server's address: the account's secret, else the deployment setting."""
+    settings = ctx.services.settings
+    found = configured_url(
+        settings, QRS, "base-url", optional_secret(ctx.secret), QRS_URL_SECRET, None
+    )
+    if found is None:
+        raise SecretAccessError(
+            f"Qlik Sense QRS has no address: set the account's secret "
+            f"'{ctx.account}--{QRS_URL_SECRET}' or the deployment setting {QRS_URL_SETTING} "
+            "(https://server:4242, or https://server/<virtual proxy prefix>)",
+            account=ctx.account,
+        )
+    return found.url
 
 
 @contextlib.contextmanager
 def qrs_api(
     ctx: StepContext, qrs: QrsOptions, timeout: float, options: QlikOptions
 ) -> Iterator[QlikApi]:
-    """A QRS client: xrfkey on every call; certificate, JWT or header authentication."""
+    """A QRS client: xrfkey on every call; certificate, JWT or header authentication; calls go
+    only to the server the account's secret names."""
+    base = qrs_base(ctx)
     headers = {
         "X-Qlik-User": f"UserDirectory={qrs.user_directory}; UserId={qrs.user_id}",
         "Accept": "application/json",
     }
     secrets: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="mhi-qrs-") as tmp, options.session_factory() as s:
-        extra: dict[str, Any] = {"verify": qrs.verify_tls}
+    settings = ctx.services.settings
+    with tempfile.TemporaryDirectory(prefix="mhi-qrs-") as tmp, options.outbound(settings) as out:
+        tls = Tls(verify=qrs.verify_tls)
         if qrs.auth == "jwt":
             token = ctx.secret("qlik-api-key")
             headers["Authorization"] = f"Bearer {token}"
@@ -101,12 +141,23 @@ def qrs_api(
         elif qrs.auth == "certificate":
             cert = _pem_file(tmp, "client.pem", ctx.secret("qlik-client-cert"))
             key = _pem_file(tmp, "client-key.pem", ctx.secret("qlik-client-key"))
-            extra["cert"] = (cert, key)
+            tls = Tls(verify=qrs.verify_tls, cert_file=cert, key_file=key)
         if qrs.verify_tls and qrs.use_ca_secret:
-            extra["verify"] = _pem_file(tmp, "ca.pem", ctx.secret("qlik-ca-cert"))
-        api = QlikApi("Qlik Sense QRS", qrs.server_url, headers, options.policy(), s, timeout)
-        api.secrets, api.prepare, api.request_options = tuple(secrets), add_xrfkey, extra
-        yield api
+            ca = _pem_file(tmp, "ca.pem", ctx.secret("qlik-ca-cert"))
+            tls = Tls(True, ca, tls.cert_file, tls.key_file)
+        scope = host_scope(settings, QRS, [], [base])
+        yield QlikApi(
+            "Qlik Sense QRS",
+            base,
+            headers,
+            options.rules(),
+            out,
+            scope,
+            timeout,
+            tuple(secrets),
+            add_xrfkey,
+            tls,
+        )
 
 
 def _pem_file(folder: str, name: str, pem: str) -> str:
@@ -160,7 +211,7 @@ def make_automation(options: QlikOptions | None = None) -> StepKind[AutomationCo
         with cloud_api(ctx, config.tenant_url, timeout, opts, triggered) as api:
             if triggered:
                 return run_triggered(ctx, api, config)
-            backend = CloudAutomation(api, config.inputs, config.fail_on_warnings)
+            backend = CloudAutomation(api, config.fail_on_warnings)
             follow = _follow(config, "automation run", "Qlik Cloud")
             result = run_turn(ctx, backend, [config.automation_id], follow)
         if isinstance(result, Wait):

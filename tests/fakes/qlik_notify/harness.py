@@ -42,21 +42,28 @@ class Harness:
     settings_extra: dict[str, str] = field(default_factory=dict)
     backend: str = "local"
     clock: FakeClock = field(default_factory=FakeClock)
+    allow_loopback: bool = True  # the imitation servers listen on 127.0.0.1
 
     def __post_init__(self) -> None:
-        environ = {env_var(ACCOUNT, k): v for k, v in self.secrets.items()}
+        self._environ = {env_var(ACCOUNT, k): v for k, v in self.secrets.items()}
         settings = Settings(
             backend=self.backend,  # type: ignore[arg-type]
             home=self.tmp_path,
             extra=self.settings_extra,
+            allow_loopback_urls=self.allow_loopback,
         )
         self.services = Services(
             settings,
             run_store=FsRunStore(self.tmp_path / "state"),
             blobs=FsBlobStore(self.tmp_path / "blobs"),
-            secrets=EnvSecretStore(None, environ=environ),
+            secrets=EnvSecretStore(None, environ=self._environ),
             clock=self.clock,
         )
+
+    def set_secret(self, name: str, value: str) -> None:
+        """Add or replace one of the account's secrets."""
+        self.secrets[name] = value
+        self._environ[env_var(ACCOUNT, name)] = value
 
     def message(
         self,

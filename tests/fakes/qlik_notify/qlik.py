@@ -122,13 +122,16 @@ class FakeQlikCloud(FakeServer):
         if script is None:
             return Reply(404, {"errors": [{"code": "HTTP-404", "title": "Automation not found"}]})
         if request.method == "POST" and parts[-1] == "runs":
+            body = request.json() or {}
+            if set(body) - {"context"}:  # the published body takes context only
+                unknown = ", ".join(sorted(set(body) - {"context"}))
+                return Reply(400, {"errors": [{"code": "HTTP-400", "title": f"{unknown}"}]})
             run = {
                 "id": f"run{next(self._ids):04d}",
                 "status": "queued",
                 "context": "api",
                 "title": "Refresh extracts",
                 "automationId": parts[4],
-                "inputs": (request.json() or {}).get("inputs"),
                 "_polls": script.polls,
                 "_outcome": script.outcome,
             }

@@ -22,7 +22,6 @@ def _email(mailgun: FakeMailgun, **extra: Any) -> dict[str, Any]:
         "type": "email",
         "recipients": "data-team@example.com, revenue@example.com",
         "mailgun_domain": DOMAIN,
-        "mailgun_api_url": mailgun.url,
         **extra,
     }
 
@@ -156,11 +155,24 @@ def test_slack_hook_map_and_a_revoked_hook(
 
 
 def test_slack_url_must_be_https(make_harness: Callable[..., Harness], kind: StepKind) -> None:
-    harness = make_harness(secrets={"slack-webhook-url": "http://10.0.0.7/services/x"})
+    harness = make_harness(secrets={"slack-webhook-url": "http://hooks.slack.com/services/x"})
     cb = _run(kind, harness, {"type": "slack"})
     delivery = cb.output["deliveries"][0]
-    assert delivery["status"] == "failed" and "must use https" in delivery["error"]
-    assert "10.0.0.7" not in cb.model_dump_json()
+    assert delivery["status"] == "failed" and "use https" in delivery["error"]
+    assert "services/x" not in cb.model_dump_json()
+
+
+def test_the_slack_hook_goes_only_to_slack(
+    make_harness: Callable[..., Harness], kind: StepKind
+) -> None:
+    harness = make_harness(
+        secrets={"slack-webhook-url": "https://hooks.example.com/services/T0/B0/secret9"},
+        settings_extra={"MHI_SLACK_HOSTS": "hooks.slack.com"},
+    )
+    cb = _run(kind, harness, {"type": "slack"})
+    delivery = cb.output["deliveries"][0]
+    assert delivery["status"] == "failed" and "not one of slack's API hosts" in delivery["error"]
+    assert "secret9" not in cb.model_dump_json()
 
 
 def test_webhook_is_signed_and_verified_by_the_receiver(
@@ -234,7 +246,7 @@ def test_mailgun_settings_come_from_the_environment(
     harness = make_harness(
         settings_extra={"MHI_MAILGUN_DOMAIN": DOMAIN, "MHI_MAIL_FROM": "Data <data@hotel.example>"}
     )
-    config = {"type": "email", "recipients": "a@example.com", "mailgun_api_url": mailgun.url}
+    config = {"type": "email", "recipients": "a@example.com"}
     assert _run(kind, harness, config).output["sent"] == 1
     assert mailgun.messages[0]["from"] == ["Data <data@hotel.example>"]
 
@@ -268,3 +280,39 @@ def test_a_slow_endpoint_cannot_outlast_the_step(
     assert "no answer within 0.3s" in first["error"]
     assert other["status"] == "failed" and "time budget (0.2s) is used up" in other["error"]
     assert len(receiver.calls("POST")) == 1
+
+
+def test_every_webhook_try_carries_a_fresh_timestamp_and_signature(
+    receiver: WebhookReceiver, harness: Harness
+) -> None:
+    """Standard Webhooks: the id stays, the timestamp of the attempt (and so the signature) is
+    new on each retry; a receiver checking its clock would refuse a replayed old stamp."""
+    from mhi.notify import NotifyOptions, make_notifications
+    from mhi.notify.signing import verify
+    from tests.unit.notify._values import WEBHOOK_SECRET
+
+    kind = make_notifications(NotifyOptions(sleep=harness.clock.advance))
+    receiver.queue(503, {"error": "busy"}, headers={"Retry-After": "7"}, times=2)
+    cb = _run(kind, harness, {"type": "webhook", "webhook_url": receiver.url, "max_attempts": 3})
+    assert cb.output["sent"] == 1 and cb.output["deliveries"][0]["tries"] == 3
+    calls = receiver.calls("POST")
+    stamps = [int(c.header("webhook-timestamp") or 0) for c in calls]
+    assert stamps[1] - stamps[0] == 7 and stamps[2] - stamps[1] == 7
+    assert len({c.header("webhook-id") for c in calls}) == 1
+    assert len({c.header("webhook-signature") for c in calls}) == 3
+    for call, stamp in zip(calls, stamps, strict=True):
+        headers = {k: v for k, v in call.headers.items()}
+        verify(WEBHOOK_SECRET, headers, call.body, now=stamp)  # each signs its own stamp
+
+
+def test_webhook_secrets_shorter_than_24_bytes_are_refused(
+    receiver: WebhookReceiver, make_harness: Callable[..., Harness], kind: StepKind
+) -> None:
+    import base64
+
+    short = "whsec_" + base64.b64encode(b"only-twenty-bytes-ok").decode()
+    harness = make_harness(secrets={"webhook-secret": short})
+    cb = _run(kind, harness, {"type": "webhook", "webhook_url": receiver.url})
+    delivery = cb.output["deliveries"][0]
+    assert delivery["status"] == "failed" and "24 to 64 random bytes" in delivery["error"]
+    assert receiver.calls() == []

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 from typing import Any
 
 import pytest
-import requests
 from pydantic import ValidationError
 
 from mhi.catalog import BY_TYPE
@@ -47,22 +47,27 @@ def test_seed_block_and_controller_shape_are_accepted() -> None:
         ({"type": "email", "recipients": "not-an-address"}, "not an email address"),
         ({"type": "email"}, "channel email needs recipients"),
         ({"type": "webhook"}, "channel webhook needs webhook_url"),
-        ({"type": "webhook", "webhook_url": "http://hooks.example.com"}, "must use https"),
+        ({"type": "webhook", "webhook_url": "http://hooks.example.com"}, "use https"),
         ({"type": "webhook", "webhook_url": "https://169.254.169.254/x"}, "link-local"),
         ({"type": "webhook", "webhook_url": "https://10.0.0.8/x"}, "private"),
-        ({"type": "webhook", "webhook_url": "https://metadata.google.internal/"}, "not allowed"),
+        ({"type": "webhook", "webhook_url": "https://metadata.google.internal/"}, "metadata"),
+        ({"type": "webhook", "webhook_url": "https://2130706433/"}, "loopback"),
+        ({"type": "email", "recipients": "a@x.com", "mailgun_api_url": "https://x.io"}, "secret"),
         ({"type": "webhook", "webhook_url": "file:///etc/passwd"}, "scheme 'file'"),
         ({"type": "outbox", "when": "run.status = 'x'"}, "when"),
         ({"type": "outbox", "subject": "{{ run.flow_id + 1 }}"}, "subject"),
     ],
 )
-def test_bad_configs_say_what_is_wrong(config: dict[str, Any], problem: str) -> None:
+def test_bad_configs_say_what_is_wrong(
+    config: dict[str, Any], problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MHI_ALLOW_LOOPBACK_URLS")  # a deployment's default
     with pytest.raises(ValidationError) as e:
         NotificationsConfig.model_validate(config)
     assert problem in str(e.value)
 
 
-def test_loopback_http_is_allowed_for_tests_and_local_receivers() -> None:
+def test_loopback_http_is_allowed_where_the_deployment_says_so() -> None:
     config = NotificationsConfig.model_validate(
         {"type": "webhook", "webhook_url": ["http://127.0.0.1:8080/x", "http://localhost/y"]}
     )
@@ -89,41 +94,76 @@ def test_signature_round_trip_matches_the_reference_implementation() -> None:
         sign("not base64 !", "m", 1, body)
 
 
-class _RecordingSession(requests.Session):
-    """A session that answers every request with 200 and remembers the URLs (no network)."""
-
-    def __init__(self, urls: list[str]) -> None:
-        super().__init__()
-        self.urls = urls
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        self.urls.append(url)
-        response = requests.Response()
-        response.status_code, response._content = 200, b'{"id": "<1@mg>", "message": "Queued"}'
-        return response
-
-
 @pytest.mark.parametrize(
-    ("region", "base"), [("eu", "https://api.eu.mailgun.net"), ("us", "https://api.mailgun.net")]
+    ("region", "host"), [("eu", "api.eu.mailgun.net"), ("us", "api.mailgun.net")]
 )
-def test_mailgun_region_picks_the_endpoint(tmp_path: Any, region: str, base: str) -> None:
-    urls: list[str] = []
-    kind = make_notifications(NotifyOptions(session_factory=lambda: _RecordingSession(urls)))
-    harness = Harness(tmp_path, {"mailgun-api-key": "k"})
+def test_mailgun_region_picks_the_endpoint(tmp_path: Any, region: str, host: str) -> None:
+    """The name resolves (through the injected resolver) to a listener on 127.0.0.1 that plays
+    the part: the connection goes to the checked address, TLS names the region's host."""
+    seen = _TlsListener()
+    asked: list[str] = []
+
+    def resolve(name: str, port: int) -> list[str]:
+        asked.append(name)
+        return ["127.0.0.1"]
+
+    kind = make_notifications(NotifyOptions(sleep=lambda s: None, resolver=resolve))
+    harness = Harness(
+        tmp_path,
+        {"mailgun-api-key": "key-0123456789"},
+        settings_extra={"MHI_MAILGUN_BASE_URL": f"https://{host}:{seen.port}"},
+    )
     config = {
         "type": "email",
         "recipients": "a@x.com",
         "mailgun_domain": "mg.hotel.example",
         "mailgun_region": region,
+        "max_attempts": 1,
     }
-    cb = harness.run(kind, harness.message("ms-notifications", config))
-    assert cb.output["sent"] == 1
-    assert urls == [f"{base}/v3/mg.hotel.example/messages"]
+    try:
+        cb = harness.run(kind, harness.message("ms-notifications", config))
+    finally:
+        hello = seen.close()
+    assert asked == [host] and host.encode() in hello  # SNI: the region's host
+    assert cb.output["failed"] == 1  # the listener speaks no TLS
+
+
+class _TlsListener:
+    """Accepts one connection on 127.0.0.1 and keeps its first bytes (a TLS ClientHello)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.sock.settimeout(10)
+        self.port = self.sock.getsockname()[1]
+        self.data = b""
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(5)
+            with contextlib.suppress(OSError):
+                self.data = conn.recv(4096)
+
+    def close(self) -> bytes:
+        self.thread.join(timeout=10)
+        self.sock.close()
+        return self.data
 
 
 def test_terraform_grants_exactly_the_secrets_the_steps_read() -> None:
     assert BY_TYPE["ms-notifications"].secrets == (
         "mailgun-api-key",
+        "mailgun-base-url",
         "slack-webhook-url",
         "webhook-secret",
     )
@@ -133,4 +173,5 @@ def test_terraform_grants_exactly_the_secrets_the_steps_read() -> None:
         "qlik-ca-cert",
         "qlik-client-cert",
         "qlik-client-key",
+        "qlik-qrs-base-url",
     )

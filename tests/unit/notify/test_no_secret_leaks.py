@@ -27,7 +27,6 @@ def test_secrets_never_appear_in_outputs_or_logs(
         "type": ["email", "slack", "webhook"],
         "recipients": "a@example.com",
         "mailgun_domain": DOMAIN,
-        "mailgun_api_url": mailgun.url,
         "webhook_url": receiver.url,
     }
     seen = []

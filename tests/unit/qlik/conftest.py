@@ -14,6 +14,13 @@ from tests.fakes.qlik_notify.harness import Harness
 from tests.unit.qlik._values import API_KEY, EXEC_TOKEN, SECRETS
 
 
+@pytest.fixture(autouse=True)
+def _loopback_qlik(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Config validation reads the deployment's settings: allow the imitation servers."""
+    monkeypatch.setenv("MHI_ALLOW_LOOPBACK_URLS", "1")
+    monkeypatch.setenv("MHI_QLIK_CLOUD_HOSTS", "127.0.0.1")
+
+
 @pytest.fixture
 def cloud() -> Iterator[FakeQlikCloud]:
     server = FakeQlikCloud(API_KEY, EXEC_TOKEN).start()
@@ -30,7 +37,8 @@ def qrs() -> Iterator[FakeQrs]:
 
 @pytest.fixture
 def harness(tmp_path: Path) -> Harness:
-    return Harness(tmp_path, dict(SECRETS))
+    # Qlik Cloud's hosts widened to the imitation server, as an operator would for a proxy.
+    return Harness(tmp_path, dict(SECRETS), settings_extra={"MHI_QLIK_CLOUD_HOSTS": "127.0.0.1"})
 
 
 @pytest.fixture

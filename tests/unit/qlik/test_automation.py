@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from mhi.model.messages import CallbackStatus
 from mhi.steps.sdk import StepKind
 from tests.fakes.qlik_notify import FakeQlikCloud, Script
@@ -17,19 +19,46 @@ def _config(cloud: FakeQlikCloud, **extra: Any) -> dict[str, Any]:
     return {"tenant_url": cloud.url, "automation_id": AUTOMATION_ID, "poll_seconds": 2, **extra}
 
 
-def test_run_with_inputs_is_followed_to_its_result(
+def test_a_run_is_followed_to_its_result(
     cloud: FakeQlikCloud, harness: Harness, automation_kind: StepKind
 ) -> None:
     cloud.automations[AUTOMATION_ID] = Script(polls=2, outcome="finished")
-    callbacks = harness.drive(automation_kind, _config(cloud, inputs={"hotel": "fergus"}))
+    callbacks = harness.drive(automation_kind, _config(cloud))
     last = callbacks[-1]
     assert last.status == CallbackStatus.SUCCEEDED, last.error
     assert last.output["status"] == "finished"
     assert last.output["run"]["title"] == "Refresh extracts"
     assert last.output["run"]["stopTime"] == "2025-03-01T06:05:00Z"
     body = cloud.calls("POST", f"/api/v1/automations/{AUTOMATION_ID}/runs")[0].json()
-    assert body == {"context": "api", "inputs": {"hotel": "fergus"}}
+    assert body == {"context": "api"}  # the runs body takes context only (automations.d.ts)
     assert len(callbacks) == 3
+
+
+@pytest.mark.parametrize("mode", [None, "run"])
+def test_inputs_outside_triggered_mode_are_refused_naming_the_mode(
+    mode: str | None, cloud: FakeQlikCloud, harness: Harness, automation_kind: StepKind
+) -> None:
+    cloud.automations[AUTOMATION_ID] = Script(polls=1, outcome="finished")
+    config = _config(cloud, inputs={"hotel": "fergus"}, **({"mode": mode} if mode else {}))
+    cb = harness.run(automation_kind, harness.message("ms-qlik-automation", config))
+    assert cb.error is not None and cb.error.kind == "invalid_config"
+    assert "inputs are not sent in mode 'run'" in cb.error.message
+    assert 'mode "triggered"' in cb.error.message or 'mode "triggered"' in cb.error.message
+    assert cloud.requests == []
+
+
+def test_the_imitation_server_rejects_inputs_in_a_run_body(cloud: FakeQlikCloud) -> None:
+    import requests
+
+    cloud.automations[AUTOMATION_ID] = Script()
+    from tests.unit.qlik._values import API_KEY
+
+    answer = requests.post(
+        f"{cloud.url}/api/v1/automations/{AUTOMATION_ID}/runs",
+        json={"context": "api", "inputs": {"a": 1}},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
+    assert answer.status_code == 400 and "inputs" in answer.text
 
 
 def test_failed_run_and_warnings_when_they_count_as_failure(

@@ -26,7 +26,12 @@ def test_reload_waits_without_blocking_and_the_notification_quotes_upstream_outp
 ) -> None:
     cloud.apps[APP] = Script(polls=2)
     services = Services(
-        Settings(home=tmp_path),
+        # the imitation Qlik Cloud listens on 127.0.0.1: loopback allowed, Qlik hosts widened
+        Settings(
+            home=tmp_path,
+            allow_loopback_urls=True,
+            extra={"MHI_QLIK_CLOUD_HOSTS": "127.0.0.1"},
+        ),
         secrets=EnvSecretStore(None, environ={env_var("hotel-fergus", "qlik-api-key"): API_KEY}),
     )
     flow = {

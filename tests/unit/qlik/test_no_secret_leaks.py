@@ -27,6 +27,7 @@ def test_secrets_never_appear_in_outputs_or_logs(
     cloud.apps[APP] = Script(polls=1, outcome="FAILED", log="bad script")
     cloud.automations["a1"] = Script(polls=1, outcome="finished")
     task = qrs.add_task("T", Script(polls=1, outcome=7))
+    harness.set_secret("qlik-qrs-base-url", qrs.url)
     cloud.queue(
         429, {"errors": [{"title": "API rate limit reached."}]}, headers={"Retry-After": "1"}
     )
@@ -42,12 +43,12 @@ def test_secrets_never_appear_in_outputs_or_logs(
         ),
         harness.drive(
             reload_kind,
-            {"backend": "qrs", "tasks": task.id, "qrs": {"server_url": qrs.url, "auth": "jwt"}},
+            {"backend": "qrs", "tasks": task.id, "qrs": {"auth": "jwt"}},
             run_id="r4",
         ),
         harness.drive(
             reload_kind,
-            {"backend": "qrs", "tasks": task.id, "qrs": {"server_url": qrs.url}},
+            {"backend": "qrs", "tasks": task.id, "qrs": {}},
             run_id="r5",
         ),
     ]

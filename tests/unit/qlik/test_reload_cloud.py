@@ -201,11 +201,15 @@ def test_parallel_apps_all_reload(
     assert all(b["variables"] == {"vRegion": "EU"} for b in bodies)
 
 
-def test_tenant_url_must_be_https_or_loopback(harness: Harness, reload_kind: StepKind) -> None:
+def test_tenant_url_must_be_a_qlik_cloud_host_over_https(
+    harness: Harness, reload_kind: StepKind
+) -> None:
     for url, problem in [
-        ("http://10.0.0.5", "must use https"),
+        ("http://10.0.0.5", "private address"),
+        ("http://acme.eu.qlikcloud.com", "use https"),
         ("ftp://acme.eu.qlikcloud.com", "not allowed"),
-        ("https://user:pw@acme.eu.qlikcloud.com", "credentials"),
+        ("https://user:pw@acme.eu.qlikcloud.com", "user name or password"),
+        ("https://qlik.evil.example.com", "not one of qlik-cloud's API hosts"),
     ]:
         cb = harness.run(
             reload_kind, harness.message("ms-qlik-app-reload", {"tenant_url": url, "apps": APP})

@@ -1,9 +1,12 @@
-"""ms-qlik-app-reload against an imitation Qlik Sense Enterprise QRS."""
+"""ms-qlik-app-reload against an imitation Qlik Sense Enterprise QRS. The server's address is
+the account's secret `qlik-qrs-base-url`, as on premises: never a flow's config."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from mhi.model.messages import CallbackStatus
 from mhi.steps.sdk import StepKind
@@ -12,13 +15,13 @@ from tests.fakes.qlik_notify.harness import Harness
 from tests.unit.qlik._values import CERT, KEY
 
 
+@pytest.fixture(autouse=True)
+def _qrs_address(qrs: FakeQrs, harness: Harness) -> None:
+    harness.set_secret("qlik-qrs-base-url", qrs.url)
+
+
 def _config(qrs: FakeQrs, **extra: Any) -> dict[str, Any]:
-    return {
-        "backend": "qrs",
-        "qrs": {"server_url": qrs.url, "auth": "header"},
-        "poll_seconds": 5,
-        **extra,
-    }
+    return {"backend": "qrs", "qrs": {"auth": "header"}, "poll_seconds": 5, **extra}
 
 
 def test_app_reload_runs_its_reload_task_to_success(
@@ -122,16 +125,12 @@ def test_certificate_material_is_written_privately_and_removed(
     assert all(not os.path.exists(p) for p, _, _ in seen)
 
 
-def test_qrs_options_are_checked(harness: Harness, reload_kind: StepKind) -> None:
-    bad = {"backend": "qrs", "qrs": {"server_url": "http://qlik.internal:4242"}, "tasks": "T"}
+def test_qrs_options_are_checked(qrs: FakeQrs, harness: Harness, reload_kind: StepKind) -> None:
+    bad = {"backend": "qrs", "qrs": {"server_url": qrs.url}, "tasks": "T"}
     cb = harness.run(reload_kind, harness.message("ms-qlik-app-reload", bad))
-    assert cb.error is not None and "qrs.server_url: must use https" in cb.error.message
-    bad = {
-        "backend": "qrs",
-        "tasks": "T",
-        "variables": {"a": "b"},
-        "qrs": {"server_url": "https://10.1.2.3:4242"},
-    }
+    assert cb.error is not None and "config.qrs.server_url" in cb.error.message
+    assert "'qlik-qrs-base-url'" in cb.error.message and qrs.requests == []
+    bad = {"backend": "qrs", "tasks": "T", "variables": {"a": "b"}}
     cb = harness.run(reload_kind, harness.message("ms-qlik-app-reload", bad))
     assert (
         cb.error is not None and "variables and partial are Qlik Cloud options" in cb.error.message
@@ -148,3 +147,15 @@ def test_jwt_auth_sends_the_token_as_bearer(
     config["qrs"]["auth"] = "jwt"
     assert harness.drive(reload_kind, config)[-1].status == CallbackStatus.SUCCEEDED
     assert {r.header("Authorization") for r in qrs.requests} == {f"Bearer {API_KEY}"}
+
+
+def test_without_the_address_secret_nothing_is_called(
+    qrs: FakeQrs, harness: Harness, reload_kind: StepKind
+) -> None:
+    del harness.secrets["qlik-qrs-base-url"]
+    harness._environ.clear()
+    harness.secrets.clear()
+    cb = harness.run(reload_kind, harness.message("ms-qlik-app-reload", _config(qrs, tasks="T")))
+    assert cb.error is not None and cb.error.kind == "secret_access"
+    assert "hotel-fergus--qlik-qrs-base-url" in cb.error.message
+    assert "MHI_QLIK_QRS_BASE_URL" in cb.error.message and qrs.requests == []

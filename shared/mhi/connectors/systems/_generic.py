@@ -27,6 +27,7 @@ from mhi.connectors.spec import (
     Endpoints,
     ExtractConfig,
     ModifiedSince,
+    TokenEndpoint,
     iso_z,
 )
 
@@ -48,6 +49,14 @@ class GenericConfig(ExtractConfig):
 def default_token(config: GenericConfig, base: str) -> str:
     """The assumed token endpoint: `{base}/oauth/token`."""
     return f"{base}/oauth/token"
+
+
+def token_secret(creds: Credentials) -> str:
+    """The secret that moves the token endpoint."""
+    return creds.name("token-url")
+
+
+TOKEN = TokenEndpoint(default_token, token_secret)
 
 
 def updated_params(since: datetime | None, until: datetime | None) -> dict[str, Any]:

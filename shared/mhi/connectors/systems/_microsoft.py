@@ -14,7 +14,7 @@ from pydantic import Field
 
 from mhi.connectors.auth import Auth, OAuth2ClientCredentials
 from mhi.connectors.paging import NextLink
-from mhi.connectors.spec import Credentials, Endpoints, ExtractConfig, iso_z
+from mhi.connectors.spec import Credentials, Endpoints, ExtractConfig, TokenEndpoint, iso_z
 
 ENTRA_HOSTS = ("login.microsoftonline.com",)
 TENANT_PATTERN = r"^[A-Za-z0-9.-]{1,100}$"
@@ -33,6 +33,14 @@ class EntraConfig(ExtractConfig):
 def default_token(config: EntraConfig, base: str) -> str:
     """The tenant's Entra token endpoint."""
     return f"https://login.microsoftonline.com/{config.tenant_id}/oauth2/v2.0/token"
+
+
+def token_secret(creds: Credentials) -> str:
+    """The secret that moves the token endpoint (sovereign clouds, proxies)."""
+    return creds.name("token-url")
+
+
+TOKEN = TokenEndpoint(default_token, token_secret)
 
 
 def entra_auth(creds: Credentials, config: EntraConfig, endpoints: Endpoints, scope: str) -> Auth:

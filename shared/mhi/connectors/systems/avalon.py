@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from mhi.connectors.extract import make_kind
 from mhi.connectors.spec import System
-from mhi.connectors.systems._generic import GenericConfig, auth, dataset, default_token
+from mhi.connectors.systems._generic import TOKEN, GenericConfig, auth, dataset
 
 
 class AvalonConfig(GenericConfig):
@@ -47,7 +47,7 @@ SYSTEM = System(
         dataset("folios", ("reservation_id", "total"), "folios / invoices per stay"),
     ),
     auth=auth,
-    default_token=default_token,
+    token=TOKEN,
     requests_per_second=1.0,  # ASSUMPTION: 60 requests per minute per key
     page_size=500,
     summary="Avalon PMS: reservations, availability, rates, folios",

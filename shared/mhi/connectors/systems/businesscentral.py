@@ -23,8 +23,8 @@ from mhi.connectors.systems._microsoft import (
     ENTRA_HOSTS,
     NEXT_LINK,
     PAGE_HEADERS,
+    TOKEN,
     EntraConfig,
-    default_token,
     entra_auth,
     modified_filter,
 )
@@ -96,7 +96,7 @@ SYSTEM = System(
     auth=auth,
     api_hosts=("api.businesscentral.dynamics.com", *ENTRA_HOSTS),
     default_base=default_base,
-    default_token=default_token,
+    token=TOKEN,
     requests_per_second=20.0,  # 6,000 per 5 minutes per service principal
     page_size=1000,
     summary="Business Central: ledger entries, invoices, customers",

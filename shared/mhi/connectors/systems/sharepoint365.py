@@ -23,8 +23,8 @@ from mhi.connectors.systems._microsoft import (
     DELTA,
     ENTRA_HOSTS,
     PAGE_HEADERS,
+    TOKEN,
     EntraConfig,
-    default_token,
     entra_auth,
 )
 
@@ -78,7 +78,7 @@ SYSTEM = System(
     auth=auth,
     api_hosts=("graph.microsoft.com", *ENTRA_HOSTS),
     default_base=lambda c: "https://graph.microsoft.com/v1.0",
-    default_token=default_token,
+    token=TOKEN,
     requests_per_second=4.0,  # limits are per app and tenant: stay well under them
     page_size=500,
     summary="SharePoint (Microsoft Graph): list items and files",
