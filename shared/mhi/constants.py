@@ -1,4 +1,4 @@
-"""Names every part must agree on: topics, id rules, the run-state object layout."""
+"""Names every part must agree on: topics, id rules, limits. (Run-store keys: `mhi.model.keys`.)"""
 
 from __future__ import annotations
 
@@ -26,38 +26,6 @@ CHILD_SEPARATOR = "."
 MAX_OUTPUT_BYTES = 64 * 1024
 MAX_FOR_EACH_ITEMS = 1000
 
-RUNS_PREFIX = "runs"
-ACTIVE_PREFIX = "active"
-
-
-def run_prefix(account: str, flow_id: str, run_id: str) -> str:
-    """Return the object prefix (ending in '/') that holds every object of one run."""
-    return f"{RUNS_PREFIX}/{account}/{flow_id}/{run_id}/"
-
-
-def active_key(account: str, flow_id: str, run_id: str) -> str:
-    """Return the key of the index entry that marks a run as active (deleted once done)."""
-    return f"{ACTIVE_PREFIX}/{account}/{flow_id}/{run_id}"
-
-
-def attempt_key(step_id: str, attempt: int, name: str) -> str:
-    """Return the run-relative key of an attempt object (`dispatched.json`, `result.json`)."""
-    return f"steps/{step_id}/{attempt}/{name}"
-
-
-def skipped_key(step_id: str) -> str:
-    """Return the run-relative key of a step's `skipped.json`."""
-    return f"steps/{step_id}/skipped.json"
-
-
-def progress_key(group: str, count: int) -> str:
-    """Return the run-relative key of the `count`-th completion claim in a group."""
-    return f"progress/{group}/{count:06d}.json"
-
-
-FLOW_KEY = "flow.json"
-DONE_KEY = "done.json"
-CANCEL_KEY = "cancel.json"
 RUN_GROUP = "_run"
 # The pseudo-step that carries a run's flow-level notification (never a user step id: user ids
 # cannot start with '_').

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from mhi.constants import CHILD_SEPARATOR, NOTIFY_STEP, RUN_GROUP
+from mhi.model import keys
 from mhi.model.flow import FlowDefinition, RetryPolicy, StepSpec
 
 JOIN_PREFIX = "_in."
@@ -153,18 +154,19 @@ class RunState:
 
     def apply(self, key: str, body: Mapping[str, Any]) -> None:
         """Fold one object (run-relative key, decoded JSON body) into the state. Idempotent."""
-        parts = key.split("/")
-        if key == "done.json":
+        parsed = keys.parse(key)
+        if parsed is None or parsed.kind in keys.STEP_SIDE:
+            return
+        if parsed.kind == "done":
             self.done = self.done or dict(body)
-        elif key == "cancel.json":
+        elif parsed.kind == "cancel":
             self.cancel = self.cancel or dict(body)
-        elif parts[0] == "progress" and len(parts) == 3:
-            count = int(parts[2].split(".")[0])
-            self.progress[parts[1]] = max(self.progress.get(parts[1], 0), count)
-        elif parts[0] == "steps" and len(parts) == 3 and parts[2] == "skipped.json":
-            self._apply_skipped(parts[1], body)
-        elif parts[0] == "steps" and len(parts) == 4 and parts[2].isdigit():
-            self._apply_attempt_object(parts[1], int(parts[2]), parts[3], body)
+        elif parsed.kind == "progress" and parsed.group is not None and parsed.count is not None:
+            self.progress[parsed.group] = max(self.progress.get(parsed.group, 0), parsed.count)
+        elif parsed.kind == "skipped" and parsed.step is not None:
+            self._apply_skipped(parsed.step, body)
+        elif parsed.step is not None and parsed.attempt is not None:
+            self._apply_attempt_object(parsed, body)
 
     def _step(self, sid: str) -> StepState | None:
         if sid in self.steps:
@@ -198,26 +200,22 @@ class RunState:
         step.skipped = dict(body)
         self._became_terminal(step)
 
-    def _apply_attempt_object(
-        self, sid: str, number: int, name: str, body: Mapping[str, Any]
-    ) -> None:
+    def _apply_attempt_object(self, key: keys.ObjectKey, body: Mapping[str, Any]) -> None:
+        sid, number, turn = key.step or "", key.attempt or 0, key.turn or 0
         step = self._step(sid)
         if step is None or number < 1:
             return
         was_terminal = self.is_terminal(step)
         attempt = step.attempts.setdefault(number, Attempt(number))
-        if name == "dispatched.json":
-            self._dispatched(step, attempt, 0, body)
-        elif name.startswith("poll-") and name.endswith(".json"):
-            self._dispatched(step, attempt, int(name[5:-5]), body)
-        elif name.startswith("wait-") and name.endswith(".json"):
-            turn = int(name[5:-5])
+        if key.kind == "dispatched":
+            self._dispatched(step, attempt, turn, body)
+        elif key.kind == "wait":
             attempt.waits.setdefault(turn, dict(body))
             if attempt.result is None and turn == attempt.turn:
                 heapq.heappush(
                     self.timers, (parse_time(body["poll_at"]), "poll", sid, number, turn)
                 )
-        elif name == "result.json" and attempt.result is None:
+        elif key.kind == "result" and attempt.result is None:
             attempt.result = dict(body)
             self._finished_attempt(step, attempt)
         if not was_terminal and self.is_terminal(step):

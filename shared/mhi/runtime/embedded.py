@@ -25,9 +25,11 @@ from mhi.adapters.local.memory_bus import InMemoryBus
 from mhi.catalog import load_kind
 from mhi.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC
 from mhi.errors import InvalidMessageError, OrchestratorError
+from mhi.model import keys
+from mhi.model.keys import RunRef
 from mhi.model.messages import parse_step
 from mhi.model.run import RunState
-from mhi.runtime.controller import Controller, RunRef
+from mhi.runtime.controller import Controller
 from mhi.runtime.pubsub_event import PubSubMessage
 from mhi.runtime.router import Router
 from mhi.runtime.start import FolderFlowSource, StartRequest, start_run
@@ -266,10 +268,8 @@ class EmbeddedRuntime:
 
     def _check_cancels(self) -> None:
         # `mhi runs cancel` in another process writes cancel.json; notice it within a second.
-        from mhi.constants import CANCEL_KEY
-
         for ref in list(self._active):
-            if self.controller.store.read(ref.prefix + CANCEL_KEY) is not None:
+            if self.controller.store.read(ref.key(keys.CANCEL)) is not None:
                 self._schedule(ref, self.controller.advance(ref, full_refresh=True))
 
     def _finished_event(self, ref: RunRef) -> threading.Event:
@@ -350,9 +350,7 @@ def request_cancel(controller: Controller, ref: RunRef, reason: str) -> bool:
     """
     import json
 
-    from mhi.constants import CANCEL_KEY, FLOW_KEY
-
-    if controller.store.read(ref.prefix + FLOW_KEY) is None:
+    if controller.store.read(ref.key(keys.FLOW)) is None:
         raise InvalidMessageError(f"no run {ref.run_id!r} of flow {ref.flow_id!r} ({ref.account})")
     body = {"at": controller.now().isoformat(), "reason": reason}
-    return controller.store.create(ref.prefix + CANCEL_KEY, json.dumps(body).encode())
+    return controller.store.create(ref.key(keys.CANCEL), json.dumps(body).encode())

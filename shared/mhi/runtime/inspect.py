@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mhi.constants import CANCEL_KEY, DONE_KEY, FLOW_KEY, RUNS_PREFIX
 from mhi.errors import InvalidMessageError
+from mhi.model import keys
+from mhi.model.keys import RunRef
 from mhi.model.run import RunStatus
 from mhi.ports import RunStore
-from mhi.runtime.controller import RunRef
 
 #: Every status `list_runs` can report: `cancelling` is a run asked to stop that has not yet.
 RUN_STATUSES: tuple[str, ...] = (
@@ -50,25 +50,25 @@ class _Found:
 
 def _prefix(account: str | None, flow_id: str | None) -> str:
     if account is None:
-        return RUNS_PREFIX + "/"
+        return keys.RUNS_PREFIX + "/"
     if flow_id is None:
-        return f"{RUNS_PREFIX}/{account}/"
-    return f"{RUNS_PREFIX}/{account}/{flow_id}/"
+        return f"{keys.RUNS_PREFIX}/{account}/"
+    return f"{keys.RUNS_PREFIX}/{account}/{flow_id}/"
 
 
 def _scan(store: RunStore, account: str | None = None, flow_id: str | None = None) -> list[_Found]:
     """Every started run (it has a `flow.json`) under the narrowest prefix the filters allow."""
     objects: dict[RunRef, set[str]] = {}
     for key in store.list(_prefix(account, flow_id)):
-        parts = key.split("/")
-        if len(parts) != 5 or parts[0] != RUNS_PREFIX:
-            continue
-        ref = RunRef(parts[1], parts[2], parts[3])
+        split = keys.split_run_key(key)
+        if split is None or "/" in split[1]:
+            continue  # only run-level objects: flow.json, done.json, cancel.json
+        ref, rel = split
         if (account is None or ref.account == account) and (
             flow_id is None or ref.flow_id == flow_id
         ):
-            objects.setdefault(ref, set()).add(parts[4])
-    return [_Found(ref, frozenset(names)) for ref, names in objects.items() if FLOW_KEY in names]
+            objects.setdefault(ref, set()).add(rel)
+    return [_Found(ref, frozenset(names)) for ref, names in objects.items() if keys.FLOW in names]
 
 
 def find_runs(
@@ -133,7 +133,7 @@ def _read_json(store: RunStore, key: str) -> dict[str, Any]:
 
 
 def _started_at(store: RunStore, ref: RunRef) -> datetime | None:
-    value = _read_json(store, ref.prefix + FLOW_KEY).get("started_at")
+    value = _read_json(store, ref.key(keys.FLOW)).get("started_at")
     try:
         return datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
@@ -141,10 +141,10 @@ def _started_at(store: RunStore, ref: RunRef) -> datetime | None:
 
 
 def _overview(store: RunStore, found: _Found, started_at: datetime | None) -> RunOverview:
-    if DONE_KEY not in found.objects:
-        status = "cancelling" if CANCEL_KEY in found.objects else RunStatus.RUNNING.value
+    if keys.DONE not in found.objects:
+        status = "cancelling" if keys.CANCEL in found.objects else RunStatus.RUNNING.value
         return RunOverview(found.ref, started_at, status, None, None)
-    done = _read_json(store, found.ref.prefix + DONE_KEY)
+    done = _read_json(store, found.ref.key(keys.DONE))
     return RunOverview(
         found.ref, started_at, str(done.get("status", "unknown")), done.get("at"), done.get("error")
     )
@@ -174,7 +174,7 @@ def list_runs(
     found.sort(key=lambda f: (started[f.ref] is not None, _sort_time(started[f.ref]), f.ref.run_id))
     out: list[RunOverview] = []
     for f in reversed(found):
-        if status in _ACTIVE and DONE_KEY in f.objects:
+        if status in _ACTIVE and keys.DONE in f.objects:
             continue  # finished: no need to read done.json to know it is not active
         row = _overview(store, f, started[f.ref])
         if status is None or row.status == status:

@@ -19,9 +19,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mhi.errors import InvalidMessageError
+from mhi.model.keys import RunRef
 from mhi.model.messages import parse_callback
 from mhi.ports import FlowSource
-from mhi.runtime.controller import Controller, RunRef
+from mhi.runtime.controller import Controller
 from mhi.runtime.pubsub_event import PubSubMessage
 from mhi.runtime.start import StartRequest, parse_start, start_run
 

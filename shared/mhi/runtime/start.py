@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mhi.constants import FLOW_KEY, SCHEMA_VERSION, active_key
+from mhi.constants import SCHEMA_VERSION
 from mhi.errors import FlowDefinitionError, InvalidMessageError
+from mhi.model import keys
 from mhi.model.flow import FlowDefinition
+from mhi.model.keys import RunRef
 from mhi.model.messages import RunId, StartRef
 from mhi.model.validate import parse_flow
 from mhi.ports import FlowSource
-from mhi.runtime.controller import Controller, RunRef, new_run_id
+from mhi.runtime.controller import Controller, new_run_id
 from mhi.runtime.logs import bind
 
 logger = logging.getLogger(__name__)
@@ -139,10 +141,10 @@ def start_run(controller: Controller, request: StartRequest) -> tuple[RunRef, bo
     with bind(run_id=ref.run_id, flow_id=flow.flow_id, account=flow.account):
         store = controller.store
         created = False
-        if store.read(ref.prefix + FLOW_KEY) is None:
+        if store.read(ref.key(keys.FLOW)) is None:
             # The index entry first: a crash between the two writes leaves an entry the sweep
             # removes, never a run nobody looks after.
-            store.create(active_key(ref.account, ref.flow_id, ref.run_id), b"{}")
+            store.create(ref.active_key, b"{}")
             body = {
                 "schema_version": SCHEMA_VERSION,
                 "run_id": ref.run_id,
@@ -150,7 +152,7 @@ def start_run(controller: Controller, request: StartRequest) -> tuple[RunRef, bo
                 "params": request.params,
                 "flow": flow.model_dump(mode="json", exclude_none=True),
             }
-            created = store.create(ref.prefix + FLOW_KEY, json.dumps(body, default=str).encode())
+            created = store.create(ref.key(keys.FLOW), json.dumps(body, default=str).encode())
         if created:
             logger.info("run %s of flow %s started", ref.run_id, flow.flow_id)
         else:

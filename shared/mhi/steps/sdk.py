@@ -16,12 +16,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from mhi.constants import MAX_OUTPUT_BYTES, attempt_key, run_prefix
+from mhi.constants import MAX_OUTPUT_BYTES
 from mhi.errors import InvalidMessageError, OrchestratorError, StepConfigError
+from mhi.model import keys
 from mhi.model.messages import (
     CallbackMessage,
     CallbackStatus,
@@ -141,8 +142,8 @@ class StepContext:
         reload id a Qlik step started).
         """
         m = self.message
-        key = run_prefix(m.account, m.flow_id, m.run_id) + attempt_key(
-            m.step_id, m.attempt, f"claims/{name}.json"
+        key = keys.run_prefix(m.account, m.flow_id, m.run_id) + keys.claim_key(
+            m.step_id, m.attempt, name
         )
         store = self.services.run_store
         if store.create(key, json.dumps(value).encode()):
@@ -258,9 +259,9 @@ def _success(
     )
 
 
-def _turn_key(message: StepMessage, name: str) -> str:
-    return run_prefix(message.account, message.flow_id, message.run_id) + attempt_key(
-        message.step_id, message.attempt, f"{name}-{message.turn}.json"
+def _turn_key(message: StepMessage, event: Literal["started", "reported"]) -> str:
+    return keys.run_prefix(message.account, message.flow_id, message.run_id) + keys.turn_key(
+        message.step_id, message.attempt, message.turn, event
     )
 
 

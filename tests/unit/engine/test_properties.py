@@ -23,7 +23,8 @@ from mhi.model.flow import FlowDefinition
 from mhi.model.messages import CallbackMessage, CallbackStatus, ErrorInfo, parse_step
 from mhi.model.run import RunStatus, StepStatus
 from mhi.model.validate import parse_flow
-from mhi.runtime.controller import Controller, RunRef
+from mhi.model.keys import RunRef
+from mhi.runtime.controller import Controller
 from mhi.runtime.start import StartRequest, start_run
 from tests.unit.engine.helpers import T0
 

@@ -243,7 +243,7 @@ def test_a_later_wake_up_never_replaces_an_earlier_one(runtime: EmbeddedRuntime)
     # Wake times are booked after the run's lock is released, so they can arrive out of order.
     from datetime import UTC, datetime, timedelta
 
-    from mhi.runtime.controller import RunRef
+    from mhi.model.keys import RunRef
 
     ref, soon = RunRef("acme", "e", "r1"), datetime.now(UTC) + timedelta(hours=1)
     runtime._schedule(ref, soon)

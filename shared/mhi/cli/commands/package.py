@@ -153,7 +153,7 @@ def scheduled_flows(flows_dir: Path) -> dict[str, dict[str, str]]:
             Cloud Scheduler accepts).
     """
     out: dict[str, dict[str, str]] = {}
-    for flow_id, (path, flow) in load_flows(flows_dir).items():
+    for flow_id, (_path, flow) in load_flows(flows_dir).items():
         if flow.schedule is None:
             continue
         message = {"flow_ref": flow_id, "params": flow.schedule.params}

@@ -1,0 +1,65 @@
+"""Completion counting: how racing controller instances agree that a group has finished.
+
+A group is the run itself (every top-level step), a for_each parent (its children) or a join
+(the dependencies of a step with several). Each finished member claims the next free slot
+`progress/<group>/<count>.json`; whoever claims the last slot re-lists the group's members, so
+the next decision sees every member even when other instances finished them. One claim per edge:
+the cost of a step does not grow with the size of the flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from mhi.constants import RUN_GROUP
+from mhi.model import keys
+from mhi.model.run import JOIN_PREFIX, StepState, join_group
+from mhi.runtime.run_cache import CachedRun, RunCache
+
+
+class Progress:
+    """Claims completion slots for finished steps through a RunCache."""
+
+    def __init__(self, cache: RunCache, now: Callable[[], datetime]) -> None:
+        self.cache = cache
+        self.now = now
+
+    def count_finished(self, cached: CachedRun, step: StepState) -> None:
+        """Claim one completion in every group `step` belongs to."""
+        state = cached.state
+        self._claim(cached, step.parent or RUN_GROUP)
+        if step.parent is not None:
+            return
+        for dependent in state.dependents[step.id]:
+            if len(state.steps[dependent].spec.depends_on) > 1:
+                self._claim(cached, join_group(dependent))
+
+    def _claim(self, cached: CachedRun, group: str) -> None:
+        """Count one more finished member of `group`; the last one re-lists the group."""
+        state = cached.state
+        size = state.group_size(group)
+        if size is None:
+            return
+        count = state.progress.get(group, 0) + 1
+        while count <= size:
+            rel = keys.progress_key(group, count)
+            if self.cache.create(cached, rel, {"at": self.now().isoformat()}):
+                if count == size:
+                    self._refresh_group(cached, group)
+                return
+            cached.known.add(cached.ref.key(rel))
+            state.progress[group] = count
+            count += 1
+
+    def _refresh_group(self, cached: CachedRun, group: str) -> None:
+        state = cached.state
+        if group == RUN_GROUP:
+            self.cache.refresh(cached)
+        elif group.startswith(JOIN_PREFIX):
+            for dep in state.steps[group[len(JOIN_PREFIX) :]].spec.depends_on:
+                if not state.is_terminal(state.steps[dep]):
+                    self.cache.refresh_step(cached, dep)
+        else:
+            # a for_each parent's children are the steps `<group>.<index>`
+            self.cache.refresh(cached, keys.step_prefix(group)[:-1] + ".")

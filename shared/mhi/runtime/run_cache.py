@@ -1,0 +1,121 @@
+"""A per-instance cache of run states, folded from the run store's write-once objects.
+
+The cost of a callback stays independent of the size of the flow: a cached run is re-listed only
+where the next decision can change (one step's objects, one join's members), and every write is
+folded in as it is made.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from mhi.errors import UnknownRunError
+from mhi.model import keys
+from mhi.model.keys import RunRef
+from mhi.model.run import RunState, parse_time
+from mhi.ports import RunStore
+
+
+def dump(body: dict[str, Any]) -> bytes:
+    """Serialise a run object (compact JSON)."""
+    return json.dumps(body, default=str, separators=(",", ":")).encode()
+
+
+@dataclass
+class CachedRun:
+    """One run's folded state, the keys already folded in, and the lock its writers share."""
+
+    ref: RunRef
+    state: RunState
+    known: set[str] = field(default_factory=set)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+class RunCache:
+    """Loads, caches and refreshes run states; creates run objects and folds them in."""
+
+    def __init__(self, store: RunStore, size: int = 512) -> None:
+        self.store = store
+        self.size = size
+        self._runs: OrderedDict[str, CachedRun] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read_json(self, key: str) -> dict[str, Any] | None:
+        """Read and decode one object (None if absent)."""
+        raw = self.store.read(key)
+        return None if raw is None else json.loads(raw)  # type: ignore[no-any-return]
+
+    @contextmanager
+    def run(self, ref: RunRef) -> Iterator[CachedRun]:
+        """Hold one run's lock and yield its cached state (loaded on first use).
+
+        Raises:
+            UnknownRunError: the run has no `flow.json`.
+        """
+        with self._lock:
+            cached = self._runs.get(ref.prefix)
+            if cached is not None:
+                self._runs.move_to_end(ref.prefix)
+        if cached is None:
+            loaded = self._load(ref)
+            with self._lock:
+                cached = self._runs.setdefault(ref.prefix, loaded)
+                while len(self._runs) > self.size:
+                    self._runs.popitem(last=False)
+        with cached.lock:
+            yield cached
+
+    def _load(self, ref: RunRef) -> CachedRun:
+        listed = self.store.list(ref.prefix)
+        frozen = self.read_json(ref.key(keys.FLOW)) if ref.key(keys.FLOW) in listed else None
+        if frozen is None:
+            raise UnknownRunError(
+                f"no run {ref.run_id!r} of flow {ref.flow_id!r} for account {ref.account!r}"
+            )
+        from mhi.model.flow import FlowDefinition
+
+        flow = FlowDefinition.model_validate(frozen["flow"])
+        state = RunState(
+            flow, frozen["run_id"], frozen.get("params", {}), parse_time(frozen["started_at"])
+        )
+        cached = CachedRun(ref, state, {ref.key(keys.FLOW)})
+        self.fold(cached, listed)
+        return cached
+
+    def fold(self, cached: CachedRun, listed: list[str]) -> None:
+        """Fold in every listed object not yet known (step-side records are only remembered)."""
+        for key in listed:
+            if key in cached.known:
+                continue
+            rel = key[len(cached.ref.prefix) :]
+            parsed = keys.parse(rel)
+            if parsed is None or parsed.kind in keys.STEP_SIDE:
+                cached.known.add(key)
+                continue
+            body = self.read_json(key)
+            if body is not None:
+                cached.state.apply(rel, body)
+                cached.known.add(key)
+
+    def refresh(self, cached: CachedRun, rel_prefix: str = "") -> None:
+        """Re-list the run's objects under `rel_prefix` and fold in the new ones."""
+        self.fold(cached, self.store.list(cached.ref.prefix + rel_prefix))
+
+    def refresh_step(self, cached: CachedRun, step_id: str) -> None:
+        """Re-list one step's objects."""
+        self.refresh(cached, keys.step_prefix(step_id))
+
+    def create(self, cached: CachedRun, rel: str, body: dict[str, Any]) -> bool:
+        """Create one run object if absent; fold it in when this call created it."""
+        key = cached.ref.key(rel)
+        created = self.store.create(key, dump(body))
+        if created:
+            cached.state.apply(rel, body)
+            cached.known.add(key)
+        return created
