@@ -101,11 +101,17 @@ def run_once(records: int, page_size: int, warehouse: str) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="mhi-bench-") as tmp:
             home = Path(tmp)
+            # The imitation API listens on 127.0.0.1: loopback allowed, and its address is the
+            # account's secret, as an operator sets it (a flow never carries a URL).
+            secrets = {
+                env_var(ACCOUNT, "avalon-api-key"): API_KEY,
+                env_var(ACCOUNT, "avalon-base-url"): url,
+            }
             services = Services(
-                Settings(home=home),
+                Settings(home=home, allow_loopback_urls=True),
                 warehouse=_warehouse(warehouse, home),
                 blobs=FsBlobStore(home / "blobs"),
-                secrets=EnvSecretStore(None, environ={env_var(ACCOUNT, "avalon-api-key"): API_KEY}),
+                secrets=EnvSecretStore(None, environ=secrets),
                 run_store=MemoryRunStore(),
             )
             message = StepMessage(
@@ -120,7 +126,6 @@ def run_once(records: int, page_size: int, warehouse: str) -> dict[str, Any]:
                 config={
                     "_m_account": ACCOUNT,
                     "datasets": ["Reservations"],
-                    "base_url": url,
                     "page_size": page_size,
                     "requests_per_second": 10_000,
                 },

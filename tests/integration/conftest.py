@@ -133,7 +133,9 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Start the emulator stack once; stop every process it started at the end."""
     home = tmp_path_factory.mktemp("devstack")
-    dev = DevStack(home, functions=STACK_FUNCTIONS, threads=8)
+    # The seed flow's imitation Avalon listens on 127.0.0.1: the functions may call loopback.
+    extra = {"MHI_ALLOW_LOOPBACK_URLS": "1"}
+    dev = DevStack(home, functions=STACK_FUNCTIONS, threads=8, extra_env=extra)
     dev.up()
     try:
         publisher, subscriber = dev.pubsub_clients()
