@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+import psutil
 import pytest
 
 from mhi.cli.main import main
@@ -24,6 +24,7 @@ def test_up_records_every_process_and_down_stops_them_by_pid(
         assert state is not None
         assert set(state.procs) == {"pubsub", "storage", "controller", "echo"}
         assert f"export PUBSUB_EMULATOR_HOST={state.pubsub_host}" in out
+        assert f"export CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE={state.storage_host}/" in out
         assert all(devstack.is_running(p) for p in state.procs.values())
         assert main(["dev", "--home", str(home), "status"]) == 0
         assert main(["dev", "--home", str(home), "up"]) == 2  # one stack per home
@@ -33,7 +34,7 @@ def test_up_records_every_process_and_down_stops_them_by_pid(
     assert "stopped: pubsub, storage, controller, echo" in capsys.readouterr().out
     for proc in state.procs.values():
         assert not devstack.is_running(proc)
-        assert not Path(f"/proc/{proc.pid}").exists() or _zombie(proc.pid)
+        assert not psutil.pid_exists(proc.pid) or _zombie(proc.pid)
     assert devstack.StackState.load(home) is None
     assert main(["dev", "--home", str(home), "down"]) == 0
     assert "no stack running" in capsys.readouterr().out
@@ -49,8 +50,6 @@ def test_unknown_functions_are_refused_before_anything_starts(
 
 def _zombie(pid: int) -> bool:
     try:
-        return "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
-    except OSError:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
         return True
-    finally:
-        os.sched_yield()

@@ -89,13 +89,22 @@ def stop_procs(procs: Iterable[Proc], grace: float = 5.0) -> list[str]:
     for p, process in live:
         if _alive(p.pid, process, deadline):
             signal_group(p.pid, signal.SIGKILL)
+    stopped = {p.pid for p, _ in live}
     for p in procs_list:
-        popen = LAUNCHED.pop(p.pid, None)
-        if popen is not None:
-            popen.wait(grace)
-        else:
-            _reap(p.pid)
+        _collect(p.pid, p.pid in stopped, grace)
     return [p.name for p, _ in live]
+
+
+def _collect(pid: int, stopped: bool, grace: float) -> None:
+    """Collect the exit status of `pid` if it ended (waiting up to `grace` if we stopped it)."""
+    popen = LAUNCHED.get(pid)
+    if popen is None:
+        _reap(pid)
+        return
+    if stopped:
+        popen.wait(grace)
+    if popen.poll() is not None:
+        del LAUNCHED[pid]
 
 
 def _alive(pid: int, process: psutil.Process, deadline: float) -> bool:

@@ -82,7 +82,9 @@ class StackState:
         return {
             "PUBSUB_EMULATOR_HOST": self.pubsub_host,
             "STORAGE_EMULATOR_HOST": self.storage_host,
+            # gcloud's own switches: `gcloud pubsub ...` and `gcloud storage ...` on the emulators
             "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB": f"http://{self.pubsub_host}/",
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE": f"{self.storage_host}/",
             "_M_PROJECT_ID": self.project,
             **({"_M_ENV_ACRONYM": self.env_acronym} if self.env_acronym else {}),
             **BUCKETS,
@@ -218,6 +220,7 @@ class DevStack:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MHI_", "_M_"))}
         env.update(self.state.client_env())
         env.pop("CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB")
+        env.pop("CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE")
         env.update(
             {
                 "MHI_BACKEND": "gcp",

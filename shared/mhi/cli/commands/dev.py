@@ -79,6 +79,7 @@ def up_cmd(args: argparse.Namespace) -> int:
     print(f"# publish a flow:  gcloud pubsub topics publish {topic} \\")
     print(f'#   --project={state.project} --message="$(cat flows/daily-avalon-extract.json)"')
     print("# watch runs:      mhi runs list")
+    print(f"# run state:       gcloud storage ls -r gs://{devstack.BUCKETS['RUNS_BUCKET']}/runs/")
     print(f"# stop:            mhi dev --home {args.home} down")
     return 0
 
