@@ -68,17 +68,17 @@ class Settings:
         home = Path(env.get("MHI_HOME", ".mhi"))
         secrets = env.get("MHI_SECRETS_FILE")
         return cls(
-            backend=backend,  # type: ignore[arg-type]
+            backend=_backend("MHI_BACKEND", backend),
             home=home,
             flows_dir=Path(env.get("MHI_FLOWS_DIR", "flows")),
-            warehouse=warehouse,  # type: ignore[arg-type]
+            warehouse="bigquery" if warehouse == "bigquery" else "duckdb",
             secrets_file=Path(secrets) if secrets else home / "secrets.json",
             project_id=env.get("_M_PROJECT_ID") or env.get("GOOGLE_CLOUD_PROJECT"),
             env_acronym=env.get("_M_ENV_ACRONYM"),
             runs_bucket=env.get("RUNS_BUCKET"),
             flows_bucket=env.get("FLOWS_BUCKET"),
             raw_bucket=env.get("RAW_BUCKET"),
-            secrets_backend=secrets_backend,  # type: ignore[arg-type]
+            secrets_backend=_backend("MHI_SECRETS", secrets_backend),
             pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
             storage_emulator_host=env.get("STORAGE_EMULATOR_HOST") or None,
             accounts=_accounts(env.get("MHI_ACCOUNTS")),
@@ -119,3 +119,12 @@ def _networks(value: str | None) -> tuple[str, ...]:
                     f"MHI_PRIVATE_NETWORKS: {item.strip()!r} is not a CIDR range"
                 ) from None
     return tuple(out)
+
+
+def _backend(variable: str, value: str) -> Backend:
+    """Narrow a validated back-end name to its Literal type."""
+    if value == "gcp":
+        return "gcp"
+    if value == "local":
+        return "local"
+    raise ValueError(f"{variable} must be 'local' or 'gcp', not {value!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from mhi.config import Settings
 from mhi.ports import BlobStore, Clock, MessageBus, RunStore, SecretStore, Warehouse
@@ -27,6 +27,7 @@ class Services:
         self._lock = threading.Lock()
 
     def _get(self, name: str) -> Any:
+        """The adapter `name`, built on first use (`wiring.build` returns the port's type)."""
         if name not in self._cache:
             with self._lock:
                 if name not in self._cache:
@@ -38,31 +39,31 @@ class Services:
     @property
     def run_store(self) -> RunStore:
         """The write-once run-state store."""
-        return self._get("run_store")  # type: ignore[no-any-return]
+        return cast(RunStore, self._get("run_store"))
 
     @property
     def bus(self) -> MessageBus:
         """The message bus."""
-        return self._get("bus")  # type: ignore[no-any-return]
+        return cast(MessageBus, self._get("bus"))
 
     @property
     def secrets(self) -> SecretStore:
         """The secret store."""
-        return self._get("secrets")  # type: ignore[no-any-return]
+        return cast(SecretStore, self._get("secrets"))
 
     @property
     def blobs(self) -> BlobStore:
         """Files: landed raw data, charts, outbox."""
-        return self._get("blobs")  # type: ignore[no-any-return]
+        return cast(BlobStore, self._get("blobs"))
 
     @property
     def warehouse(self) -> Warehouse:
         """Analytics tables."""
-        return self._get("warehouse")  # type: ignore[no-any-return]
+        return cast(Warehouse, self._get("warehouse"))
 
     @property
     def clock(self) -> Clock:
         """The time source."""
         if "clock" not in self._cache:
             self._cache["clock"] = SystemClock()
-        return self._cache["clock"]  # type: ignore[no-any-return]
+        return cast(Clock, self._cache["clock"])

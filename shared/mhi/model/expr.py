@@ -118,8 +118,9 @@ class _Parser:
 
     def parse(self) -> Any:
         node = self._or()
-        if self._peek() is not None:
-            raise ExpressionError(f"unexpected {self._peek()[1]!r}")  # type: ignore[index]
+        extra = self._peek()
+        if extra is not None:
+            raise ExpressionError(f"unexpected {extra[1]!r}")
         return node
 
     def _or(self) -> Any:

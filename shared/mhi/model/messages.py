@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -137,11 +137,13 @@ def _parse_json(data: bytes | str) -> Any:
         raise InvalidMessageError(f"message is not valid JSON: {e}") from e
 
 
+M = TypeVar("M", bound=BaseModel)
+
 _CALLBACK = TypeAdapter(CallbackMessage)
 _STEP = TypeAdapter(StepMessage)
 
 
-def _validated(adapter: TypeAdapter[Any], raw: Any, what: str) -> Any:
+def _validated(adapter: TypeAdapter[M], raw: Any, what: str) -> M:
     try:
         return adapter.validate_python(raw)
     except ValidationError as e:
@@ -151,12 +153,12 @@ def _validated(adapter: TypeAdapter[Any], raw: Any, what: str) -> Any:
 
 def parse_callback(data: bytes | str) -> CallbackMessage:
     """Parse a callback message; raise InvalidMessageError saying what is wrong and where."""
-    return _validated(_CALLBACK, _parse_json(data), "callback message")  # type: ignore[no-any-return]
+    return _validated(_CALLBACK, _parse_json(data), "callback message")
 
 
 def parse_step(data: bytes | str) -> StepMessage:
     """Parse a step message; raise InvalidMessageError saying what is wrong and where."""
-    return _validated(_STEP, _parse_json(data), "step message")  # type: ignore[no-any-return]
+    return _validated(_STEP, _parse_json(data), "step message")
 
 
 def encode(message: BaseModel) -> bytes:

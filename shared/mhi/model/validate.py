@@ -17,7 +17,7 @@ from mhi import catalog
 from mhi.errors import FlowDefinitionError
 from mhi.model import expr
 from mhi.model.checks import check_flow
-from mhi.model.flow import FlowDefinition, StepSpec
+from mhi.model.flow import FlowConfig, FlowDefinition, StepSpec
 from mhi.model.problems import Problem, format_validation_error, json_path
 
 # Keys a start message may carry beside the flow itself (they are not part of the definition).
@@ -72,7 +72,7 @@ def _schema_problems(
     partial = FlowDefinition.model_construct(
         flow_id=str(raw.get("flow_id", "flow")),
         account=str(raw.get("account", "account")),
-        flow_config=_StepsOnly.model_construct(steps=[s for _, s in steps]),
+        flow_config=FlowConfig.model_construct(steps=[s for _, s in steps]),
         params=_params(raw),
         schedule=None,
         notifications=None,
@@ -81,10 +81,6 @@ def _schema_problems(
     extra = check_flow(partial, known) + config_problems(partial, known)
     seen = set(problems)
     return problems + [_reindex(p, steps, index) for p in extra if p not in seen]
-
-
-class _StepsOnly(BaseModel):
-    steps: list[StepSpec]
 
 
 def _well_formed_steps(raw: dict[str, Any]) -> list[tuple[int, StepSpec]]:

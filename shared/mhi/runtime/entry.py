@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from mhi.config import Settings
 from mhi.errors import InvalidMessageError, PermanentError, RetryableError
@@ -31,16 +31,18 @@ from mhi.services import Services
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 _lock = threading.RLock()  # re-entrant: one built thing may build another
 _built: dict[str, Any] = {}
 
 
-def _once(name: str, make: Callable[[], Any]) -> Any:
+def _once(name: str, make: Callable[[], T]) -> T:
     if name not in _built:
         with _lock:
             if name not in _built:
                 _built[name] = make()
-    return _built[name]
+    return cast(T, _built[name])  # `_built[name]` was made by `make`
 
 
 def _make_services() -> Services:
@@ -50,7 +52,7 @@ def _make_services() -> Services:
 
 def services() -> Services:
     """The process's Services (read from the environment on first use)."""
-    return _once("services", _make_services)  # type: ignore[no-any-return]
+    return _once("services", _make_services)
 
 
 def controller() -> Controller:
@@ -60,7 +62,7 @@ def controller() -> Controller:
         svc = services()
         return Controller(svc.run_store, svc.bus, svc.clock.now)
 
-    return _once("controller", make)  # type: ignore[no-any-return]
+    return _once("controller", make)
 
 
 def router() -> Router:
@@ -72,14 +74,14 @@ def router() -> Router:
         accounts = services().settings.accounts
         return Router(controller, flow_source(), step_types, accounts=accounts)
 
-    return _once("router", make)  # type: ignore[no-any-return]
+    return _once("router", make)
 
 
 def flow_source() -> FlowSource:
     """Stored flows for `flow_ref` starts: FLOWS_BUCKET on gcp, else the flows folder."""
     from mhi.runtime.wiring import flow_source as build
 
-    return _once("flows", lambda: build(services().settings))  # type: ignore[no-any-return]
+    return _once("flows", lambda: build(services().settings))
 
 
 def reset() -> None:

@@ -132,7 +132,9 @@ def scheduled_run_id(message: PubSubMessage, now: Callable[[], datetime] | None 
     try:
         zone = ZoneInfo(attrs.get("mhi_time_zone", "UTC"))
         published = (message.publish_time or _now(now)).astimezone(zone)
-        fired = croniter(attrs["mhi_cron"], published + timedelta(seconds=1)).get_prev(datetime)
+        fired: datetime = croniter(attrs["mhi_cron"], published + timedelta(seconds=1)).get_prev(
+            datetime
+        )
     except (KeyError, ValueError, ZoneInfoNotFoundError) as e:
         raise InvalidMessageError(
             f"scheduled start: bad mhi_cron/mhi_time_zone attributes: {e}"

@@ -49,7 +49,10 @@ class RunCache:
     def read_json(self, key: str) -> dict[str, Any] | None:
         """Read and decode one object (None if absent)."""
         raw = self.store.read(key)
-        return None if raw is None else json.loads(raw)  # type: ignore[no-any-return]
+        if raw is None:
+            return None
+        body: dict[str, Any] = json.loads(raw)
+        return body
 
     @contextmanager
     def run(self, ref: RunRef) -> Iterator[CachedRun]:

@@ -10,6 +10,7 @@ lost: it becomes a failed callback.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import time
@@ -53,7 +54,7 @@ class StepKind(Generic[ConfigT]):
     """A step type: its config model and its handler."""
 
     type: str
-    config_model: type[ConfigT]
+    config_model: builtins.type[ConfigT]  # `type` is also a field of this class
     handler: Callable[[StepContext, ConfigT], dict[str, Any] | Wait]
     summary: str = ""
 
