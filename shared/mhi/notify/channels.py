@@ -24,12 +24,12 @@ from email.utils import format_datetime, make_msgid
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import mhi.notify.signing as signing
 from mhi.errors import OrchestratorError
 from mhi.http import Call, Destination, HostScope, OutboundClient, Outcome, RetryRules
 from mhi.http.answers import body_excerpt, tries
 from mhi.http.endpoints import configured_url, host_scope, optional_secret
 from mhi.http.policy import UrlPolicy
-from mhi.notify import signing
 from mhi.notify.config import NotificationsConfig
 from mhi.notify.render import Message
 from mhi.steps.sdk import StepContext
