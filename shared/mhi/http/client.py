@@ -27,6 +27,8 @@ from urllib.parse import quote
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError, SSLError
+from urllib3.response import HTTPResponse
+from urllib3.util.retry import Retry
 
 from mhi.http.addresses import IPAddress
 from mhi.http.policy import HostScope, Target, UrlPolicy, UrlRefusedError
@@ -316,15 +318,18 @@ def _decode(response: Response) -> tuple[Any, str | None]:
 
 
 def _next_pause(
-    rules: RetryRules, retry: Any, method: str, outcome: Outcome, exc: Exception | None
-) -> tuple[float | None, Any]:
+    rules: RetryRules, retry: Retry, method: str, outcome: Outcome, exc: Exception | None
+) -> tuple[float | None, Retry]:
     """Return (seconds to wait before the next try, or None to stop; the new Retry state)."""
     response = outcome.response
     try:
         if exc is not None:
             retry = retry.increment(method, "/", error=exc)
-        elif retry.is_retry(method, response.status, "retry-after" in response.headers):
-            retry = retry.increment(method, "/", response=_Status(response.status))
+        elif response is not None and retry.is_retry(
+            method, response.status, "retry-after" in response.headers
+        ):
+            seen = HTTPResponse(body=b"", status=response.status, preload_content=False)
+            retry = retry.increment(method, "/", response=seen)
             outcome.retry_after = _retry_after(retry, response)
         else:
             return None, retry
@@ -338,7 +343,7 @@ def _next_pause(
     return (backoff or rules.first_pause()), retry
 
 
-def _retry_after(retry: Any, response: Response) -> float | None:
+def _retry_after(retry: Retry, response: Response) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
         return None
@@ -346,16 +351,6 @@ def _retry_after(retry: Any, response: Response) -> float | None:
         return float(retry.parse_retry_after(value))
     except Urllib3Error:
         return None
-
-
-class _Status:
-    """What `Retry.increment` reads of a response (its status, no redirect)."""
-
-    def __init__(self, status: int) -> None:
-        self.status = status
-
-    def get_redirect_location(self) -> bool:
-        return False
 
 
 def _describe(error: BaseException, timeout: float) -> str:

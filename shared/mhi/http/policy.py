@@ -232,9 +232,8 @@ def validation_settings(context: Any = None) -> Settings:
     settings every entry point reads."""
     from mhi.config import Settings
 
-    if isinstance(context, dict) and isinstance(context.get("settings"), Settings):
-        return context["settings"]
-    return Settings.from_env()
+    given = context.get("settings") if isinstance(context, dict) else None
+    return given if isinstance(given, Settings) else Settings.from_env()
 
 
 def valid_url(

@@ -17,7 +17,7 @@ from urllib3.util.retry import Retry
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 NOT_PROCESSED_STATUSES = frozenset({429, 503})
-RETRY_AFTER_MAX = 3600.0
+RETRY_AFTER_MAX = 3600  # seconds: a longer Retry-After counts as an hour
 
 
 @dataclass(frozen=True)
