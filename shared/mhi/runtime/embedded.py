@@ -286,12 +286,22 @@ class EmbeddedRuntime:
             event.wait(min(poll, max(0.0, deadline - time.monotonic())))
             state = self.state(ref)
             if state.done is not None:
-                # Let the flow's notification, dispatched as the run ended, be delivered.
-                self.bus.wait_idle(5.0)
-                self.steps.wait_idle(5.0)
-                self.bus.wait_idle(5.0)
+                self.wait_idle(5.0)  # the flow's notification, dispatched as the run ended
                 return state
         raise TimeoutError(f"run {ref.run_id} not finished after {timeout}s")
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until no message is queued and no step attempt runs; False on timeout.
+
+        Attempts past their deadline (abandoned) are not waited for.
+        """
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            idle = self.bus.wait_idle(left) and self.steps.wait_idle(deadline - time.monotonic())
+            # A step that just finished may have published a callback: both idle at once.
+            if idle and self.bus.wait_idle(0) and not self.steps.running():
+                return True
+        return False
 
     # ---- timer (the sweep) --------------------------------------------------------------
 

@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        runtime.bus.wait_idle(30.0)
+        runtime.wait_idle(30.0)
         summary = run_summary(runtime.state(ref))
     print_summary(summary)
     return 0 if summary["status"] == "succeeded" else 1

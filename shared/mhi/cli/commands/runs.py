@@ -94,7 +94,7 @@ def cancel_run(args: argparse.Namespace) -> int:
     ref = find_run(services.run_store, args.run)
     with EmbeddedRuntime(services) as runtime:
         runtime.cancel(ref, args.reason)
-        runtime.bus.wait_idle(30.0)
+        runtime.wait_idle(30.0)
         status = runtime.controller.state(ref).done
     print(f"run {ref.run_id} of {ref.flow_id}: {(status or {}).get('status', 'cancel requested')}")
     return 0
