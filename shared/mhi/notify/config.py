@@ -82,7 +82,10 @@ class NotificationsConfig(BaseModel):
     mailgun_api_url: SkipJsonSchema[Any] = Field(default=None, exclude=True)
     mailgun_test_mode: bool = Field(default=False, description="Mailgun accepts but never sends")
     webhook_url: Annotated[list[str], BeforeValidator(_as_list)] = Field(
-        default_factory=list, max_length=10, description="https endpoints of the webhook channel"
+        default_factory=list,
+        max_length=10,
+        description="https endpoints of the webhook channel (public hosts only: no loopback, "
+        "private, link-local or metadata address in any spelling)",
     )
     slack_channels: Annotated[list[str], BeforeValidator(_as_list)] = Field(
         default_factory=list,

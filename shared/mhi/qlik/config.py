@@ -111,7 +111,9 @@ class AppReloadConfig(WaitOptions):
         "(qrs, apps or tasks)",
     )
     tenant_url: str | None = Field(
-        default=None, description="Qlik Cloud tenant, e.g. https://acme.eu.qlikcloud.com"
+        default=None,
+        description="Qlik Cloud tenant, e.g. https://acme.eu.qlikcloud.com (a *.qlikcloud.com "
+        "host: the API key goes nowhere else; MHI_QLIK_CLOUD_HOSTS changes that list)",
     )
     qrs: QrsOptions | None = Field(
         default=None, description="QRS connection options (backend qrs; defaults apply)"
@@ -168,9 +170,13 @@ class AppReloadConfig(WaitOptions):
 
 
 class AutomationConfig(WaitOptions):
-    """Run a Qlik Cloud automation and capture its result."""
+    """Run a Qlik Cloud automation and capture its result. Inputs go only to a triggered
+    automation (mode "triggered"): Qlik's runs endpoint takes none."""
 
-    tenant_url: str = Field(description="Qlik Cloud tenant, e.g. https://acme.eu.qlikcloud.com")
+    tenant_url: str = Field(
+        description="Qlik Cloud tenant, e.g. https://acme.eu.qlikcloud.com (a *.qlikcloud.com "
+        "host: the API key goes nowhere else; MHI_QLIK_CLOUD_HOSTS changes that list)"
+    )
     automation_id: str = Field(
         min_length=1,
         max_length=100,
