@@ -96,6 +96,7 @@ class StackState:
             **self.client_env(),
             # gcloud insists on credentials even for an emulator; any token will do.
             "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE": str(Path(self.home) / "gcloud-emulator-token"),
+            "CLOUDSDK_CORE_PROJECT": self.project,
             "MHI_BACKEND": "gcp",
             "MHI_SECRETS": "local",
         }

@@ -77,7 +77,7 @@ def up_cmd(args: argparse.Namespace) -> int:
     topic = topic_id(CONTROLLER_TOPIC, state.env_acronym)
     print(f'# with the exports above: eval "$(mhi dev --home {args.home} env)"')
     print(f"# publish a flow:  gcloud pubsub topics publish {topic} \\")
-    print(f'#   --project={state.project} --message="$(cat flows/daily-avalon-extract.json)"')
+    print('#   --message="$(cat flows/first-flow.json)"')
     print("# watch runs:      mhi runs list")
     print(f"# run state:       gcloud storage ls -r gs://{devstack.BUCKETS['RUNS_BUCKET']}/runs/")
     print(f"# stop:            mhi dev --home {args.home} down")
