@@ -26,14 +26,18 @@ from urllib.parse import quote
 
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError, SSLError
-from urllib3.response import HTTPResponse
-from urllib3.util.retry import Retry
+from urllib3.exceptions import NameResolutionError, ProtocolError, ReadTimeoutError, SSLError
 
 from mhi.http.addresses import IPAddress
-from mhi.http.policy import HostScope, Target, UrlPolicy, UrlRefusedError
+from mhi.http.policy import (
+    HostScope,
+    LookupUnavailableError,
+    Target,
+    UrlPolicy,
+    UrlRefusedError,
+)
 from mhi.http.redact import install_library_filter, redact, remember_secrets
-from mhi.http.retry import RetryRules
+from mhi.http.retry import RetryRules, next_pause
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +177,11 @@ class OutboundClient:
                 assert response is not None
                 outcome.data, outcome.error = _decode(response)
                 exc = ProtocolError(outcome.error) if outcome.error else None
-            pause, retry = _next_pause(rules, retry, call.method, outcome, exc)
+            status = outcome.response.status if outcome.response else None
+            headers = outcome.response.headers if outcome.response else {}
+            pause, outcome.retry_after, retry = next_pause(
+                rules, retry, call.method, status, headers, exc
+            )
             if pause is None or waited + pause > rules.budget_seconds:
                 return outcome
             self._log_retry(dest, call, outcome, pause, rules)
@@ -201,7 +209,10 @@ class OutboundClient:
         self, dest: Destination, call: Call
     ) -> tuple[Response | None, str | None, Exception | None]:
         target = self.policy.check(call.url, dest.service, dest.scope)
-        address = self._address(target, dest.service)
+        try:
+            address = self._address(target, dest.service)
+        except LookupUnavailableError as e:  # nothing was sent: repeat like a refused connection
+            return None, str(e), NameResolutionError(target.host, None, e)  # type: ignore[arg-type]
         if call.params:
             joiner = "&" if "?" in target.path else "?"
             path = target.path + joiner + encode_query(call.params)
@@ -315,42 +326,6 @@ def _decode(response: Response) -> tuple[Any, str | None]:
         return None, f"malformed JSON ({e.msg} at byte {e.pos})"
     except UnicodeDecodeError as e:
         return None, f"malformed JSON (not UTF-8 at byte {e.start})"
-
-
-def _next_pause(
-    rules: RetryRules, retry: Retry, method: str, outcome: Outcome, exc: Exception | None
-) -> tuple[float | None, Retry]:
-    """Return (seconds to wait before the next try, or None to stop; the new Retry state)."""
-    response = outcome.response
-    try:
-        if exc is not None:
-            retry = retry.increment(method, "/", error=exc)
-        elif response is not None and retry.is_retry(
-            method, response.status, "retry-after" in response.headers
-        ):
-            seen = HTTPResponse(body=b"", status=response.status, preload_content=False)
-            retry = retry.increment(method, "/", response=seen)
-            outcome.retry_after = _retry_after(retry, response)
-        else:
-            return None, retry
-    except (MaxRetryError, Urllib3Error, OSError):
-        if response is not None and response.status >= 300:
-            outcome.retry_after = _retry_after(retry, response)
-        return None, retry
-    if outcome.retry_after is not None:
-        return outcome.retry_after, retry
-    backoff = retry.get_backoff_time()
-    return (backoff or rules.first_pause()), retry
-
-
-def _retry_after(retry: Retry, response: Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return float(retry.parse_retry_after(value))
-    except Urllib3Error:
-        return None
 
 
 def _describe(error: BaseException, timeout: float) -> str:

@@ -44,11 +44,22 @@ class UrlRefusedError(StepConfigError):
     kind = "url_refused"
 
 
+class LookupUnavailableError(OSError):
+    """A name lookup failed for a reason that may pass (the resolver did not answer)."""
+
+
 def system_resolver(host: str, port: int) -> list[str]:
-    """Resolve a name to its addresses as an absolute name (no search-domain expansion)."""
+    """Resolve a name to its addresses as an absolute name (no search-domain expansion).
+
+    Raises:
+        UrlRefusedError: the name does not exist.
+        LookupUnavailableError: the resolver failed for now (retried like a refused connection).
+    """
     try:
         infos = socket.getaddrinfo(host + ".", port, type=socket.SOCK_STREAM)
     except socket.gaierror as e:
+        if e.errno == socket.EAI_AGAIN:
+            raise LookupUnavailableError(f"name lookup of {host} failed for now") from None
         raise UrlRefusedError(f"host {host} does not resolve ({e.strerror})") from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 

@@ -11,8 +11,11 @@ or the server answered 429/503 ("not processed, try later").
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from urllib3.exceptions import HTTPError, MaxRetryError
+from urllib3.response import HTTPResponse
 from urllib3.util.retry import Retry
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -58,3 +61,40 @@ class RetryRules:
         """The pause before the first retry (urllib3 retries the first time at once; we wait a
         little, so a struggling server is not hit twice in the same instant)."""
         return min(self.backoff_seconds, self.max_backoff_seconds) / 2
+
+
+def next_pause(
+    rules: RetryRules,
+    retry: Retry,
+    method: str,
+    status: int | None,
+    headers: Mapping[str, str],
+    error: Exception | None,
+) -> tuple[float | None, float | None, Retry]:
+    """Decide after one try: (seconds to wait, or None to stop; the `Retry-After` the answer
+    asked for; the new `Retry` state). `error` is the urllib3 error of a try that got no usable
+    answer (a connect error may be repeated even when not idempotent, a read error not)."""
+    try:
+        if error is not None:
+            retry = retry.increment(method, "/", error=error)
+        elif status is not None and retry.is_retry(method, status, "retry-after" in headers):
+            seen = HTTPResponse(body=b"", status=status, preload_content=False)
+            retry = retry.increment(method, "/", response=seen)
+        else:
+            return None, None, retry
+    except (MaxRetryError, HTTPError, OSError):
+        return None, _retry_after(retry, headers) if (status or 0) >= 300 else None, retry
+    wait = _retry_after(retry, headers)
+    if wait is not None:
+        return wait, wait, retry
+    return retry.get_backoff_time() or rules.first_pause(), None, retry
+
+
+def _retry_after(retry: Retry, headers: Mapping[str, str]) -> float | None:
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(retry.parse_retry_after(value))
+    except HTTPError:
+        return None

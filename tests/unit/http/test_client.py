@@ -236,3 +236,29 @@ def test_the_connection_goes_to_the_checked_address_with_the_name_for_tls() -> N
         listener.close()
     assert asked == ["api.holded.com"]  # resolved once, never again
     assert len(listener.hellos) == 2 and all(b"api.holded.com" in h for h in listener.hellos)
+
+
+def test_a_resolver_that_fails_for_now_is_retried_like_a_refused_connection(
+    server: JsonServer, slept: list
+) -> None:
+    from mhi.http.policy import LookupUnavailableError
+
+    answers: list[list[str] | None] = [None, ["127.0.0.1"]]
+
+    def flaky(host: str, port: int) -> list[str]:
+        answer = answers.pop(0)
+        if answer is None:
+            raise LookupUnavailableError(f"name lookup of {host} failed for now")
+        return answer
+
+    url = server.url.replace("127.0.0.1", "api.example.com")
+    policy = UrlPolicy(allow_loopback=True, resolver=flaky)
+    with OutboundClient(policy, sleep=slept.append) as client:
+        with pytest.raises(UrlRefusedError, match="plain http"):  # a name needs https
+            client.send(Destination("t"), lambda: _get(url), RetryRules())
+        https = url.replace("http://", "https://")
+        out = client.send(
+            Destination("t"), lambda: Call("POST", https), RetryRules(idempotent=False)
+        )
+    assert out.tries == 2 and answers == []  # the lookup failed, then resolved: one retry
+    assert out.error is not None  # the server speaks no TLS: that try failed for real

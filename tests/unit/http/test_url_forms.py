@@ -37,18 +37,18 @@ FLOW_URLS = [
         "ms-notifications",
         lambda u: {"type": "webhook", "webhook_url": ["https://ok.example.com/", u]},
         "webhook_url",
-    ),  # noqa: E501
+    ),
     (
         "ms-notifications",
         lambda u: {"type": "email", "recipients": "a@x.com", "mailgun_api_url": u},
         "mailgun_api_url",
-    ),  # noqa: E501
+    ),
     ("ms-qlik-app-reload", lambda u: {"tenant_url": u, "apps": APP}, "tenant_url"),
     (
         "ms-qlik-app-reload",
         lambda u: {"backend": "qrs", "tasks": "T", "qrs": {"server_url": u}},
         "server_url",
-    ),  # noqa: E501
+    ),
     ("ms-qlik-automation", lambda u: {"tenant_url": u, "automation_id": "a1"}, "tenant_url"),
     ("ms-extractor-avalon", lambda u: {"base_url": u}, "base_url"),
     ("ms-extractor-avalon", lambda u: {"token_url": u, "auth_scheme": "oauth2"}, "token_url"),
@@ -61,12 +61,12 @@ FLOW_URLS = [
             "token_url": u,
         },
         "token_url",
-    ),  # noqa: E501
+    ),
     (
         "ms-extractor-ulysescloud",
         lambda u: {"chain_id": 1, "property_id": 2, "environment": u},
         "environment",
-    ),  # noqa: E501
+    ),
 ]
 
 
