@@ -142,8 +142,10 @@ def test_a_step_process_killed_mid_run_is_timed_out_by_the_sweep_and_retried(
         {
             "id": "slow",
             "type": "ms-echo",
-            "config": {"sleep_seconds": 2.5, "v": "survived"},
-            "timeout_seconds": 5,
+            # Attempt 1 is killed while it sleeps; attempt 2 must finish its sleep, on a loaded
+            # machine too, well within the timeout.
+            "config": {"sleep_seconds": 3, "v": "survived"},
+            "timeout_seconds": 12,
             "retry": FAST_RETRY,
         }
     ]
