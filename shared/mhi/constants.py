@@ -11,11 +11,13 @@ SCHEMA_VERSION = 1
 
 # Flow ids, step ids and account names become storage paths, topic attributes and secret-name
 # prefixes: only this character set is allowed.
+# For pydantic `pattern=` (its Rust regex reads `$` as the end of the text).
 SAFE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
-SAFE_ID_RE = re.compile(SAFE_ID_PATTERN)
+# `\A...\Z`, not `^...$`: `$` also matches before a final newline, and ids become paths.
+SAFE_ID_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,62}\Z")
 SAFE_ID_RULE = "1-63 characters: letters, digits, '-' and '_', starting with a letter or digit"
 # Run ids may also carry ':' and '.' (e.g. timestamps from Cloud Scheduler fire times).
-RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+RUN_ID_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")
 RUN_ID_RULE = (
     "1-128 characters: letters, digits, '-', '_', '.', ':', starting with a letter or digit"
 )
@@ -24,6 +26,11 @@ RUN_ID_RULE = (
 CHILD_SEPARATOR = "."
 
 MAX_OUTPUT_BYTES = 64 * 1024
+# A start message (a whole flow) of 1 MiB is already unusual; Pub/Sub's hard limit is 10 MB.
+MAX_START_MESSAGE_BYTES = 1024 * 1024
+# A rendered step message (config, upstream outputs, params, item): under Pub/Sub's 10 MB with
+# room for push delivery's base64 (x4/3) and the envelope.
+MAX_STEP_MESSAGE_BYTES = 4 * 1024 * 1024
 MAX_FOR_EACH_ITEMS = 1000
 
 RUN_GROUP = "_run"

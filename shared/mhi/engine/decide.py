@@ -8,10 +8,11 @@ heap of ready steps and a heap of timers (timeouts, retries, polls) as objects a
 from __future__ import annotations
 
 import heapq
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from mhi.constants import MAX_FOR_EACH_ITEMS
+from mhi.constants import MAX_FOR_EACH_ITEMS, MAX_STEP_MESSAGE_BYTES
 from mhi.engine.actions import (
     Action,
     Decision,
@@ -237,17 +238,36 @@ def _dispatch(
             error={"kind": "bad_reference", "message": str(e), "retryable": False},
         )
     deps = state.steps[step.parent].spec.depends_on if step.parent else step.spec.depends_on
+    upstream = {d: state.output(d) for d in deps}
+    size = _message_size(config, upstream, state.params, step.item, continuation)
+    if size > MAX_STEP_MESSAGE_BYTES:
+        return RecordResult(
+            step.id,
+            attempt,
+            "failed",
+            error={
+                "kind": "message_too_large",
+                "message": f"the rendered step message would be {size} bytes, the limit is "
+                f"{MAX_STEP_MESSAGE_BYTES}: pass large data as a table or file name, not inline",
+                "retryable": False,
+            },
+        )
     return DispatchStep(
         step_id=step.id,
         attempt=attempt,
         turn=turn,
         type=step.spec.type,
         config=config,
-        upstream={d: state.output(d) for d in deps},
+        upstream=upstream,
         item=step.item,
         continuation=continuation,
         deadline=now + timedelta(seconds=step.spec.timeout_seconds),
     )
+
+
+def _message_size(*parts: Any) -> int:
+    """Bytes of the JSON a step message carries for these parts (ids and times are small)."""
+    return len(json.dumps(parts, default=str, ensure_ascii=False).encode())
 
 
 def _aggregates(state: RunState) -> list[Action]:

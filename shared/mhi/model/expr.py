@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,14 @@ _TOKEN_RE = re.compile(
     re.VERBOSE,
 )
 _TEMPLATE_RE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_ESCAPE_RE = re.compile(
+    r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|N\{[^{}]*\}|.)", re.DOTALL
+)
+_SIMPLE_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "r": "\r", "t": "\t", "0": "\0"}
+# A condition or template is a line of a flow, not a program: these bounds keep a hostile or
+# careless one from exhausting the parser (each error names the expression).
+MAX_EXPRESSION_CHARS = 4000
+MAX_NESTING = 32
 _KEYWORDS = {"and", "or", "not", "in", "true", "false", "null"}
 
 
@@ -82,6 +92,31 @@ class _Cmp:
     right: Any
 
 
+def _unescape(body: str) -> str:
+    """Decode the escapes of a string literal (its text is already Unicode: no re-decoding)."""
+
+    def one(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if code in _SIMPLE_ESCAPES:
+            return _SIMPLE_ESCAPES[code]
+        if code[0] in "uUx" and len(code) > 1:
+            value = int(code[1:], 16)
+            if value > 0x10FFFF:
+                raise ExpressionError(f"escape \\{code} is not a Unicode character")
+            return chr(value)
+        if code.startswith("N{"):
+            try:
+                return unicodedata.lookup(code[2:-1])
+            except KeyError:
+                raise ExpressionError(f"unknown character name in \\{code}") from None
+        hint = "\\uXXXX" if code in "uU" else "\\xXX" if code == "x" else "\\N{NAME}"
+        if code in "uUxN":
+            raise ExpressionError(f"incomplete escape \\{code}: write {hint}")
+        raise ExpressionError(f"unknown escape \\{code} (use \\\\ for a backslash)")
+
+    return _ESCAPE_RE.sub(one, body)
+
+
 def _tokenize(text: str) -> list[tuple[str, str]]:
     tokens, pos = [], 0
     text = text.rstrip()
@@ -97,6 +132,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
 
 class _Parser:
     def __init__(self, text: str) -> None:
+        self.depth = 0
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
@@ -140,8 +176,19 @@ class _Parser:
     def _not(self) -> Any:
         if self._at("not"):
             self._take()
-            return _Not(self._not())
+            with self._nested():
+                return _Not(self._not())
         return self._compare()
+
+    @contextmanager
+    def _nested(self) -> Iterator[None]:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ExpressionError(f"nested more than {MAX_NESTING} deep")
+        try:
+            yield
+        finally:
+            self.depth -= 1
 
     def _compare(self) -> Any:
         left = self._primary()
@@ -160,17 +207,19 @@ class _Parser:
         if kind == "number":
             return _Lit(float(value) if "." in value else int(value))
         if kind == "string":
-            return _Lit(bytes(value[1:-1], "utf-8").decode("unicode_escape"))
+            return _Lit(_unescape(value[1:-1]))
         if value == "(":
-            node = self._or()
+            with self._nested():
+                node = self._or()
             self._take(")")
             return node
         if value == "[":
             items = []
-            while not self._at("]"):
-                items.append(self._or())
-                if not self._at("]"):
-                    self._take(",")
+            with self._nested():
+                while not self._at("]"):
+                    items.append(self._or())
+                    if not self._at("]"):
+                        self._take(",")
             self._take("]")
             return _List(tuple(items))
         if kind == "name":
@@ -211,6 +260,10 @@ def parse(text: str) -> Any:
     """Parse an expression; raise ExpressionError saying what is wrong."""
     if not text.strip():
         raise ExpressionError("empty expression")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(
+            f"expression is {len(text)} characters long, the limit is {MAX_EXPRESSION_CHARS}"
+        )
     return _Parser(text).parse()
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mhi.constants import SCHEMA_VERSION
+from mhi.constants import MAX_START_MESSAGE_BYTES, SCHEMA_VERSION
 from mhi.errors import FlowDefinitionError, InvalidMessageError
 from mhi.model import keys
 from mhi.model.flow import FlowDefinition
@@ -81,6 +81,12 @@ def parse_start(
     Accepts the flow JSON itself (optionally with `run_id` and `run_params`), or
     `{"flow_ref": "<flow_id>", "params": {...}, "run_id": "..."}`.
     """
+    size = len(data) if isinstance(data, (bytes, str)) else len(json.dumps(data, default=str))
+    if size > MAX_START_MESSAGE_BYTES:
+        raise InvalidMessageError(
+            f"start message is {size} bytes, the limit is {MAX_START_MESSAGE_BYTES} "
+            "(a flow of 1 MB is already unusual)"
+        )
     raw = data if isinstance(data, dict) else _json(data)
     if not isinstance(raw, dict):
         raise InvalidMessageError("a start message must be a JSON object")
