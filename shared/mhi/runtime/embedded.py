@@ -127,6 +127,7 @@ class StepThreads:
                 )
 
     def _deliver_with_retries(self, step_type: str, data: bytes) -> None:
+        error: Exception | None = None
         for delivery in range(1, self.max_deliveries + 1):
             try:
                 self._run(step_type, data)
@@ -135,7 +136,7 @@ class StepThreads:
                 if not e.retryable:
                     logger.error("message on %s rejected: %s", step_type, e)
                     return
-                error: Exception = e
+                error = e
             except Exception as e:
                 logger.exception("handler for %s raised", step_type)
                 error = e
