@@ -184,3 +184,23 @@ def test_a_watermark_scope_ignores_list_order_and_includes_the_target() -> None:
     assert one != watermark_scope("reviewpro", {"pids": [1]}, target)
     assert one != watermark_scope("reviewpro", {"pids": [1, 2]}, {**target, "table": "raw.x"})
     assert one.startswith("reviewpro-") and one != watermark_scope("rp2", {"pids": [1, 2]}, target)
+
+
+def test_a_next_link_to_another_host_is_refused_before_any_token_is_sent(
+    env: Env, scenario_for: Any
+) -> None:
+    """Graph's next links are followed as given, so they are checked like any URL: a link to a
+    host outside the system's hosts (here `localhost` beside the operator's `127.0.0.1`) is
+    refused, and that host never sees the bearer token."""
+    sc = scenario_for("sharepoint365", env, 50)
+    elsewhere = build("avalon")  # any other listener
+    try:
+        sc.fake.link_root = f"http://localhost:{elsewhere.fake.url.rsplit(':', 1)[1]}"
+        cb = env.run("sharepoint365", sc.step_config(page_size=20))
+        seen = elsewhere.fake.log
+    finally:
+        elsewhere.fake.stop()
+    assert cb.error is not None and cb.error.kind == "url_refused"
+    assert "host localhost is not one of sharepoint365's API hosts" in cb.error.message
+    assert seen == [] and sc.fake.data_requests == 1
+    assert not env.blobs.list(f"state/watermarks/{ACCOUNT}/")
