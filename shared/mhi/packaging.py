@@ -45,6 +45,8 @@ _CORE = (
 # The Warehouse port moves pandas frames; BigQuery loads them through pyarrow.
 _WAREHOUSE = ("google-cloud-bigquery", "db-dtypes", "pandas", "pyarrow")
 _ANALYTICS = (*_WAREHOUSE, "numpy", "scipy", "statsmodels", "matplotlib")
+# Steps that call systems outside go through mhi.http (urllib3 pools and Retry).
+_OUTBOUND = ("urllib3", "google-cloud-secret-manager")
 _IGNORED = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store", "requirements.txt")
 # Subpackages of `mhi` that no function runs: the local emulator tooling behind `mhi dev`.
 DEV_ONLY = ("dev",)
@@ -76,7 +78,7 @@ PROFILES: dict[str, Profile] = {
     CONTROLLER: Profile(_CORE, "512Mi", "1", 300, 20),
     "mhi.steps": Profile(_CORE, "256Mi", "0.167", 120, 3),
     "mhi.connectors": Profile(
-        (*_CORE, *_WAREHOUSE, "google-cloud-secret-manager"),
+        (*_CORE, *_WAREHOUSE, *_OUTBOUND),
         "1Gi",
         "1",
         540,
@@ -92,8 +94,8 @@ PROFILES: dict[str, Profile] = {
         raw_bucket=True,
         bigquery_read=LAYERS,
     ),
-    "mhi.qlik": Profile((*_CORE, "google-cloud-secret-manager"), "256Mi", "0.167", 120, 5),
-    "mhi.notify": Profile((*_CORE, "google-cloud-secret-manager"), "256Mi", "0.167", 120, 5),
+    "mhi.qlik": Profile((*_CORE, *_OUTBOUND), "256Mi", "0.167", 120, 5),
+    "mhi.notify": Profile((*_CORE, *_OUTBOUND), "256Mi", "0.167", 120, 5),
 }
 
 # The BigQuery layer each warehouse-writing step type writes (read access comes from the profile).

@@ -39,6 +39,7 @@ IMPORT_DIST = {
     "google.protobuf": "google-cloud-*",
     "grpc": "google-cloud-*",
     "requests": "requests",
+    "urllib3": "urllib3",
     "pandas": "pandas",
     "numpy": "numpy",
     "statsmodels": "statsmodels",

@@ -292,20 +292,12 @@ def _new_pool(target: Target, address: IPAddress, tls: Tls) -> urllib3.HTTPConne
         maxsize=4,
         block=False,
         cert_reqs="CERT_REQUIRED" if tls.verify else "CERT_NONE",
-        ca_certs=tls.ca_file or (_default_ca() if tls.verify else None),
+        ca_certs=tls.ca_file,  # None: the system's trust store
         cert_file=tls.cert_file,
         key_file=tls.key_file,
         server_hostname=server_name,
         assert_hostname=(target.host if tls.verify else False),
     )
-
-
-def _default_ca() -> str | None:
-    try:
-        import certifi
-    except ImportError:  # the system store (urllib3 loads it when no bundle is given)
-        return None
-    return str(certifi.where())
 
 
 def _json_answer(response: Response | None) -> bool:
