@@ -131,9 +131,10 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, roots: tuple[str, ...] = ROOTS) -> None:
         self.depth = 0
         self.text = text
+        self.roots = roots
         self.tokens = _tokenize(text)
         self.i = 0
 
@@ -231,9 +232,9 @@ class _Parser:
             return _Lit({"true": True, "false": False, "null": None}[value])
         if value in _KEYWORDS:
             raise ExpressionError(f"unexpected keyword {value!r}")
-        if value not in ROOTS:
+        if value not in self.roots:
             raise ExpressionError(
-                f"unknown name {value!r}: references start with {', '.join(ROOTS)}"
+                f"unknown name {value!r}: references start with {', '.join(self.roots)}"
             )
         parts: list[str | int] = [value]
         while self._at(".") or self._at("["):
@@ -256,15 +257,19 @@ class _Parser:
         return Path(tuple(parts))
 
 
-def parse(text: str) -> Any:
-    """Parse an expression; raise ExpressionError saying what is wrong."""
+def parse(text: str, roots: tuple[str, ...] = ROOTS) -> Any:
+    """Parse an expression; raise ExpressionError saying what is wrong.
+
+    `roots` are the names a path may start with (a step type may add its own: `ms-transform`
+    adds `row`, the row being filtered or computed).
+    """
     if not text.strip():
         raise ExpressionError("empty expression")
     if len(text) > MAX_EXPRESSION_CHARS:
         raise ExpressionError(
             f"expression is {len(text)} characters long, the limit is {MAX_EXPRESSION_CHARS}"
         )
-    return _Parser(text).parse()
+    return _Parser(text, roots).parse()
 
 
 def references(node: Any) -> list[Path]:
