@@ -24,7 +24,7 @@ from mhi.http.redact import redact
 logger = logging.getLogger(__name__)
 
 CLOUD = "qlik-cloud"  # settings names: MHI_QLIK_CLOUD_HOSTS
-CLOUD_HOSTS = ("*.qlikcloud.com", "*.qlikcloudgov.com")
+CLOUD_HOSTS = ("*.qlikcloud.com",)  # tenants are https://{tenant}.{region}.qlikcloud.com
 QRS = "qlik-qrs"  # secret qlik-qrs-base-url, setting MHI_QLIK_QRS_BASE_URL
 
 
