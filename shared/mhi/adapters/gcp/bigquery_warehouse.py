@@ -269,6 +269,20 @@ class BigQueryWarehouse:
             lambda layer, name: f"`{self.project}.{dataset_name(account, layer)}.{name}`",
         )
 
+    def dry_run(self, account: str, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """Validate a query without running it; return the bytes it would process (what
+        on-demand pricing bills). Errors in the SQL raise as they would when it runs."""
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(
+            dry_run=True,
+            use_query_cache=False,
+            query_parameters=[_param(k, v) for k, v in (params or {}).items()],
+        )
+        with translated("dry run"):
+            job = self.client.query(self._qualify(account, sql), job_config=config)
+        return int(job.total_bytes_processed or 0)
+
     def exists(self, account: str, table: str) -> bool:
         """Return whether the table exists."""
         target = self.table_id(account, table)

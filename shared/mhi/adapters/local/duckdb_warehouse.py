@@ -33,7 +33,10 @@ T = TypeVar("T")
 
 LAYERS = ("raw", "model", "kpi", "forecast")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_PARAM_RE = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
+# `@name` outside string literals, quoted names and comments (`'a@b.com'` stays as written).
+_PARAM_RE = re.compile(
+    r"('(?:[^']|'')*'|\"[^\"]*\"|`[^`]*`|--[^\n]*)|(?<![@\w])@([A-Za-z_][A-Za-z0-9_]*)"
+)
 # `layer.table` outside string literals and quoted identifiers.
 _REF_RE = re.compile(r"('(?:[^']|'')*'|\"[^\"]*\"|`[^`]*`)|\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)\b")
 LOCK_WAIT_SECONDS = 10.0
@@ -249,7 +252,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, account: str, sql: str) -> str:
     """Qualify `layer.table` names with the account's schemas; `@name` becomes `$name`."""
     layers = sorted(set(LAYERS) | _account_layers(con, account))
     text = qualify_sql(sql, layers, lambda lay, name: f'"{dataset_name(account, lay)}"."{name}"')
-    return _PARAM_RE.sub(r"$\1", text)
+    return _PARAM_RE.sub(lambda m: m.group(1) or f"${m.group(2)}", text)
 
 
 def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
