@@ -34,6 +34,7 @@ locals {
 }
 
 resource "google_bigquery_dataset" "layer" {
+  #checkov:skip=CKV_GCP_81: a customer-managed key is the operator's choice (var.kms_key, applied below when set); unset, BigQuery encrypts with Google-managed keys
   for_each = var.create_account_resources ? local.datasets : {}
 
   dataset_id    = each.value.dataset_id
@@ -46,7 +47,15 @@ resource "google_bigquery_dataset" "layer" {
     layer   = each.value.layer
   }
 
-  depends_on = [google_project_service.api]
+  # New tables of the dataset are encrypted with the key (tables created before keep theirs).
+  dynamic "default_encryption_configuration" {
+    for_each = local.kms_keys.bigquery == "" ? [] : [local.kms_keys.bigquery]
+    content {
+      kms_key_name = default_encryption_configuration.value
+    }
+  }
+
+  depends_on = [google_project_service.api, google_kms_crypto_key_iam_member.agent]
 }
 
 resource "google_bigquery_dataset_iam_member" "writer" {

@@ -5,23 +5,42 @@ locals {
 
 # Topics: ms-flows-controller, ms-flows-callbacks and one per step type.
 resource "google_pubsub_topic" "topic" {
+  #checkov:skip=CKV_GCP_83: a customer-managed key is the operator's choice (var.kms_key, applied below when set); unset, Pub/Sub encrypts with Google-managed keys
   for_each = local.topic_ids
 
   name                       = each.value
   message_retention_duration = "86400s" # a day of replay (seek) after an incident
+  kms_key_name               = local.pubsub_key
 
-  depends_on = [google_project_service.api]
+  # With a regional key, messages are stored in the key's region only.
+  dynamic "message_storage_policy" {
+    for_each = local.pubsub_regions
+    content {
+      allowed_persistence_regions = message_storage_policy.value
+    }
+  }
+
+  depends_on = [google_project_service.api, google_kms_crypto_key_iam_member.agent]
 }
 
 # Each trigger has its own dead-letter topic, so a poisoned message says which function and
 # which topic it came from.
 resource "google_pubsub_topic" "dead_letter" {
+  #checkov:skip=CKV_GCP_83: a customer-managed key is the operator's choice (var.kms_key, applied below when set); unset, Pub/Sub encrypts with Google-managed keys
   for_each = local.triggers
 
   name                       = "${local.topic_ids[each.value.topic]}--${local.function_names[each.value.function]}--dead-letter"
   message_retention_duration = "604800s"
+  kms_key_name               = local.pubsub_key
 
-  depends_on = [google_project_service.api]
+  dynamic "message_storage_policy" {
+    for_each = local.pubsub_regions
+    content {
+      allowed_persistence_regions = message_storage_policy.value
+    }
+  }
+
+  depends_on = [google_project_service.api, google_kms_crypto_key_iam_member.agent]
 }
 
 # The trigger of a function: a push subscription to its URL, authenticated with an OIDC token of

@@ -33,11 +33,35 @@ resource "google_secret_manager_secret" "secret" {
     account = lower(replace(each.value.account, "_", "-"))
   }
 
+  # Automatic replication unless a regional key asks for one replica in its region; the key, when
+  # set, encrypts the payloads (kms.tf).
   replication {
-    auto {}
+    dynamic "auto" {
+      for_each = local.secrets_replication == "auto" ? [local.kms_keys.secret_manager] : []
+      content {
+        dynamic "customer_managed_encryption" {
+          for_each = auto.value == "" ? [] : [auto.value]
+          content {
+            kms_key_name = customer_managed_encryption.value
+          }
+        }
+      }
+    }
+
+    dynamic "user_managed" {
+      for_each = local.secrets_replication == "user_managed" ? [local.kms_keys.secret_manager] : []
+      content {
+        replicas {
+          location = local.kms_secrets_location
+          customer_managed_encryption {
+            kms_key_name = user_managed.value
+          }
+        }
+      }
+    }
   }
 
-  depends_on = [google_project_service.api]
+  depends_on = [google_project_service.api, google_kms_crypto_key_iam_member.agent]
 }
 
 resource "google_secret_manager_secret_iam_member" "accessor" {

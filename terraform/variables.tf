@@ -54,9 +54,66 @@ variable "runs_retention_days" {
 }
 
 variable "raw_retention_days" {
-  description = "Landed raw files are deleted after this many days; 0 keeps them (they move to Nearline after 30 days)."
+  description = "Landed raw files (raw/ in the raw bucket: guest names, emails, phones) and files under imports/ are deleted this many days after they were written. Above 60 they move to Nearline after 30 days."
   type        = number
-  default     = 0
+  default     = 30
+
+  validation {
+    condition     = var.raw_retention_days >= 1 && var.raw_retention_days <= 3650 && floor(var.raw_retention_days) == var.raw_retention_days
+    error_message = "raw_retention_days must be a whole number of days between 1 and 3650: landed guest data is never kept without limit."
+  }
+}
+
+# ---- data protection: customer-managed keys, audit logs, access logs --------------------------
+
+variable "kms_key" {
+  description = "Cloud KMS key that encrypts the buckets, the BigQuery datasets, the Pub/Sub topics and (unless kms_key_secrets is set) the secrets: projects/<p>/locations/<var.region>/keyRings/<r>/cryptoKeys/<k>. The service agents of Cloud Storage, BigQuery, Pub/Sub and Secret Manager are granted it. Empty: Google-managed keys."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.kms_key == "" || can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", var.kms_key))
+    error_message = "kms_key must be empty or a key name: projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>."
+  }
+
+  validation {
+    condition     = var.kms_key == "" || try(regex("/locations/([^/]+)/", var.kms_key)[0], "") == var.region
+    error_message = "kms_key must be in var.region: buckets, datasets and topics live there and take only a key of their own location."
+  }
+}
+
+variable "kms_key_secrets" {
+  description = "Cloud KMS key for the secrets instead of kms_key. A key in `global` keeps the secrets' automatic replication; a key in a region replicates them in that region only (as kms_key does). Changing the replication recreates the secret containers: set it before adding values."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.kms_key_secrets == "" || can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", var.kms_key_secrets))
+    error_message = "kms_key_secrets must be empty or a key name: projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>."
+  }
+}
+
+variable "data_access_logs" {
+  description = "Turn on Data Access audit logs (DATA_READ, DATA_WRITE) for Cloud Storage, BigQuery and Secret Manager: who read or wrote which object, table or secret, in Cloud Logging."
+  type        = bool
+  default     = true
+}
+
+variable "access_logs" {
+  description = "Also write Cloud Storage usage logs of every bucket (one CSV per hour: requester IP, object, operation) to a bucket of their own."
+  type        = bool
+  default     = false
+}
+
+variable "access_logs_retention_days" {
+  description = "Usage logs (access_logs) are deleted this many days after they were written."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.access_logs_retention_days >= 1
+    error_message = "access_logs_retention_days must be at least 1."
+  }
 }
 
 variable "max_delivery_attempts" {

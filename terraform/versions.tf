@@ -6,6 +6,11 @@ terraform {
       source  = "hashicorp/google"
       version = ">= 6.0, < 8.0"
     }
+    # Only for Secret Manager's service identity, when its secrets use a customer-managed key.
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = ">= 6.0, < 8.0"
+    }
   }
 
   # State lives in a bucket the team creates once (see README, "Deploy"):
@@ -21,6 +26,11 @@ provider "google" {
     app = "mhi-workflow-orchestrator"
     env = var.env == "" ? "default" : var.env
   }
+}
+
+provider "google-beta" {
+  project = var.project
+  region  = var.region
 }
 
 data "google_project" "this" {
