@@ -16,10 +16,11 @@ Manager emulator) and the DuckDB warehouse under the stack's home. The state fil
 from __future__ import annotations
 
 import contextlib
-import glob
+import importlib.util
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,7 +47,38 @@ ROOT = Path(__file__).resolve().parents[3]
 STATE_FILE = "devstack.json"
 PROJECT = "mhi-local"
 BUCKETS = {"RUNS_BUCKET": "mhi-runs", "FLOWS_BUCKET": "mhi-flows", "RAW_BUCKET": "mhi-raw"}
-_JAR_GLOB = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib/cloud-pubsub-emulator-*.jar"
+# The emulator jar, under the google-cloud-cli installation (`<sdk root>/bin/gcloud`); the Debian
+# package's root is tried too, for a gcloud that is not on the PATH.
+_JAR_PATTERN = "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*.jar"
+_DEFAULT_SDK_ROOT = Path("/usr/lib/google-cloud-sdk")
+
+
+def check_prerequisites() -> Path:
+    """Return the Pub/Sub emulator's jar once everything the stack runs is found.
+
+    Raises:
+        RuntimeError: something is missing; the message says what to install.
+    """
+    roots = [_DEFAULT_SDK_ROOT]
+    gcloud = shutil.which("gcloud")
+    if gcloud is not None:
+        roots.insert(0, Path(gcloud).resolve().parents[1])
+    jars = sorted(j for root in roots for j in root.glob(_JAR_PATTERN))
+    if not jars:
+        raise RuntimeError(
+            "the Pub/Sub emulator of google-cloud-cli was not found (looked for "
+            f"{_JAR_PATTERN} under {', '.join(map(str, roots))}): install it with "
+            "`gcloud components install pubsub-emulator` or the google-cloud-cli-pubsub-emulator "
+            "package"
+        )
+    if shutil.which("java") is None:
+        raise RuntimeError("the Pub/Sub emulator needs Java: no `java` on the PATH")
+    if importlib.util.find_spec("gcp_storage_emulator") is None:
+        raise RuntimeError(
+            "gcp-storage-emulator is not installed in this Python: "
+            "pip install gcp-storage-emulator (it comes with `pip install -e '.[dev]'`)"
+        )
+    return jars[-1]
 
 
 def function_topics() -> dict[str, list[str]]:
@@ -194,16 +226,12 @@ class DevStack:
         return proc
 
     def _start_emulators(self, timeout: float) -> None:
-        jars = sorted(glob.glob(_JAR_GLOB))
-        if not jars:
-            raise RuntimeError(
-                f"Pub/Sub emulator not found ({_JAR_GLOB}): install google-cloud-cli"
-            )
+        jar = check_prerequisites()
         ps_port, st_port = free_port(), free_port()
         base = {k: v for k, v in os.environ.items() if not k.endswith("_EMULATOR_HOST")}
         self._spawn(
             "pubsub",
-            ["java", "-jar", jars[-1], "--host=127.0.0.1", f"--port={ps_port}"],
+            ["java", "-jar", str(jar), "--host=127.0.0.1", f"--port={ps_port}"],
             ps_port,
             base,
         )

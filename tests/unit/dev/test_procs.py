@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,21 @@ def test_wait_port_names_what_did_not_start() -> None:
     popen.wait(30)
     with pytest.raises(RuntimeError, match="emulator exited with code 3 while starting"):
         wait_port(free_port(), popen, 30.0, "emulator")
+
+
+def test_missing_prerequisites_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from mhi.dev import stack
+
+    monkeypatch.setattr(stack, "_DEFAULT_SDK_ROOT", tmp_path / "no-sdk")
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither gcloud nor java
+    with pytest.raises(RuntimeError, match="gcloud components install pubsub-emulator"):
+        stack.check_prerequisites()
+    jar = tmp_path / "sdk" / stack._JAR_PATTERN.replace("*", "1.0")
+    jar.parent.mkdir(parents=True)
+    jar.touch()
+    monkeypatch.setattr(stack, "_DEFAULT_SDK_ROOT", tmp_path / "sdk")
+    with pytest.raises(RuntimeError, match="needs Java: no `java` on the PATH"):
+        stack.check_prerequisites()
+    (tmp_path / "java").write_text("#!/bin/sh\n")
+    (tmp_path / "java").chmod(0o755)
+    assert stack.check_prerequisites() == jar
