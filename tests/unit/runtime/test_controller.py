@@ -10,8 +10,8 @@ import pytest
 
 from mhi.adapters.local.memory_run_store import MemoryRunStore
 from mhi.errors import FlowDefinitionError, InvalidMessageError, UnknownRunError
-from mhi.model.messages import CallbackMessage, CallbackStatus, StepMessage
 from mhi.model.keys import RunRef
+from mhi.model.messages import CallbackMessage, CallbackStatus, StepMessage
 from mhi.runtime.controller import Controller
 from mhi.runtime.start import FolderFlowSource, parse_start, start_run
 from tests.conftest import ROOT
