@@ -32,6 +32,10 @@ class Settings:
                         tests); default refused, as every private address (`mhi.http.policy`)
       MHI_PRIVATE_NETWORKS  comma-separated CIDR ranges of on-premises systems outbound calls
                         may reach (e.g. `10.20.0.0/16`); default none
+      MHI_TIMER_QUEUE   Cloud Tasks queue of the controller's timers
+                        (`projects/P/locations/L/queues/Q`; terraform sets it on the controller;
+                        unset on gcp: retries, polls and timeouts wait for the minute sweep)
+      MHI_CONTROLLER_SA the controller's service-account email: timers publish as it
     """
 
     backend: Backend = "local"
@@ -50,6 +54,8 @@ class Settings:
     accounts: frozenset[str] | None = None
     allow_loopback_urls: bool = False
     private_networks: tuple[str, ...] = ()
+    timer_queue: str | None = None
+    controller_service_account: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -84,6 +90,8 @@ class Settings:
             accounts=_accounts(env.get("MHI_ACCOUNTS")),
             allow_loopback_urls=_flag(env, "MHI_ALLOW_LOOPBACK_URLS"),
             private_networks=_networks(env.get("MHI_PRIVATE_NETWORKS")),
+            timer_queue=env.get("MHI_TIMER_QUEUE") or None,
+            controller_service_account=env.get("MHI_CONTROLLER_SA") or None,
             extra={k: v for k, v in env.items() if k.startswith("MHI_")},
         )
 

@@ -75,7 +75,8 @@ class Profile:
 # Families, by the package of the step handler ("controller" for the controller). Sizes are for
 # the work each does: the controller only lists and writes small objects.
 PROFILES: dict[str, Profile] = {
-    CONTROLLER: Profile(_CORE, "512Mi", "1", 300, 20),
+    # The controller sets its own timers (retries, polls, timeouts) on Cloud Tasks.
+    CONTROLLER: Profile((*_CORE, "google-cloud-tasks"), "512Mi", "1", 300, 20),
     "mhi.steps": Profile(_CORE, "256Mi", "0.167", 120, 3),
     "mhi.connectors": Profile(
         (*_CORE, *_WAREHOUSE, *_OUTBOUND),

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 if TYPE_CHECKING:  # pandas is heavy: the controller must not import it.
     import pandas as pd
 
+    from mhi.model.keys import RunRef
+
 
 @runtime_checkable
 class RunStore(Protocol):
@@ -147,4 +149,24 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """Return the current time, timezone-aware UTC."""
+        ...
+
+
+class Timers(Protocol):
+    """Wake the controller for one run at a given time (retries, polls, lease expiries, timeouts).
+
+    A timer delivers `{"kind": "wake", "account", "flow_id", "run_id"}` to the controller topic
+    at (or a little after) its time; the minute sweep stays the safety net for a lost timer.
+    """
+
+    def schedule(self, ref: RunRef, at: datetime) -> None:
+        """Wake the controller for `ref` at `at` (timezone-aware), rounded up to the second.
+
+        Idempotent: the same run at the same second twice makes one timer.
+
+        Raises:
+            ValueError: `at` has no timezone.
+            RetryableError: the timer service is unavailable for now.
+            PermanentError: the timer service refuses (missing queue, permission).
+        """
         ...

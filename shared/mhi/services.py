@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from mhi.config import Settings
-from mhi.ports import BlobStore, Clock, MessageBus, RunStore, SecretStore, Warehouse
+from mhi.ports import BlobStore, Clock, MessageBus, RunStore, SecretStore, Timers, Warehouse
 
 
 class SystemClock:
@@ -60,6 +60,11 @@ class Services:
     def warehouse(self) -> Warehouse:
         """Analytics tables."""
         return cast(Warehouse, self._get("warehouse"))
+
+    @property
+    def timers(self) -> Timers:
+        """Timers that wake the controller for a run when it is due (Cloud Tasks on gcp)."""
+        return cast(Timers, self._get("timers"))
 
     @property
     def clock(self) -> Clock:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mhi.catalog import CATALOG
-from mhi.packaging import FunctionSpec
+from mhi.packaging import CONTROLLER, FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,6 +33,7 @@ IMPORT_DIST = {
     "google.cloud.secretmanager": "google-cloud-secret-manager",
     "google.cloud.secretmanager_v1": "google-cloud-secret-manager",
     "google.cloud.bigquery": "google-cloud-bigquery",
+    "google.cloud.tasks_v2": "google-cloud-tasks",
     "google.api_core": "google-cloud-*",
     "google.auth": "google-cloud-*",
     "google.cloud.exceptions": "google-cloud-*",
@@ -64,6 +65,7 @@ _ADAPTERS = {
     "secrets": "mhi.adapters.gcp.secret_manager",
     "warehouse": "mhi.adapters.gcp.bigquery_warehouse",
     "flows": "mhi.adapters.gcp.gcs_flow_source",
+    "timers": "mhi.adapters.gcp.cloud_tasks_timers",
 }
 
 
@@ -145,6 +147,8 @@ def roots_of(spec: FunctionSpec) -> list[str]:
     ports = ["run_store", "bus"]
     if spec.flows_bucket:
         ports.append("flows")
+    if spec.name == CONTROLLER:
+        ports.append("timers")
     if spec.raw_bucket:
         ports.append("blobs")
     if spec.secrets or "google-cloud-secret-manager" in spec.requirements:

@@ -53,6 +53,7 @@ def test_controller_needs_only_the_runtime_packages(specs) -> None:  # type: ign
         "google-cloud-storage",
         "functions-framework",
         "requests",  # google-cloud-storage's transport, imported by the GCS adapters
+        "google-cloud-tasks",  # the controller sets its timers on Cloud Tasks
     }
     assert "pydantic>=2.6" in text.splitlines()  # the pin of pyproject.toml, not a copy
 
@@ -201,7 +202,9 @@ def _write(folder: Path, name: str, flow: dict) -> None:  # type: ignore[type-ar
 
 def test_flows_that_cannot_be_scheduled_are_named(tmp_path: Path) -> None:
     _write(tmp_path / "six", "f.json", {**FLOW, "schedule": {"cron": "0 0 5 * * *"}})
-    with pytest.raises(PackagingError, match=r"f\.json: invalid flow:\n  \$\.schedule\.cron: .*5-field"):
+    with pytest.raises(
+        PackagingError, match=r"f\.json: invalid flow:\n  \$\.schedule\.cron: .*5-field"
+    ):
         scheduled_flows(tmp_path / "six")
     _write(tmp_path / "dup", "a.json", FLOW)
     _write(tmp_path / "dup", "b.json", FLOW)

@@ -128,6 +128,15 @@ class SweepMessage(_Message):
     kind: Literal["sweep"] = "sweep"
 
 
+class WakeMessage(_Message):
+    """A timer → controller: look at one run again now (a retry, poll or timeout is due)."""
+
+    kind: Literal["wake"] = "wake"
+    account: SafeId
+    flow_id: SafeId
+    run_id: RunId
+
+
 def _parse_json(data: bytes | str) -> Any:
     import json
 
@@ -141,6 +150,7 @@ M = TypeVar("M", bound=BaseModel)
 
 _CALLBACK = TypeAdapter(CallbackMessage)
 _STEP = TypeAdapter(StepMessage)
+_WAKE = TypeAdapter(WakeMessage)
 
 
 def _validated(adapter: TypeAdapter[M], raw: Any, what: str) -> M:
@@ -159,6 +169,11 @@ def parse_callback(data: bytes | str) -> CallbackMessage:
 def parse_step(data: bytes | str) -> StepMessage:
     """Parse a step message; raise InvalidMessageError saying what is wrong and where."""
     return _validated(_STEP, _parse_json(data), "step message")
+
+
+def parse_wake(data: bytes | str) -> WakeMessage:
+    """Parse a timer's wake message; raise InvalidMessageError saying what is wrong and where."""
+    return _validated(_WAKE, _parse_json(data), "wake message")
 
 
 def encode(message: BaseModel) -> bytes:

@@ -22,11 +22,11 @@ from typing import Any, TypeVar, cast
 
 from mhi.config import Settings
 from mhi.errors import InvalidMessageError, PermanentError, RetryableError
-from mhi.ports import FlowSource
+from mhi.ports import FlowSource, Timers
 from mhi.runtime.controller import Controller
 from mhi.runtime.logs import bind, setup_json_logging
 from mhi.runtime.pubsub_event import PubSubMessage, decode
-from mhi.runtime.router import Router
+from mhi.runtime.router import Routed, Router
 from mhi.services import Services
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,25 @@ def _handle(event: Any, route: Callable[[PubSubMessage], object]) -> None:
 
 
 def _route_controller(message: PubSubMessage) -> None:
-    router().route(message)
+    routed = router().route(message)
+    schedule_wakes(services().timers, routed)
+
+
+def schedule_wakes(timers: Timers, routed: Routed) -> None:
+    """Set a timer for every run the message left waiting (`Routed.wake`, when not None).
+
+    A timer that cannot be set is logged and does not fail the message: the run's state is
+    already written, and the minute sweep wakes the run all the same, only later.
+    """
+    for ref, at in routed.wake.items():
+        if at is None:
+            continue
+        try:
+            timers.schedule(ref, at)
+        except RetryableError as e:
+            logger.warning("run %s: timer not set (%s); the sweep will wake it", ref.run_id, e)
+        except (PermanentError, ValueError) as e:
+            logger.error("run %s: timer not set: %s; the sweep will wake it", ref.run_id, e)
 
 
 def _peek(data: bytes) -> Any:

@@ -3,8 +3,10 @@
 Cloud Functions (`mhi.runtime.entry`) and the embedded runtime both hand every message of
 `ms-flows-controller` and `ms-flows-callbacks` to `Router.route`, so a message means the same thing
 wherever it arrives. The body says what it is: `{"kind": "callback", ...}` is a step's report,
-`{"kind": "sweep"}` asks for timeouts, retries and polls of every active run, and anything else is
-a start (a flow JSON, or `{"flow_ref": ...}`), validated in full before anything is written.
+`{"kind": "sweep"}` asks for timeouts, retries and polls of every active run, `{"kind": "wake",
+"account", "flow_id", "run_id"}` is a timer (`mhi.ports.Timers`) saying one run is due, and
+anything else is a start (a flow JSON, or `{"flow_ref": ...}`), validated in full before anything
+is written.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mhi.errors import InvalidMessageError
 from mhi.model.keys import RunRef
-from mhi.model.messages import parse_callback
+from mhi.model.messages import parse_callback, parse_wake
 from mhi.ports import FlowSource
 from mhi.runtime.controller import Controller
 from mhi.runtime.pubsub_event import PubSubMessage
@@ -28,7 +30,7 @@ from mhi.runtime.start import StartRequest, parse_start, start_run
 
 logger = logging.getLogger(__name__)
 
-MessageKind = Literal["start", "callback", "sweep"]
+MessageKind = Literal["start", "callback", "sweep", "wake"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def message_kind(data: bytes | str) -> MessageKind:
     what is wrong)."""
     body = _peek(data)
     kind = body.get("kind") if isinstance(body, dict) else None
-    return kind if kind in ("callback", "sweep") else "start"
+    return kind if kind in ("callback", "sweep", "wake") else "start"
 
 
 class Router:
@@ -90,6 +92,11 @@ class Router:
             woken = self._controller().sweep()
             logger.info("sweep: %d active run(s) advanced", len(woken))
             return Routed(kind, woken)
+        if kind == "wake":
+            wake = parse_wake(message.data)
+            ref = RunRef(wake.account, wake.flow_id, wake.run_id)
+            # A timer fires once: re-list the whole run, as the sweep would, not only the cache.
+            return Routed(kind, {ref: self._controller().advance(ref, full_refresh=True)})
         ref = self.start(self.start_request(message))
         return Routed(kind, {ref: self._controller().advance(ref)})
 

@@ -30,6 +30,11 @@ _FACTORIES: dict[str, dict[str, str]] = {
         "duckdb": "mhi.adapters.local.duckdb_warehouse:from_settings",
         "bigquery": "mhi.adapters.gcp.bigquery_warehouse:from_settings",
     },
+    # Locally the embedded runtime's own clock wakes runs; on gcp, Cloud Tasks.
+    "timers": {
+        "local": "mhi.runtime.wiring:_local_timers",
+        "gcp": "mhi.adapters.gcp.cloud_tasks_timers:from_settings",
+    },
 }
 
 
@@ -74,6 +79,12 @@ def _local_secrets(settings: Settings) -> Any:
     from mhi.adapters.local.env_secrets import EnvSecretStore
 
     return EnvSecretStore(settings.secrets_file)
+
+
+def _local_timers(settings: Settings) -> Any:
+    from mhi.adapters.local.timers import SweepOnlyTimers
+
+    return SweepOnlyTimers()
 
 
 def _no_local_bus(settings: Settings) -> Any:
