@@ -37,7 +37,8 @@ resource "google_cloudfunctions2_function" "fn" {
     ingress_settings                 = "ALLOW_INTERNAL_ONLY" # Pub/Sub push counts as internal
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.fn[each.key].email
-    environment_variables            = local.env_vars
+    # Only the controller sets timers (timers.tf).
+    environment_variables = each.key == "controller" ? local.controller_env_vars : local.env_vars
   }
 
   lifecycle {
