@@ -114,6 +114,7 @@ CATALOG: tuple[StepType, ...] = (
         "mhi.analytics.configs:ModelingConfig",
         "data_modeling",
         "Map raw records onto the canonical hotel model, with a validation report",
+        ("guest-hash-key",),  # guest identity is kept as a keyed hash (mhi.analytics.personal)
     ),
     StepType(
         "ms-kpi-engine",

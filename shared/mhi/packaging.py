@@ -45,6 +45,7 @@ _CORE = (
 # The Warehouse port moves pandas frames; BigQuery loads them through pyarrow.
 _WAREHOUSE = ("google-cloud-bigquery", "db-dtypes", "pandas", "pyarrow")
 _ANALYTICS = (*_WAREHOUSE, "numpy", "scipy", "statsmodels", "matplotlib")
+_SECRETS = ("google-cloud-secret-manager",)
 # Steps that call systems outside go through mhi.http (urllib3 pools and Retry).
 _OUTBOUND = ("urllib3", "google-cloud-secret-manager")
 _IGNORED = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store", "requirements.txt")
@@ -198,18 +199,21 @@ def _step_function(name: str, entries: list[StepType]) -> FunctionSpec:
     writes = sorted({layer for e in entries for layer in WRITES.get(e.type, ())})
     if prof.raw_bucket and "google-cloud-bigquery" in prof.requirements and not writes:
         writes = ["raw"]  # extractors land to the raw layer
+    secrets = tuple(sorted({s for e in entries for s in e.secrets}))
+    # A function that reads secrets reads them from Secret Manager in production.
+    requirements = tuple(dict.fromkeys((*prof.requirements, *_SECRETS * bool(secrets))))
     return FunctionSpec(
         name=name,
         trigger_topics=tuple(e.type for e in entries),
         publishes=(CALLBACK_TOPIC,),
-        requirements=prof.requirements,
+        requirements=requirements,
         memory=prof.memory,
         cpu=prof.cpu,
         timeout_seconds=prof.timeout_seconds,
         max_instances=prof.max_instances,
         function_id=function_id(name),
         service_account_id=service_account_id(name),
-        secrets=tuple(sorted({s for e in entries for s in e.secrets})),
+        secrets=secrets,
         raw_bucket=prof.raw_bucket,
         bigquery_read=tuple(sorted(set(prof.bigquery_read) | set(writes))),
         bigquery_write=tuple(writes),

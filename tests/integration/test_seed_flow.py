@@ -44,6 +44,8 @@ def test_the_seed_flow_extracts_models_and_computes_kpis(stack: Stack) -> None:
         mhi_home = Path(stack.dev.state.function_env["MHI_HOME"])
         secrets = {f"hotel-fergus--{k}": v for k, v in scenario.secrets.items()}
         secrets["hotel-fergus--avalon-base-url"] = scenario.fake.url
+        # the imitation's reservations carry guest names: the model keeps them as keyed hashes
+        secrets["hotel-fergus--guest-hash-key"] = "seed-flow-guest-hash-key-of-32-characters"
         mhi_home.mkdir(parents=True, exist_ok=True)
         (mhi_home / "secrets.json").write_text(json.dumps(secrets))
         before = {k for k in stack.store.list(RUNS) if k.endswith("/flow.json")}

@@ -82,6 +82,12 @@ class ModelingConfig(_Config):
         description="a nightly rate above this many times the hotel's median is a data error: "
         "the booking still counts, its revenue does not (null: no such check)",
     )
+    guest_identity: Literal["hashed", "clear", "omit"] = Field(
+        default="hashed",
+        description="guest names, emails and phones in the model: hashed keeps only guest_key, "
+        "an HMAC-SHA256 under the account's secret guest-hash-key (repeat guests stay "
+        "countable); clear also keeps guest_name, guest_email, guest_phone; omit keeps neither",
+    )
 
     _check_schema = field_validator("target_schema")(lambda v: _name(v, "target_schema"))
     _check_rooms = field_validator("rooms")(_rooms)

@@ -33,6 +33,7 @@ import pandas as pd
 
 from mhi.analytics.metrics import RATE_OUTLIER_FACTOR
 from mhi.analytics.parsing import Checks, blank, per_unique, quote, to_datetime
+from mhi.analytics.personal import MODEL_GUEST_COLUMNS
 from mhi.analytics.sources import STATUS_WORDS
 from mhi.errors import StepConfigError
 
@@ -83,6 +84,8 @@ NIGHT_COLUMNS = (
     "status",
     *SEGMENT_COLUMNS,
 )
+# Personal data among these and the guest columns (MODEL_GUEST_COLUMNS, those the staging kept
+# at the end of reservations): mhi.analytics.personal.PERSONAL_COLUMNS.
 REJECT_COLUMNS = ("source", "source_row", "hotel", "reservation_id", "reason", "detail")
 COMPLIMENTARY_SEGMENTS = ("complementary", "complimentary", "comp")
 
@@ -325,11 +328,14 @@ def _finish(
     res["currency"] = currency.upper()
     res["source"] = source
     res["source_row"] = pd.to_numeric(row, errors="coerce").astype("Int64")
+    guests = [c for c in MODEL_GUEST_COLUMNS if c in staged.columns]
+    if guests:
+        res[guests] = staged[guests]
     bad = checks.reason.notna()
     gone = pd.Series(False, index=res.index) if deleted is None else deleted.fillna(False) & ~bad
     keep = _latest(res[~bad & ~gone], notes)
     return ModelResult(
-        keep.reset_index(drop=True)[list(RESERVATION_COLUMNS)],
+        keep.reset_index(drop=True)[[*RESERVATION_COLUMNS, *guests]],
         _report(res, checks, bad, source),
         res.loc[gone, ["hotel", "reservation_id"]].reset_index(drop=True),
         notes,

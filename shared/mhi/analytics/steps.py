@@ -23,6 +23,7 @@ from mhi.analytics.configs import (
 )
 from mhi.analytics.kpi_spec import KpiSpec
 from mhi.analytics.modeling import inventory_for, model_reservations, stay_nights
+from mhi.analytics.personal import protect_guests, read_guest_key
 from mhi.analytics.reviews import model_reviews
 from mhi.analytics.sources import source_mapping, stage, stage_availability
 from mhi.errors import StepExecutionError
@@ -62,9 +63,11 @@ def _data_modeling(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
     mapping = source_mapping(config.source)
     raw_table = config.table or mapping.reservations_table
     hint = f"load it first (ms-extractor-{config.source} or ms-file-import)"
-    staged = stage(mapping, store.read_table(wh, account, raw_table, hint))
+    raw = store.read_table(wh, account, raw_table, hint)
+    staged = stage(mapping, raw)
     if config.date is not None:
         staged = _changed_on(staged, config.date)
+    staged = protect_guests(raw, staged, config.guest_identity, lambda: _guest_key(ctx))
     result = model_reservations(
         staged,
         source=config.source,
@@ -99,6 +102,10 @@ def _data_modeling(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
         "revenue_excluded_by_reason": result.excluded_by_reason(),
         "notes": result.notes[:20],
     }
+
+
+def _guest_key(ctx: StepContext) -> bytes:
+    return read_guest_key(ctx.secret, ctx.account)
 
 
 def _changed_on(staged: pd.DataFrame, day: Any) -> pd.DataFrame:
