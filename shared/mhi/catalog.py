@@ -63,6 +63,23 @@ _QLIK = (
     "qlik-qrs-base-url",
 )
 
+# ms-http-request: `auth.credentials` names a prefix of the account's secrets (`http`, or
+# `http-<name>`: declare those in terraform's `extra_secrets`); `<prefix>-hosts` lists the hosts
+# they may be sent to (`mhi.generic.request_auth`).
+_HTTP = tuple(
+    f"http-{name}"
+    for name in (
+        "api-key",
+        "bearer-token",
+        "client-id",
+        "client-secret",
+        "hosts",
+        "password",
+        "token-url",
+        "username",
+    )
+)
+
 CATALOG: tuple[StepType, ...] = (
     _extractor(
         "axional", "AxionalConfig", "Axional ERP: ledger entries, invoices, accounts", _GENERIC
@@ -153,6 +170,35 @@ CATALOG: tuple[StepType, ...] = (
         "notifications",
         "Email (Mailgun), Slack, signed webhooks and a local outbox",
         ("mailgun-api-key", "mailgun-base-url", "slack-webhook-url", "webhook-secret"),
+    ),
+    StepType(
+        "ms-http-request",
+        "mhi.generic.request_step:HTTP_REQUEST",
+        "mhi.generic.request_config:HttpRequestConfig",
+        "http_request",
+        "Call an HTTP API (auth from the account's secrets); the response becomes the output",
+        _HTTP,
+    ),
+    StepType(
+        "ms-sql",
+        "mhi.generic.sql_step:SQL",
+        "mhi.generic.sql_config:SqlConfig",
+        "sql",
+        "Run a parameterised SQL statement in the warehouse, into a table or as output",
+    ),
+    StepType(
+        "ms-data-quality",
+        "mhi.generic.quality_step:DATA_QUALITY",
+        "mhi.generic.quality_config:QualityConfig",
+        "data_quality",
+        "Declarative data quality checks on a table or a step's rows; error checks fail the step",
+    ),
+    StepType(
+        "ms-transform",
+        "mhi.generic.transform_step:TRANSFORM",
+        "mhi.generic.transform_config:TransformConfig",
+        "transform",
+        "Filter, map, cast, normalise and aggregate a table or a step's rows",
     ),
     StepType(
         "ms-echo",

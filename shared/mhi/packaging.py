@@ -71,6 +71,7 @@ class Profile:
     max_instances: int
     raw_bucket: bool = False
     bigquery_read: tuple[str, ...] = ()
+    flows_bucket: bool = False  # reads files deployed beside the flows (ms-sql's flows/sql/)
 
 
 # Families, by the package of the step handler ("controller" for the controller). Sizes are for
@@ -98,6 +99,23 @@ PROFILES: dict[str, Profile] = {
     ),
     "mhi.qlik": Profile((*_CORE, *_OUTBOUND), "256Mi", "0.167", 120, 5),
     "mhi.notify": Profile((*_CORE, *_OUTBOUND), "256Mi", "0.167", 120, 5),
+    # Generic steps: SQL and transforms run in the warehouse; step outputs (records) are
+    # queried in an in-memory DuckDB. A more specific prefix wins (see `_family`).
+    "mhi.generic": Profile(
+        (*_CORE, *_WAREHOUSE, "numpy", "duckdb"), "1Gi", "1", 540, 5, bigquery_read=LAYERS
+    ),
+    "mhi.generic.sql_step": Profile(
+        (*_CORE, *_WAREHOUSE, "numpy", "duckdb"),
+        "1Gi",
+        "1",
+        540,
+        5,
+        bigquery_read=LAYERS,
+        flows_bucket=True,
+    ),
+    "mhi.generic.request_step": Profile(
+        (*_CORE, *_OUTBOUND), "256Mi", "0.167", 300, 10, raw_bucket=True
+    ),
 }
 
 # The BigQuery layer each warehouse-writing step type writes (read access comes from the profile).
@@ -106,6 +124,10 @@ WRITES: dict[str, tuple[str, ...]] = {
     "ms-data-modeling": ("model",),
     "ms-kpi-engine": ("kpi",),
     "ms-demand-forecast": ("forecast",),
+    # A SQL statement or a transform writes the table its flow names, in any layer.
+    "ms-sql": LAYERS,
+    "ms-transform": LAYERS,
+    "ms-data-quality": ("model",),  # its results table (model.data_quality_results)
 }
 
 
@@ -138,10 +160,11 @@ def repo_root() -> Path:
 
 
 def _family(entry: StepType) -> str:
+    """The profile of the longest prefix of the handler's module."""
     module = entry.target.partition(":")[0]
-    for prefix in PROFILES:
-        if module == prefix or module.startswith(prefix + "."):
-            return prefix
+    found = [p for p in PROFILES if module == p or module.startswith(p + ".")]
+    if found:
+        return max(found, key=len)
     raise PackagingError(
         f"step type {entry.type!r}: no packaging profile for handler module {module!r} "
         f"(add one to PROFILES in shared/mhi/packaging.py; known: {', '.join(sorted(PROFILES))})"
@@ -215,6 +238,7 @@ def _step_function(name: str, entries: list[StepType]) -> FunctionSpec:
         service_account_id=service_account_id(name),
         secrets=secrets,
         raw_bucket=prof.raw_bucket,
+        flows_bucket=prof.flows_bucket,
         bigquery_read=tuple(sorted(set(prof.bigquery_read) | set(writes))),
         bigquery_write=tuple(writes),
         step_types=tuple(e.type for e in entries),

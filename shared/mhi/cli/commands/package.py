@@ -167,7 +167,8 @@ def scheduled_flows(flows_dir: Path) -> dict[str, dict[str, str]]:
 
 
 def export_flows(flows_dir: Path, out_dir: Path) -> list[Path]:
-    """Copy every valid flow to `out_dir/<flow_id>.json`, the name `flow_ref` looks up.
+    """Copy every valid flow to `out_dir/<flow_id>.json`, the name `flow_ref` looks up, and the
+    SQL files of `flows/sql/` to `out_dir/sql/` (ms-sql's `sql_file` reads them there).
 
     Raises:
         PackagingError: a flow file is invalid (nothing is written then).
@@ -177,6 +178,11 @@ def export_flows(flows_dir: Path, out_dir: Path) -> list[Path]:
     written = []
     for flow_id, (path, _) in flows.items():
         target = out_dir / f"{flow_id}.json"
+        shutil.copyfile(path, target)
+        written.append(target)
+    for path in sorted((flows_dir / "sql").rglob("*.sql")):
+        target = out_dir / "sql" / path.relative_to(flows_dir / "sql")
+        target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
         written.append(target)
     return written
