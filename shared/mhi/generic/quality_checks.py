@@ -63,6 +63,11 @@ def _int(value: Any) -> int:
     return int(value or 0)
 
 
+def plural(n: int, word: str) -> str:
+    """Return `1 row` / `2 rows`."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _bounds(low: float | None, high: float | None) -> str:
     if low is not None and high is not None:
         return f"[{low:g}, {high:g}]"
@@ -120,12 +125,18 @@ def unique(s: Scope, c: Check) -> Outcome:
     )
     rows = _int(row.get("dup_rows"))
     return Outcome(
-        c, False, f"{keys} duplicate keys in {rows} rows, e.g. {shown}", keys, rows, sample
+        c,
+        False,
+        f"{plural(keys, 'duplicate key')} in {plural(rows, 'row')}, e.g. {shown}",
+        keys,
+        rows,
+        sample,
     )
 
 
-def bad_values(s: Scope, c: Check, where: str, params: Mapping[str, Any]) -> Outcome:
-    """Count the rows (alias `_s`) matching `where`; show their most frequent `column` values."""
+def bad_values(s: Scope, c: Check, where: str, params: Mapping[str, Any], what: str) -> Outcome:
+    """Count the rows (alias `_s`) matching `where`, `what` they are; show their most frequent
+    values of `column`."""
     assert c.column is not None
     col = "_s." + s.relation.dialect.quote(c.column)
     sql = (
@@ -139,7 +150,8 @@ def bad_values(s: Scope, c: Check, where: str, params: Mapping[str, Any]) -> Out
     if not total:
         return Outcome(c, True, "every value passes", observed=0)
     shown = ", ".join(f"{r['bad_value']!r} x{_int(r['bad_n'])}" for r in sample)
-    return Outcome(c, False, f"{total} rows fail, e.g. {shown}", total, total, values)
+    message = f"{plural(total, 'row')} {what}, e.g. {shown}"
+    return Outcome(c, False, message, total, total, values)
 
 
 def accepted_values(s: Scope, c: Check) -> Outcome:
@@ -150,10 +162,7 @@ def accepted_values(s: Scope, c: Check) -> Outcome:
     params = {f"v{i}": v for i, v in enumerate(allowed)}
     holes = ", ".join(f"@v{i}" for i in range(len(allowed)))
     where = f"{col} IS NOT NULL" + (f" AND {col} NOT IN ({holes})" if allowed else "")
-    outcome = bad_values(s, c, where, params)
-    if not outcome.ok:
-        outcome.message = outcome.message.replace("rows fail", "rows hold other values")
-    return outcome
+    return bad_values(s, c, where, params, "with another value")
 
 
 def value_range(s: Scope, c: Check) -> Outcome:
@@ -167,12 +176,7 @@ def value_range(s: Scope, c: Check) -> Outcome:
     if c.max is not None:
         tests.append(f"{col} > @high")
         params["high"] = c.max
-    outcome = bad_values(s, c, " OR ".join(tests), params)
-    if not outcome.ok:
-        outcome.message = outcome.message.replace(
-            "rows fail", f"rows outside {_bounds(c.min, c.max)}"
-        )
-    return outcome
+    return bad_values(s, c, " OR ".join(tests), params, f"outside {_bounds(c.min, c.max)}")
 
 
 def _as_utc(value: Any) -> datetime | None:

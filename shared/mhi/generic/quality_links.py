@@ -15,6 +15,7 @@ from mhi.generic.quality_checks import (
     count_rows,
     freshness,
     not_null,
+    plural,
     row_count,
     unique,
     value_range,
@@ -38,12 +39,7 @@ def relationship(s: Scope, c: Check) -> Outcome:
         f"_s.{q(c.column)} IS NOT NULL AND NOT EXISTS "
         f"(SELECT 1 FROM {c.to_table} AS _r WHERE _r.{q(target)} = _s.{q(c.column)})"
     )
-    outcome = bad_values(s, c, where, {})
-    if not outcome.ok:
-        outcome.message = outcome.message.replace(
-            "rows fail", f"rows have no match in {c.to_table}.{target}"
-        )
-    return outcome
+    return bad_values(s, c, where, {}, f"without a match in {c.to_table}.{target}")
 
 
 def _records_relationship(s: Scope, c: Check, relation: RecordsRelation, target: str) -> Outcome:
@@ -70,7 +66,7 @@ def _records_relationship(s: Scope, c: Check, relation: RecordsRelation, target:
     if not missing:
         return Outcome(c, True, "every value passes", observed=0)
     shown = ", ".join(repr(v) for v in missing[:5])
-    message = f"{failing} rows have no match in {c.to_table}.{target}, e.g. {shown}"
+    message = f"{plural(failing, 'row')} without a match in {c.to_table}.{target}, e.g. {shown}"
     return Outcome(c, False, message, failing, failing, missing[:5])
 
 
