@@ -85,8 +85,8 @@ _FIELDS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("name", "fullName", "full_name"),
     ),
 }
-# A name split over two fields, flat or inside a guest object.
-_NAME_PARTS = (
+# A name split over two fields, flat or inside a guest object (given name, family name).
+NAME_PARTS = (
     ("first_name", "last_name"),
     ("firstName", "lastName"),
     ("given_name", "family_name"),
@@ -136,7 +136,7 @@ def identity_of(record: Mapping[str, Any]) -> dict[str, str | None]:
         out[column] = found
     if out["guest_name"] is None:
         for place in (record, *objects):
-            parts = next((p for p in _NAME_PARTS if any(place.get(k) for k in p)), None)
+            parts = next((p for p in NAME_PARTS if any(place.get(k) for k in p)), None)
             if parts:
                 joined = " ".join(filter(None, (_text(place.get(k)) for k in parts)))
                 out["guest_name"] = joined or None
@@ -147,7 +147,7 @@ def identity_of(record: Mapping[str, Any]) -> dict[str, str | None]:
 def guest_columns(raw: pd.DataFrame) -> pd.DataFrame:
     """Return guest_name, guest_email, guest_phone of each raw row (string, NA when absent)."""
     wanted = {k for flat, nested in _FIELDS.values() for k in flat} | set(_OBJECTS)
-    wanted |= {k for parts in _NAME_PARTS for k in parts}
+    wanted |= {k for parts in NAME_PARTS for k in parts}
     present = [c for c in raw.columns if c in wanted]
     if not present:
         return pd.DataFrame(
@@ -190,6 +190,14 @@ def _identity_text(name: Any, email: Any, phone: Any) -> str | None:
     if isinstance(name, str) and normalise_name(name):
         return "name:" + normalise_name(name)
     return None
+
+
+def key_of(key: bytes, identity: Mapping[str, str | None]) -> str | None:
+    """Return the guest key of an identity as `identity_of` gives it (None without one)."""
+    text = _identity_text(
+        identity.get("guest_name"), identity.get("guest_email"), identity.get("guest_phone")
+    )
+    return guest_key(key, text) if text else None
 
 
 def guest_key(key: bytes, identity: str) -> str:
