@@ -22,6 +22,7 @@ from mhi.engine.actions import (
     RecordResult,
     SkipStep,
 )
+from mhi.engine.rerun import run_fields
 from mhi.model import expr
 from mhi.model.run import RunState, RunStatus, StepState, StepStatus, StepsView
 
@@ -67,6 +68,8 @@ def _early_finish(state: RunState, now: datetime) -> list[Action] | None:
 
 
 def _free_slots(state: RunState) -> float:
+    if state.reruns.paused:
+        return 0  # paused: nothing new is dispatched; turns of running attempts go on
     limit = state.flow.max_parallel
     return float("inf") if limit is None else max(0, limit - len(state.in_flight))
 
@@ -152,7 +155,7 @@ def _ready_steps(state: RunState, now: datetime, free: float, actions: list[Acti
 
 
 def _context(state: RunState, item: Any = None) -> dict[str, Any]:
-    run = {"id": state.run_id, "flow_id": state.flow.flow_id, "account": state.flow.account}
+    run = run_fields(state)  # id, flow_id, account, logical_date, logical_time
     return {"params": state.params, "steps": StepsView(state), "run": run, "item": item}
 
 

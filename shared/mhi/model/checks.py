@@ -14,6 +14,9 @@ from mhi.model import expr
 from mhi.model.flow import FlowDefinition, StepSpec
 from mhi.model.problems import Problem
 
+# `run.*` in templates (mhi.engine.rerun.run_fields builds them).
+RUN_FIELDS = ("id", "flow_id", "account", "logical_date", "logical_time")
+
 
 def _step_path(index: int) -> str:
     return f"$.flow_config.steps[{index}]"
@@ -151,8 +154,8 @@ def _check_reference(
     elif root == "item":
         if step.for_each is None or in_for_each:
             return "'item' is only defined inside a for_each step's config and when"
-    elif root == "run" and (len(rest) != 1 or rest[0] not in ("id", "flow_id", "account")):
-        return "use run.id, run.flow_id or run.account"
+    elif root == "run" and (len(rest) != 1 or rest[0] not in RUN_FIELDS):
+        return "use run.id, run.flow_id, run.account, run.logical_date or run.logical_time"
     return None
 
 

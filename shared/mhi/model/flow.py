@@ -90,6 +90,10 @@ class Schedule(_Model):
     cron: str
     time_zone: str = "UTC"
     params: dict[str, Any] = Field(default_factory=dict)
+    catchup: bool = Field(
+        default=False,
+        description="when the schedule fires, also start the slots it missed since the last run",
+    )
 
 
 class NotificationSpec(BaseModel):

@@ -15,7 +15,21 @@ One run lives under `runs/<account>/<flow_id>/<run_id>/`; every object under it 
     steps/<step>/<attempt>/claims/<name>.json    a step's own idempotency records
     progress/<group>/<count>.json           the count-th member of a group finished
 
+A rerun starts generation n >= 1 of the same run (objects of earlier generations stay, as history):
+
+    control/rerun-<n>.json                  generation n: the steps it re-runs, edits, who asked
+    control/pause-<k>.json                  the k-th pause (paused while pauses outnumber resumes)
+    control/resume-<k>.json                 the k-th resume
+    done-<n>.json / cancel-<n>.json         generation n's terminal status / cancel request
+    steps/<step>/skipped-<n>.json           skipped in generation n
+    steps/<step>/<attempt>/dead-letter.json the rendered message and error of a step that failed
+    progress/g<n>/<group>/<count>.json      generation n's completion claims
+
+Attempt numbers go on across generations, so every attempt object stays written once.
+
 `active/<account>/<flow_id>/<run_id>` marks a run the sweep must look at (deleted once done).
+`index/<partition>/<newest-first>~<account>~<flow_id>~<run_id>.json` is the run index, written
+once per run (and per finished generation under `status/`): see `index_keys_at_start`.
 """
 
 from __future__ import annotations
@@ -31,6 +45,11 @@ CANCEL = "cancel.json"
 SKIPPED = "skipped.json"
 DISPATCHED = "dispatched.json"
 RESULT = "result.json"
+CONTROL_PREFIX = "control/"
+DEAD_LETTER = "dead-letter.json"
+INDEX_PREFIX = "index"
+_INDEX_SEP = "~"
+_NEWEST = 9_999_999_999_999  # index names sort newest first: _NEWEST minus epoch milliseconds
 
 ObjectKind = Literal[
     "flow",
@@ -44,9 +63,13 @@ ObjectKind = Literal[
     "reported",
     "claim",
     "progress",
+    "generation",
+    "pause",
+    "resume",
+    "dead_letter",
 ]
 # Objects the step functions write for themselves: they never change the run's state.
-STEP_SIDE: frozenset[ObjectKind] = frozenset({"started", "reported", "claim"})
+STEP_SIDE: frozenset[ObjectKind] = frozenset({"started", "reported", "claim", "dead_letter"})
 _TOP: dict[str, ObjectKind] = {FLOW: "flow", DONE: "done", CANCEL: "cancel"}
 _TURNS: tuple[tuple[str, ObjectKind], ...] = (
     ("poll-", "dispatched"),
@@ -90,6 +113,7 @@ class ObjectKey:
     group: str | None = None
     count: int | None = None
     name: str | None = None
+    generation: int = 0
 
 
 def run_prefix(account: str, flow_id: str, run_id: str) -> str:
@@ -137,14 +161,47 @@ def claim_key(step_id: str, attempt: int, name: str) -> str:
     return attempt_key(step_id, attempt, f"claims/{name}.json")
 
 
-def skipped_key(step_id: str) -> str:
-    """Return the run-relative key of a step's `skipped.json`."""
-    return f"steps/{step_id}/{SKIPPED}"
+def skipped_key(step_id: str, generation: int = 0) -> str:
+    """Return the run-relative key of a step's `skipped.json` (`skipped-<n>.json` in a rerun)."""
+    name = SKIPPED if generation == 0 else f"skipped-{generation}.json"
+    return f"steps/{step_id}/{name}"
 
 
-def progress_key(group: str, count: int) -> str:
+def progress_key(group: str, count: int, generation: int = 0) -> str:
     """Return the run-relative key of the `count`-th completion claim in a group."""
+    if generation:
+        return f"progress/g{generation}/{group}/{count:06d}.json"
     return f"progress/{group}/{count:06d}.json"
+
+
+def done_key(generation: int = 0) -> str:
+    """The terminal status of a generation: `done.json`, then `done-<n>.json` for reruns."""
+    return DONE if generation == 0 else f"done-{generation}.json"
+
+
+def cancel_key(generation: int = 0) -> str:
+    """A cancel request for a generation: `cancel.json`, then `cancel-<n>.json`."""
+    return CANCEL if generation == 0 else f"cancel-{generation}.json"
+
+
+def generation_key(generation: int) -> str:
+    """The record that starts generation `generation` (>= 1) of a run: a rerun."""
+    return f"{CONTROL_PREFIX}rerun-{generation}.json"
+
+
+def pause_key(number: int) -> str:
+    """The `number`-th pause request of a run."""
+    return f"{CONTROL_PREFIX}pause-{number}.json"
+
+
+def resume_key(number: int) -> str:
+    """The `number`-th resume request of a run."""
+    return f"{CONTROL_PREFIX}resume-{number}.json"
+
+
+def dead_letter_key(step_id: str, attempt: int) -> str:
+    """The dead-letter record of an attempt that failed for good."""
+    return attempt_key(step_id, attempt, DEAD_LETTER)
 
 
 def progress_prefix(group: str) -> str:
@@ -159,13 +216,51 @@ def parse(rel: str) -> ObjectKey | None:
     parts = rel.split("/")
     if parts[0] == "progress" and len(parts) == 3 and _numbered(parts[2], ""):
         return ObjectKey("progress", group=parts[1], count=int(parts[2][:-5]))
+    if len(parts) == 1 or parts[0] in ("control", "progress"):
+        return _generation_object(parts)
     if parts[0] != "steps" or len(parts) < 3:
         return None
     if len(parts) == 3:
+        if _numbered(parts[2], "skipped-") and _number(parts[2], "skipped-") > 0:
+            return ObjectKey("skipped", step=parts[1], generation=_number(parts[2], "skipped-"))
         return ObjectKey("skipped", step=parts[1]) if parts[2] == SKIPPED else None
     if not parts[2].isdigit():
         return None
     return _attempt_object(parts[1], int(parts[2]), parts[3:])
+
+
+_GENERATION_TOP: tuple[tuple[str, ObjectKind], ...] = (("done-", "done"), ("cancel-", "cancel"))
+_CONTROL: tuple[tuple[str, ObjectKind], ...] = (
+    ("rerun-", "generation"),
+    ("pause-", "pause"),
+    ("resume-", "resume"),
+)
+
+
+def _generation_object(parts: list[str]) -> ObjectKey | None:
+    """`done-<n>.json`, `cancel-<n>.json`, `control/...` and `progress/g<n>/<group>/<count>`."""
+    if len(parts) == 1:
+        for prefix, kind in _GENERATION_TOP:
+            if _numbered(parts[0], prefix) and _number(parts[0], prefix) > 0:
+                return ObjectKey(kind, generation=_number(parts[0], prefix))
+        return None
+    if parts[0] == "control":
+        for prefix, kind in _CONTROL:
+            if len(parts) == 2 and _numbered(parts[1], prefix) and _number(parts[1], prefix) > 0:
+                number = _number(parts[1], prefix)
+                if kind == "generation":
+                    return ObjectKey(kind, generation=number)
+                return ObjectKey(kind, count=number)
+        return None
+    generation = parts[1][1:] if len(parts) == 4 and parts[1].startswith("g") else ""
+    if generation.isdigit() and int(generation) > 0 and _numbered(parts[3], ""):
+        count = int(parts[3][:-5])
+        return ObjectKey("progress", group=parts[2], count=count, generation=int(generation))
+    return None
+
+
+def _number(name: str, prefix: str) -> int:
+    return int(name[len(prefix) : -5])
 
 
 def _attempt_object(step: str, attempt: int, rest: list[str]) -> ObjectKey | None:
@@ -176,6 +271,8 @@ def _attempt_object(step: str, attempt: int, rest: list[str]) -> ObjectKey | Non
     name = rest[0]
     if name == DISPATCHED:
         return ObjectKey("dispatched", step, attempt, turn=0)
+    if name == DEAD_LETTER:
+        return ObjectKey("dead_letter", step, attempt)
     if name == RESULT:
         return ObjectKey("result", step, attempt)
     for prefix, kind in _TURNS:
@@ -202,3 +299,73 @@ def split_active_key(key: str) -> RunRef | None:
     if len(parts) != 4 or parts[0] != ACTIVE_PREFIX or not all(parts[1:]):
         return None
     return RunRef(parts[1], parts[2], parts[3])
+
+
+# ---- the run index ------------------------------------------------------------------------
+
+IndexPartition = Literal["all", "account", "flow", "run", "status", "flow-status"]
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One run as the run index names it."""
+
+    ref: RunRef
+    started_ms: int  # epoch milliseconds of the run's start
+
+
+def index_name(ref: RunRef, started_ms: int) -> str:
+    """The name of a run's index entries: newest first, then account, flow id and run id."""
+    newest = f"{_NEWEST - started_ms:013d}"
+    return _INDEX_SEP.join((newest, ref.account, ref.flow_id, ref.run_id)) + ".json"
+
+
+def index_prefix(
+    partition: IndexPartition,
+    *,
+    account: str = "",
+    flow_id: str = "",
+    run_id: str = "",
+    status: str = "",
+) -> str:
+    """The prefix of one partition of the index (every run, one account, one flow, ...)."""
+    path = {
+        "all": "all",
+        "account": f"account/{account}",
+        "flow": f"flow/{flow_id}",
+        "run": f"run/{run_id}",
+        "status": f"status/{status}",
+        "flow-status": f"flow-status/{flow_id}/{status}",
+    }[partition]
+    return f"{INDEX_PREFIX}/{path}/"
+
+
+def index_keys_at_start(ref: RunRef, started_ms: int) -> list[str]:
+    """The index entries written when a run starts: every run, its account, its flow, its id."""
+    name = index_name(ref, started_ms)
+    return [
+        index_prefix("all") + name,
+        index_prefix("account", account=ref.account) + name,
+        index_prefix("flow", flow_id=ref.flow_id) + name,
+        index_prefix("run", run_id=ref.run_id) + name,
+    ]
+
+
+def index_keys_at_finish(ref: RunRef, started_ms: int, status: str) -> list[str]:
+    """The index entries written when a generation of a run finishes with `status`."""
+    name = index_name(ref, started_ms)
+    return [
+        index_prefix("status", status=status) + name,
+        index_prefix("flow-status", flow_id=ref.flow_id, status=status) + name,
+    ]
+
+
+def parse_index_key(key: str) -> IndexEntry | None:
+    """Parse any index entry key back into the run it names (None if it is not one)."""
+    name = key.rpartition("/")[2]
+    if not key.startswith(INDEX_PREFIX + "/") or not name.endswith(".json"):
+        return None
+    parts = name[:-5].split(_INDEX_SEP)
+    if len(parts) != 4 or not parts[0].isdigit() or not all(parts[1:]):
+        return None
+    return IndexEntry(RunRef(parts[1], parts[2], parts[3]), _NEWEST - int(parts[0]))

@@ -19,6 +19,7 @@ from typing import Any
 from mhi.constants import CHILD_SEPARATOR, NOTIFY_STEP, RUN_GROUP
 from mhi.model import keys
 from mhi.model.flow import FlowDefinition, RetryPolicy, StepSpec
+from mhi.model.generations import Reruns
 
 JOIN_PREFIX = "_in."
 
@@ -107,6 +108,7 @@ class StepState:
     children: list[str] | None = None
     unfinished_deps: int = 0
     terminal_children: int = 0
+    history: dict[int, Attempt] = field(default_factory=dict)  # earlier generations' attempts
 
     @property
     def last(self) -> Attempt | None:
@@ -133,6 +135,8 @@ class RunState:
         self.cancel: dict[str, Any] | None = None
         self.progress: dict[str, int] = {}
         self.notify: StepState | None = None
+        self.reruns = Reruns()  # reruns and pauses (mhi.model.generations)
+        self.logical_time: str | None = None  # the schedule slot a run is for (ISO 8601)
         self.steps: dict[str, StepState] = {}
         self.dependents: dict[str, list[str]] = {s.id: [] for s in flow.steps}
         self.terminal_count = 0
@@ -156,6 +160,8 @@ class RunState:
         """Fold one object (run-relative key, decoded JSON body) into the state. Idempotent."""
         parsed = keys.parse(key)
         if parsed is None or parsed.kind in keys.STEP_SIDE:
+            return
+        if not self.reruns.admits(self, parsed, body):
             return
         if parsed.kind == "done":
             self.done = self.done or dict(body)
@@ -205,6 +211,9 @@ class RunState:
         step = self._step(sid)
         if step is None or number < 1:
             return
+        number = self.reruns.localize(step, key, body)
+        if number < 1:
+            return  # an attempt of an earlier generation: history
         was_terminal = self.is_terminal(step)
         attempt = step.attempts.setdefault(number, Attempt(number))
         if key.kind == "dispatched":
@@ -342,6 +351,8 @@ class RunState:
 
     def group_size(self, group: str) -> int | None:
         """How many terminal members complete a progress group (None if not known yet)."""
+        if self.reruns.generation:
+            return self.reruns.group_size(self, group)
         if group == RUN_GROUP:
             return len(self.flow.steps)
         if group.startswith(JOIN_PREFIX):

@@ -26,6 +26,7 @@ from mhi.model.run import RunState, StepState
 from mhi.ports import MessageBus, RunStore
 from mhi.runtime.logs import bind
 from mhi.runtime.progress import Progress
+from mhi.runtime.records import record_dead_letter, record_finish, step_digest
 from mhi.runtime.run_cache import CachedRun, RunCache
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class Controller:
             return
         if not was_terminal and state.is_terminal(step) and step.id != NOTIFY_STEP:
             self.progress.count_finished(cached, step)
+            record_dead_letter(self.store, cached.ref, state, step)
 
     # ---- carrying out actions -----------------------------------------------------------
 
@@ -89,20 +91,25 @@ class Controller:
                 "source": "controller",
             }
             step = state.steps[action.step_id]
-            self._terminal_write(cached, step, keys.result_key(step.id, action.attempt), body)
+            number = state.reruns.absolute(step.id, action.attempt)
+            self._terminal_write(cached, step, keys.result_key(step.id, number), body)
         elif isinstance(action, SkipStep):
             step = state.steps[action.step_id]
             logger.info("step %s skipped: %s", step.id, action.reason)
             body = {"reason": action.reason, "at": now.isoformat()}
-            self._terminal_write(cached, step, keys.skipped_key(step.id), body)
+            rel = keys.skipped_key(step.id, state.reruns.scope_of(step.id))
+            self._terminal_write(cached, step, rel, body)
         elif isinstance(action, ExpandStep):
             state.expand(action.step_id, action.items)
         elif isinstance(action, FinishRun):
             self._finish(cached, action, now)
 
     def _dispatch(self, cached: CachedRun, action: DispatchStep, now: datetime) -> None:
+        number = cached.state.reruns.absolute(action.step_id, action.attempt)  # store numbering
         body = {"at": now.isoformat(), "deadline": action.deadline.isoformat(), "turn": action.turn}
-        claim = keys.dispatch_key(action.step_id, action.attempt, action.turn)
+        if cached.state.reruns.generation:
+            body["generation"] = cached.state.reruns.generation
+        claim = keys.dispatch_key(action.step_id, number, action.turn)
         if not self.cache.create(cached, claim, body):
             self.cache.refresh_step(cached, action.step_id)
             return
@@ -112,7 +119,7 @@ class Controller:
             flow_id=ref.flow_id,
             account=ref.account,
             step_id=action.step_id,
-            attempt=action.attempt,
+            attempt=number,
             turn=action.turn,
             type=action.type,
             config=action.config,
@@ -126,7 +133,7 @@ class Controller:
         attributes = {
             "run_id": ref.run_id,
             "step_id": action.step_id,
-            "attempt": str(action.attempt),
+            "attempt": str(number),
             "kind": "step",
         }
         logger.info(
@@ -139,14 +146,20 @@ class Controller:
         self.bus.publish(action.type, encode(message), attributes)
 
     def _finish(self, cached: CachedRun, action: FinishRun, now: datetime) -> None:
-        body = {
+        body: dict[str, Any] = {
             "status": action.status.value,
             "at": now.isoformat(),
             "error": action.error,
             "failed_step": action.failed_step,
+            "generation": cached.state.reruns.generation,
+            "steps": step_digest(cached.state),
         }
-        if not self.cache.create(cached, keys.DONE, body):
-            self.cache.refresh(cached, keys.DONE)
+        state = cached.state
+        generation = state.reruns.generation
+        record_finish(self.store, cached.ref, state.started_at, action.status.value, generation)
+        done = keys.done_key(generation)
+        if not self.cache.create(cached, done, body):
+            self.cache.refresh(cached, done)
             return
         logger.info("run %s finished: %s", cached.ref.run_id, action.status.value)
         self._notify_and_close(cached, now)
@@ -218,6 +231,7 @@ class Controller:
         ):
             step = self._reported_step(cached, callback)
             if self._is_news(cached, step, callback):
+                step = self._reported_step(cached, callback)  # the run may have been re-folded
                 self._record(cached, step, callback)
             else:
                 logger.info(
@@ -241,10 +255,15 @@ class Controller:
         return step
 
     def _is_news(self, cached: CachedRun, step: StepState, callback: CallbackMessage) -> bool:
-        attempt = step.attempts.get(callback.attempt)
+        number = cached.state.reruns.local(step.id, callback.attempt)
+        attempt = step.attempts.get(number)
         if attempt is None or attempt.turn < callback.turn:
             self.cache.refresh_step(cached, step.id)
-            attempt = step.attempts.get(callback.attempt)
+            step = self._reported_step(cached, callback)  # a refresh may re-fold the run
+            number = cached.state.reruns.local(step.id, callback.attempt)
+            if number < 1 and callback.attempt in step.history:
+                return False  # an attempt of an earlier generation reporting late
+            attempt = step.attempts.get(number)
         if attempt is None or attempt.dispatched_at is None or attempt.turn < callback.turn:
             raise InvalidMessageError(
                 f"callback for step {callback.step_id!r} attempt {callback.attempt} turn "

@@ -257,6 +257,13 @@ class EmbeddedRuntime:
         request_cancel(self.controller, ref, reason)
         self._schedule(ref, self.controller.advance(ref, full_refresh=True))
 
+    def redrive(self, ref: RunRef) -> None:
+        """Take a run up again from its stored objects (after a rerun or a resume)."""
+        with self._wake_lock:
+            self._finished.pop(ref, None)
+        self._active.add(ref)
+        self._schedule(ref, self.controller.advance(ref, full_refresh=True))
+
     def state(self, ref: RunRef) -> RunState:
         """The run's current state as this process knows it."""
         return self.controller.state(ref, refresh=False)
@@ -270,7 +277,8 @@ class EmbeddedRuntime:
     def _check_cancels(self) -> None:
         # `mhi runs cancel` in another process writes cancel.json; notice it within a second.
         for ref in list(self._active):
-            if self.controller.store.read(ref.key(keys.CANCEL)) is not None:
+            cancel = keys.cancel_key(self.state(ref).reruns.generation)
+            if self.controller.store.read(ref.key(cancel)) is not None:
                 self._schedule(ref, self.controller.advance(ref, full_refresh=True))
 
     def _finished_event(self, ref: RunRef) -> threading.Event:
@@ -364,4 +372,5 @@ def request_cancel(controller: Controller, ref: RunRef, reason: str) -> bool:
     if controller.store.read(ref.key(keys.FLOW)) is None:
         raise InvalidMessageError(f"no run {ref.run_id!r} of flow {ref.flow_id!r} ({ref.account})")
     body = {"at": controller.now().isoformat(), "reason": reason}
-    return controller.store.create(ref.key(keys.CANCEL), json.dumps(body).encode())
+    cancel = keys.cancel_key(controller.state(ref).reruns.generation)
+    return controller.store.create(ref.key(cancel), json.dumps(body).encode())

@@ -43,7 +43,7 @@ class Progress:
             return
         count = state.progress.get(group, 0) + 1
         while count <= size:
-            rel = keys.progress_key(group, count)
+            rel = keys.progress_key(group, count, state.reruns.generation)
             if self.cache.create(cached, rel, {"at": self.now().isoformat()}):
                 if count == size:
                     self._refresh_group(cached, group)

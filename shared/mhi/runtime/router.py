@@ -26,6 +26,7 @@ from mhi.model.messages import parse_callback, parse_wake
 from mhi.ports import FlowSource
 from mhi.runtime.controller import Controller
 from mhi.runtime.pubsub_event import PubSubMessage
+from mhi.runtime.records import message_actor
 from mhi.runtime.start import StartRequest, parse_start, start_run
 
 logger = logging.getLogger(__name__)
@@ -97,8 +98,12 @@ class Router:
             ref = RunRef(wake.account, wake.flow_id, wake.run_id)
             # A timer fires once: re-list the whole run, as the sweep would, not only the cache.
             return Routed(kind, {ref: self._controller().advance(ref, full_refresh=True)})
-        ref = self.start(self.start_request(message))
-        return Routed(kind, {ref: self._controller().advance(ref)})
+        request = self.start_request(message)
+        ref = self.start(request)
+        woken = {ref: self._controller().advance(ref)}
+        if message.attributes.get("mhi_trigger") == "schedule":
+            woken.update(self.catch_up(request))
+        return Routed(kind, woken)
 
     def start_request(self, message: PubSubMessage) -> StartRequest:
         """Validate a start message (every problem at once) and give it its run id."""
@@ -109,6 +114,8 @@ class Router:
                 f"flow {request.flow.flow_id!r}: account {request.flow.account!r} is not served "
                 f"by this deployment (served: {served}; see MHI_ACCOUNTS)"
             )
+        by = message_actor(message.attributes, message.message_id)
+        request = replace(request, requested_by=by)
         if request.run_id is None and message.attributes.get("mhi_trigger") == "schedule":
             # A Cloud Scheduler job retried after a failed publish sends a new message: the run
             # id comes from the cron fire time so the retry starts nothing new.
@@ -117,6 +124,24 @@ class Router:
             # A redelivered start message keeps its message id: it maps to the same run.
             request = replace(request, run_id=message_run_id(message))
         return request
+
+    def catch_up(self, request: StartRequest) -> dict[RunRef, datetime | None]:
+        """Start the slots a `"catchup": true` schedule missed before this scheduled start."""
+        from mhi.model.slots import slot_of, slot_run_id
+        from mhi.runtime.catchup import missed_slots
+
+        flow, fired = request.flow, slot_of(request.run_id or "")
+        if flow.schedule is None or not flow.schedule.catchup or fired is None:
+            return {}
+        controller = self._controller()
+        woken: dict[RunRef, datetime | None] = {}
+        for slot in missed_slots(controller.store, flow, fired):
+            by = {"actor": "scheduler", "via": "catchup"}
+            missed = replace(request, run_id=slot_run_id(slot), requested_by=by)
+            ref = self.start(missed)
+            logger.info("flow %s: missed slot %s started (catch-up)", flow.flow_id, ref.run_id)
+            woken[ref] = controller.advance(ref)
+        return woken
 
     def start(self, request: StartRequest) -> RunRef:
         """Start a validated request (idempotent on its run id)."""

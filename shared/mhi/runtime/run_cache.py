@@ -87,12 +87,25 @@ class RunCache:
         state = RunState(
             flow, frozen["run_id"], frozen.get("params", {}), parse_time(frozen["started_at"])
         )
+        state.logical_time = frozen.get("logical_time")
         cached = CachedRun(ref, state, {ref.key(keys.FLOW)})
-        self.fold(cached, listed)
+        # Control records (reruns, pauses) first: they say how every other object counts.
+        control = ref.key(keys.CONTROL_PREFIX)
+        self.fold(cached, [k for k in listed if k.startswith(control)], reload=False)
+        self.fold(cached, listed, reload=False)
         return cached
 
-    def fold(self, cached: CachedRun, listed: list[str]) -> None:
-        """Fold in every listed object not yet known (step-side records are only remembered)."""
+    def _reload(self, cached: CachedRun) -> None:
+        """Fold the run again from scratch: a rerun began after its state was folded."""
+        fresh = self._load(cached.ref)
+        cached.state, cached.known = fresh.state, fresh.known
+
+    def fold(self, cached: CachedRun, listed: list[str], *, reload: bool = True) -> None:
+        """Fold in every listed object not yet known (step-side records are only remembered).
+
+        A rerun record (or an object of a generation this state has not seen) folded after
+        other objects re-folds the whole run.
+        """
         for key in listed:
             if key in cached.known:
                 continue
@@ -105,6 +118,8 @@ class RunCache:
             if body is not None:
                 cached.state.apply(rel, body)
                 cached.known.add(key)
+        if reload and cached.state.reruns.needs_reload:
+            self._reload(cached)
 
     def refresh(self, cached: CachedRun, rel_prefix: str = "") -> None:
         """Re-list the run's objects under `rel_prefix` and fold in the new ones."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from mhi.model.flow import FlowDefinition
 from mhi.model.keys import RunRef
 from mhi.model.messages import RunId, StartRef
 from mhi.model.validate import parse_flow
-from mhi.ports import FlowSource
+from mhi.ports import FlowSource, RunStore
 from mhi.runtime.controller import Controller, new_run_id
 from mhi.runtime.logs import bind
 
@@ -29,6 +30,8 @@ class StartRequest:
     flow: FlowDefinition
     params: dict[str, Any]
     run_id: str | None = None
+    requested_by: dict[str, Any] | None = None  # who asked (audit): actor and via
+    logical_time: str | None = None  # the schedule slot the run is for (`run.logical_time`)
 
 
 class FolderFlowSource:
@@ -147,7 +150,8 @@ def start_run(controller: Controller, request: StartRequest) -> tuple[RunRef, bo
     with bind(run_id=ref.run_id, flow_id=flow.flow_id, account=flow.account):
         store = controller.store
         created = False
-        if store.read(ref.key(keys.FLOW)) is None:
+        frozen = store.read(ref.key(keys.FLOW))
+        if frozen is None:
             # The index entry first: a crash between the two writes leaves an entry the sweep
             # removes, never a run nobody looks after.
             store.create(ref.active_key, b"{}")
@@ -157,11 +161,35 @@ def start_run(controller: Controller, request: StartRequest) -> tuple[RunRef, bo
                 "started_at": now.isoformat(),
                 "params": request.params,
                 "flow": flow.model_dump(mode="json", exclude_none=True),
+                "requested_by": request.requested_by,
+                "logical_time": request.logical_time or _slot_time(flow, ref.run_id),
             }
             created = store.create(ref.key(keys.FLOW), json.dumps(body, default=str).encode())
+        _index(store, ref, frozen, now, request)
         if created:
             logger.info("run %s of flow %s started", ref.run_id, flow.flow_id)
         else:
             logger.info("run %s already exists: duplicate start ignored", ref.run_id)
         controller.advance(ref)
         return ref, created
+
+
+def _slot_time(flow: FlowDefinition, run_id: str) -> str | None:
+    """The logical time of a run whose id names a schedule slot (`scheduled-<fire time>`)."""
+    from mhi.model.slots import logical_time, slot_of
+
+    fired = slot_of(run_id)
+    return None if fired is None else logical_time(flow, fired)
+
+
+def _index(
+    store: RunStore, ref: RunRef, frozen: bytes | None, now: datetime, request: StartRequest
+) -> None:
+    """Write the run's index entries (again, on a repeated start: a crash may have cut them)."""
+    from mhi.runtime.records import record_start
+
+    started = now.isoformat()
+    if frozen is not None:
+        started = json.loads(frozen).get("started_at", started)
+    entry = {"started_at": started, "requested_by": request.requested_by}
+    record_start(store, ref, datetime.fromisoformat(started), entry)
