@@ -24,7 +24,15 @@ from urllib.parse import quote
 from mhi.config import Settings
 from mhi.errors import AuthError, SecretAccessError, UpstreamUnavailableError
 from mhi.generic.request_config import AuthConfig
-from mhi.http import Call, Destination, HostScope, OutboundClient, RetryRules, host_scope
+from mhi.http import (
+    Call,
+    Destination,
+    HostScope,
+    OutboundClient,
+    RetryRules,
+    host_scope,
+    redact,
+)
 from mhi.http.answers import tries
 from mhi.http.endpoints import setting_name
 from mhi.http.policy import UrlPolicy
@@ -44,12 +52,26 @@ SecretReader = Callable[[str], str]
 
 
 @dataclass
-class _Token:
+class Token:
+    """An access token and when to stop using it (a little before it expires)."""
+
     value: str
     expires_at: float
 
 
-_tokens: dict[tuple[str, str, str], _Token] = {}
+@dataclass(frozen=True)
+class TokenRequest:
+    """One client-credentials token request: where, what, to which hosts, what to hide."""
+
+    url: str
+    form: dict[str, str]
+    scope: HostScope
+    hidden: list[str]
+    names: str  # the secrets involved, for an error message
+
+
+TokenFetch = Callable[[TokenRequest], Token]
+_tokens: dict[tuple[str, str, str], Token] = {}
 _tokens_lock = threading.Lock()
 
 
@@ -103,7 +125,7 @@ def credentials(
     config: AuthConfig,
     read: SecretReader,
     account: str,
-    fetch: Callable[[str, dict[str, str], HostScope, list[str]], _Token],
+    fetch: TokenFetch,
 ) -> Credentials:
     """Build the credentials of a request from the account's secrets."""
     scope = _scope(settings, config, read, account)
@@ -131,7 +153,7 @@ def _oauth2(
     read: SecretReader,
     account: str,
     scope: HostScope,
-    fetch: Callable[[str, dict[str, str], HostScope, list[str]], _Token],
+    fetch: TokenFetch,
 ) -> Credentials:
     prefix = config.credentials
     client_id = _read(read, account, f"{prefix}-client-id")
@@ -141,17 +163,22 @@ def _oauth2(
     scope = scope.plus([token_url])  # the operator set it: the client secret may go there
     digest = hashlib.sha256(f"{client_id}\0{client_secret}".encode()).hexdigest()[:24]
     key = (token_url, config.scope or "", digest)
-    form = {"grant_type": "client_credentials", "client_id": client_id}
-    form["client_secret"] = client_secret
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": client_id,
+        "client_secret": client_secret,
+    }
     if config.scope:
         form["scope"] = config.scope
     hidden = [client_id, client_secret]
+    names = ", ".join(repr(n) for n in config.secret_names())
+    request = TokenRequest(token_url, form, scope, hidden, names)
 
     def token(fresh: bool = False) -> str:
         with _tokens_lock:
             cached = None if fresh else _tokens.get(key)
         if cached is None or cached.expires_at <= time.time():
-            cached = fetch(token_url, form, scope, hidden)
+            cached = fetch(request)
             with _tokens_lock:
                 _tokens[key] = cached
         if cached.value not in hidden:
@@ -167,35 +194,42 @@ def _oauth2(
     )
 
 
-def token_fetcher(
-    outbound: OutboundClient, timeout: float, account: str
-) -> Callable[[str, dict[str, str], HostScope, list[str]], _Token]:
+def token_fetcher(outbound: OutboundClient, timeout: float) -> TokenFetch:
     """Return a function that asks a token endpoint for a client-credentials token."""
 
-    def fetch(url: str, form: dict[str, str], scope: HostScope, hidden: list[str]) -> _Token:
-        body = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in form.items())
+    def fetch(req: TokenRequest) -> Token:
+        body = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in req.form.items())
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         }
-        dest = Destination("token endpoint", scope, timeout, secrets=tuple(hidden))
+        dest = Destination("token endpoint", req.scope, timeout, secrets=tuple(req.hidden))
         rules = RetryRules(max_tries=3, budget_seconds=30.0)
-        out = outbound.send(dest, lambda: Call("POST", url, {}, headers, body.encode()), rules)
-        if out.response is None or out.response.status == 429 or out.response.status >= 500:
-            last = out.error or f"HTTP {out.response.status if out.response else '?'}"
+        out = outbound.send(dest, lambda: Call("POST", req.url, {}, headers, body.encode()), rules)
+        r = out.response
+        if r is None or r.status == 429 or r.status >= 500:
+            last = out.error or f"HTTP {r.status if r else '?'}"
             raise UpstreamUnavailableError(f"token endpoint: {last} after {tries(out.tries)}")
         try:
-            data = json.loads(out.response.body)
+            data = json.loads(r.body)
         except ValueError:
             data = None
-        if out.response.status != 200 or not isinstance(data, dict) or "access_token" not in data:
+        if r.status != 200 or not isinstance(data, dict) or "access_token" not in data:
+            code = data.get("error") if isinstance(data, dict) else None
+            why = redact(str(code or f"HTTP {r.status}"), req.hidden)[:100]
             raise AuthError(
-                f"token endpoint refused the client credentials (HTTP {out.response.status}); "
-                f"check the secrets of account {account}",
-                account=account,
+                f"token endpoint refused the client credentials ({why}); check {req.names}"
             )
-        expires_in = float(str(data.get("expires_in", 3600)))
-        margin = min(300.0, expires_in / 2)
-        return _Token(str(data["access_token"]), time.time() + expires_in - margin)
+        return Token(str(data["access_token"]), time.time() + _lifetime(data.get("expires_in")))
 
     return fetch
+
+
+def _lifetime(expires_in: object) -> float:
+    """Seconds to use a token: its `expires_in` (default an hour) less a margin of 5 minutes,
+    or of half its life when it is short."""
+    try:
+        seconds = float(str(expires_in)) if expires_in is not None else 3600.0
+    except ValueError:
+        seconds = 3600.0
+    return seconds - min(300.0, seconds / 2)

@@ -157,7 +157,7 @@ def _request(
     with OutboundClient(policy, options.sleep) as outbound:
         creds = None
         if config.auth is not None:
-            fetch = token_fetcher(outbound, config.timeout_seconds, ctx.account)
+            fetch = token_fetcher(outbound, config.timeout_seconds)
             creds = credentials(settings, config.auth, ctx.secret, ctx.account, fetch)
         dest = Destination(
             "http request",

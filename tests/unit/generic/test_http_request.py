@@ -296,3 +296,21 @@ def test_the_clock_bounds_the_retry_budget_by_the_deadline(
     with pytest.raises(UpstreamUnavailableError, match="Retry-After 30s"):
         call(kind, {"url": api.url}, services, deadline=deadline)
     assert slept == []
+
+
+def test_a_refused_client_secret_names_the_secrets_not_their_values(
+    api: Api, kind: Any, services: Services, secrets: Secrets
+) -> None:
+    secrets.values |= {
+        "http-client-id": "client-1",
+        "http-client-secret": "client-secret-99",
+        "http-token-url": api.url + "/token",
+    }
+    api.queue(400, {"error": "invalid_client client-secret-99"}, path_prefix="/token")
+    config = {"url": api.url + "/v1/x", "auth": {"type": "oauth2_client_credentials"}}
+    callback = turn(kind, config, services)
+    assert callback.error is not None and callback.error.kind == "auth"
+    message = callback.error.message
+    assert message.startswith("token endpoint refused the client credentials (invalid_client ***)")
+    assert "check 'http-client-id', 'http-client-secret', 'http-token-url'" in message
+    assert "client-secret-99" not in message and api.calls(path_prefix="/v1") == []
