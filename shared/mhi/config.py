@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from mhi.constants import DISPATCH_GRACE_SECONDS, HEARTBEAT_SECONDS, LEASE_SECONDS
+
 Backend = Literal["local", "gcp"]
 
 
@@ -24,6 +26,8 @@ class Settings:
       MHI_SECRETS       `local` or `gcp` (Secret Manager); default: the same as MHI_BACKEND
                         (the emulator stack runs `gcp` with `local` secrets: no emulator exists)
       _M_PROJECT_ID, _M_ENV_ACRONYM, RUNS_BUCKET, FLOWS_BUCKET, RAW_BUCKET   (gcp back end)
+      MHI_DISPATCH_GRACE_SECONDS, MHI_HEARTBEAT_SECONDS, MHI_LEASE_SECONDS   recovery timing
+                        (defaults 30, 30, 90: `mhi.constants`)
       MHI_ACCOUNTS      comma-separated accounts this deployment serves; the controller refuses
                         starts for any other (terraform sets it from `var.accounts`; unset:
                         every account, the embedded default)
@@ -52,6 +56,9 @@ class Settings:
     pubsub_emulator_host: str | None = None
     storage_emulator_host: str | None = None
     accounts: frozenset[str] | None = None
+    dispatch_grace_seconds: float = DISPATCH_GRACE_SECONDS
+    heartbeat_seconds: float = HEARTBEAT_SECONDS
+    lease_seconds: float = LEASE_SECONDS
     allow_loopback_urls: bool = False
     private_networks: tuple[str, ...] = ()
     timer_queue: str | None = None
@@ -88,6 +95,11 @@ class Settings:
             pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
             storage_emulator_host=env.get("STORAGE_EMULATOR_HOST") or None,
             accounts=_accounts(env.get("MHI_ACCOUNTS")),
+            dispatch_grace_seconds=_seconds(
+                env, "MHI_DISPATCH_GRACE_SECONDS", DISPATCH_GRACE_SECONDS
+            ),
+            heartbeat_seconds=_seconds(env, "MHI_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS),
+            lease_seconds=_seconds(env, "MHI_LEASE_SECONDS", LEASE_SECONDS),
             allow_loopback_urls=_flag(env, "MHI_ALLOW_LOOPBACK_URLS"),
             private_networks=_networks(env.get("MHI_PRIVATE_NETWORKS")),
             timer_queue=env.get("MHI_TIMER_QUEUE") or None,
@@ -101,6 +113,20 @@ def _accounts(value: str | None) -> frozenset[str] | None:
     if value is None:
         return None
     return frozenset(a.strip() for a in value.split(",") if a.strip())
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds from the environment; a clear error names the variable."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be more than 0 seconds, not {raw!r}")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -33,6 +33,14 @@ MAX_START_MESSAGE_BYTES = 1024 * 1024
 MAX_STEP_MESSAGE_BYTES = 4 * 1024 * 1024
 MAX_FOR_EACH_ITEMS = 1000
 
+# Recovery timing (defaults; Settings can change them: MHI_DISPATCH_GRACE_SECONDS,
+# MHI_HEARTBEAT_SECONDS, MHI_LEASE_SECONDS). A claimed step not seen starting within the grace
+# period is published again; a running turn renews its lease every heartbeat; a lease not
+# renewed in time means the turn's process died, and the controller runs the turn again.
+DISPATCH_GRACE_SECONDS = 30.0
+HEARTBEAT_SECONDS = 30.0
+LEASE_SECONDS = 90.0
+
 RUN_GROUP = "_run"
 # The pseudo-step that carries a run's flow-level notification (never a user step id: user ids
 # cannot start with '_').

@@ -1,6 +1,8 @@
 """The pure engine: `decide(state, now)` returns what to do next. No I/O, clock or randomness."""
 
 from mhi.engine.actions import (
+    CheckStep,
+    CloseRun,
     Decision,
     DispatchStep,
     ExpandStep,
@@ -11,6 +13,8 @@ from mhi.engine.actions import (
 from mhi.engine.decide import decide
 
 __all__ = [
+    "CheckStep",
+    "CloseRun",
     "Decision",
     "DispatchStep",
     "ExpandStep",

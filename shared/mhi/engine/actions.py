@@ -11,7 +11,12 @@ from mhi.model.run import RunStatus
 
 @dataclass(frozen=True)
 class DispatchStep:
-    """Claim `steps/<id>/<attempt>/dispatched.json` (or `poll-<turn>.json`) and publish the step."""
+    """Claim `steps/<id>/<attempt>/dispatched.json` (or `poll-<turn>.json`) and publish the step.
+
+    `republish`: the claim exists but its turn was never seen starting within the grace period
+    (the claimer may have died before publishing): publish the same message again, no new claim.
+    `reason` says why a turn is dispatched when it is not the plain next one (a lapsed lease).
+    """
 
     step_id: str
     attempt: int
@@ -22,6 +27,8 @@ class DispatchStep:
     item: Any
     continuation: dict[str, Any] | None
     deadline: datetime
+    republish: bool = False
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,22 @@ class FinishRun:
     failed_step: str | None = None
 
 
-Action = DispatchStep | RecordResult | SkipStep | ExpandStep | FinishRun
+@dataclass(frozen=True)
+class CheckStep:
+    """Re-list one step's objects before acting on a timer that only its records can confirm
+    (a turn not seen starting, a lease not seen renewed); nothing is written."""
+
+    step_id: str
+    attempt: int
+    turn: int
+
+
+@dataclass(frozen=True)
+class CloseRun:
+    """The run is done and its notification settled: drop it from the active index."""
+
+
+Action = DispatchStep | RecordResult | SkipStep | ExpandStep | FinishRun | CheckStep | CloseRun
 
 
 @dataclass(frozen=True)

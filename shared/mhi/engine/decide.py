@@ -8,13 +8,12 @@ heap of ready steps and a heap of timers (timeouts, retries, polls) as objects a
 from __future__ import annotations
 
 import heapq
-import json
 from datetime import datetime, timedelta
-from typing import Any
 
-from mhi.constants import MAX_FOR_EACH_ITEMS, MAX_STEP_MESSAGE_BYTES
+from mhi.constants import MAX_FOR_EACH_ITEMS, NOTIFY_STEP
 from mhi.engine.actions import (
     Action,
+    CloseRun,
     Decision,
     DispatchStep,
     ExpandStep,
@@ -22,15 +21,16 @@ from mhi.engine.actions import (
     RecordResult,
     SkipStep,
 )
-from mhi.engine.rerun import run_fields
+from mhi.engine.dispatch import context, dispatch, notification_message
+from mhi.engine.recovery import recover, timer_valid
 from mhi.model import expr
-from mhi.model.run import RunState, RunStatus, StepState, StepStatus, StepsView
+from mhi.model.run import RunState, RunStatus, StepState, StepStatus
 
 
 def decide(state: RunState, now: datetime) -> Decision:
     """Return the actions that move the run forward at time `now`."""
     if state.done is not None:
-        return Decision([])
+        return _after_done(state, now)
     early = _early_finish(state, now)
     if early is not None:
         return Decision(early)
@@ -67,6 +67,10 @@ def _early_finish(state: RunState, now: datetime) -> list[Action] | None:
     return [*skips, FinishRun(status, error=why)]
 
 
+# How long the flow-level notification may take before it counts as timed out (and is retried).
+NOTIFY_TIMEOUT = timedelta(seconds=600)
+
+
 def _free_slots(state: RunState) -> float:
     if state.reruns.paused:
         return 0  # paused: nothing new is dispatched; turns of running attempts go on
@@ -74,11 +78,32 @@ def _free_slots(state: RunState) -> float:
     return float("inf") if limit is None else max(0, limit - len(state.in_flight))
 
 
-def _timer_valid(state: RunState, kind: str, sid: str, number: int, turn: int) -> bool:
-    step = state.steps.get(sid)
+def _after_done(state: RunState, now: datetime) -> Decision:
+    """A finished run still owes its flow-level notification, retried per its policy; then it
+    leaves the active index (so a crash anywhere before that is repaired by the sweep)."""
+    if state.closed:
+        return Decision([])
+    notify = state.notify
+    if notify is None or not notify.attempts:
+        first = notification_message(state, 1, now + NOTIFY_TIMEOUT)
+        return Decision([first] if first is not None else [CloseRun()])
+    if state.is_terminal(notify):
+        return Decision([CloseRun()])
+    actions: list[Action] = []
+    wake_at, _ = _due_timers(state, now, float("inf"), actions, only=NOTIFY_STEP)
+    return Decision(actions, wake_at)
+
+
+def _timer_valid(
+    state: RunState, entry: tuple[datetime, str, str, int, int], only: str | None
+) -> bool:
+    when, kind, sid, number, turn = entry
+    step = state.step(sid)
     attempt = step.attempts.get(number) if step else None
-    if step is None or attempt is None:
+    if step is None or attempt is None or (only is not None and sid != only):
         return False
+    if kind in ("grace", "lease"):
+        return timer_valid(attempt, kind, when, turn)
     if kind == "retry":
         return step.last is attempt and state.status(step) == StepStatus.RETRYING
     if attempt.result is not None or attempt.turn != turn:
@@ -87,14 +112,14 @@ def _timer_valid(state: RunState, kind: str, sid: str, number: int, turn: int) -
 
 
 def _due_timers(
-    state: RunState, now: datetime, free: float, actions: list[Action]
+    state: RunState, now: datetime, free: float, actions: list[Action], only: str | None = None
 ) -> tuple[datetime | None, float]:
     taken = []
     wake_at = None
     while state.timers:
         entry = state.timers[0]
         when, kind, sid, number, turn = entry
-        if not _timer_valid(state, kind, sid, number, turn):
+        if not _timer_valid(state, entry, only):
             heapq.heappop(state.timers)
             continue
         if when > now:
@@ -103,16 +128,19 @@ def _due_timers(
         taken.append(heapq.heappop(state.timers))
         if kind == "retry" and free <= 0:
             continue  # due, but every slot is taken: looked at again when one frees up
-        step = state.steps[sid]
-        if kind == "timeout":
+        step = state.step(sid)
+        assert step is not None  # checked by _timer_valid
+        if kind in ("grace", "lease"):
+            actions.append(recover(state, step, step.attempts[number], turn, kind, when, now))
+        elif kind == "timeout":
             actions.append(_timeout(step, number, turn))
         elif kind == "retry":
             free -= 1
-            actions.append(_dispatch(state, step, number + 1, 0, now, None))
+            actions.append(dispatch(state, step, number + 1, 0, now, None))
         else:
             attempt = step.attempts[number]
             actions.append(
-                _dispatch(
+                dispatch(
                     state, step, number, turn + 1, now, attempt.waits[turn].get("continuation")
                 )
             )
@@ -154,11 +182,6 @@ def _ready_steps(state: RunState, now: datetime, free: float, actions: list[Acti
     return free
 
 
-def _context(state: RunState, item: Any = None) -> dict[str, Any]:
-    run = run_fields(state)  # id, flow_id, account, logical_date, logical_time
-    return {"params": state.params, "steps": StepsView(state), "run": run, "item": item}
-
-
 def _failed(step: StepState, kind: str, message: str) -> RecordResult:
     return RecordResult(
         step.id, 1, "failed", error={"kind": kind, "message": message, "retryable": False}
@@ -176,13 +199,13 @@ def _start(state: RunState, step: StepState, now: datetime) -> Action:
     when = step.spec.when
     if when is not None and _evaluated_here(step, when):
         try:
-            if not expr.evaluate(expr.parse(when), _context(state, step.item)):
+            if not expr.evaluate(expr.parse(when), context(state, step.item)):
                 return SkipStep(step.id, f"condition is false: {when}")
         except expr.ExpressionError as e:
             return _failed(step, "bad_condition", f"when {when!r}: {e}")
     if step.is_parent:
         return _expand(state, step)
-    return _dispatch(state, step, 1, 0, now, None)
+    return dispatch(state, step, 1, 0, now, None)
 
 
 def _evaluated_here(step: StepState, when: str) -> bool:
@@ -204,7 +227,7 @@ def _expand(state: RunState, step: StepState) -> Action:
     source = step.spec.for_each
     try:
         items = (
-            source if isinstance(source, list) else expr.render(source, _context(state), "for_each")
+            source if isinstance(source, list) else expr.render(source, context(state), "for_each")
         )
     except expr.ExpressionError as e:
         return _failed(step, "bad_reference", str(e))
@@ -221,56 +244,6 @@ def _expand(state: RunState, step: StepState) -> Action:
     if not items:
         return RecordResult(step.id, 1, "succeeded", output={"items": []})
     return ExpandStep(step.id, items)
-
-
-def _dispatch(
-    state: RunState,
-    step: StepState,
-    attempt: int,
-    turn: int,
-    now: datetime,
-    continuation: dict[str, Any] | None,
-) -> Action:
-    try:
-        config = expr.render(step.spec.config, _context(state, step.item))
-    except expr.ExpressionError as e:
-        return RecordResult(
-            step.id,
-            attempt,
-            "failed",
-            error={"kind": "bad_reference", "message": str(e), "retryable": False},
-        )
-    deps = state.steps[step.parent].spec.depends_on if step.parent else step.spec.depends_on
-    upstream = {d: state.output(d) for d in deps}
-    size = _message_size(config, upstream, state.params, step.item, continuation)
-    if size > MAX_STEP_MESSAGE_BYTES:
-        return RecordResult(
-            step.id,
-            attempt,
-            "failed",
-            error={
-                "kind": "message_too_large",
-                "message": f"the rendered step message would be {size} bytes, the limit is "
-                f"{MAX_STEP_MESSAGE_BYTES}: pass large data as a table or file name, not inline",
-                "retryable": False,
-            },
-        )
-    return DispatchStep(
-        step_id=step.id,
-        attempt=attempt,
-        turn=turn,
-        type=step.spec.type,
-        config=config,
-        upstream=upstream,
-        item=step.item,
-        continuation=continuation,
-        deadline=now + timedelta(seconds=step.spec.timeout_seconds),
-    )
-
-
-def _message_size(*parts: Any) -> int:
-    """Bytes of the JSON a step message carries for these parts (ids and times are small)."""
-    return len(json.dumps(parts, default=str, ensure_ascii=False).encode())
 
 
 def _aggregates(state: RunState) -> list[Action]:

@@ -10,7 +10,8 @@ One run lives under `runs/<account>/<flow_id>/<run_id>/`; every object under it 
     steps/<step>/<attempt>/poll-<turn>.json claim of a later turn (a poll of a long job)
     steps/<step>/<attempt>/wait-<turn>.json the step asked to be polled again
     steps/<step>/<attempt>/result.json      the attempt's result (first writer wins)
-    steps/<step>/<attempt>/started-<turn>.json   the step function began this turn
+    steps/<step>/<attempt>/started-<turn>.json   the step function began this turn (its lease)
+    steps/<step>/<attempt>/heartbeat-<turn>-<n>.json  the lease renewed while the turn runs
     steps/<step>/<attempt>/reported-<turn>.json  the callback it published (re-sent on redelivery)
     steps/<step>/<attempt>/claims/<name>.json    a step's own idempotency records
     progress/<group>/<count>.json           the count-th member of a group finished
@@ -60,6 +61,7 @@ ObjectKind = Literal[
     "wait",
     "result",
     "started",
+    "heartbeat",
     "reported",
     "claim",
     "progress",
@@ -68,8 +70,9 @@ ObjectKind = Literal[
     "resume",
     "dead_letter",
 ]
-# Objects the step functions write for themselves: they never change the run's state.
-STEP_SIDE: frozenset[ObjectKind] = frozenset({"started", "reported", "claim", "dead_letter"})
+# Objects the step functions write for themselves that never change the run's state (`started`
+# and `heartbeat` do: they are the lease of a running turn).
+STEP_SIDE: frozenset[ObjectKind] = frozenset({"reported", "claim", "dead_letter"})
 _TOP: dict[str, ObjectKind] = {FLOW: "flow", DONE: "done", CANCEL: "cancel"}
 _TURNS: tuple[tuple[str, ObjectKind], ...] = (
     ("poll-", "dispatched"),
@@ -154,6 +157,11 @@ def wait_key(step_id: str, attempt: int, turn: int) -> str:
 def turn_key(step_id: str, attempt: int, turn: int, event: Literal["started", "reported"]) -> str:
     """A step function's own record of a turn: it `started` it, or `reported` its callback."""
     return attempt_key(step_id, attempt, f"{event}-{turn}.json")
+
+
+def heartbeat_key(step_id: str, attempt: int, turn: int, beat: int) -> str:
+    """The `beat`-th renewal of a running turn's lease."""
+    return attempt_key(step_id, attempt, f"heartbeat-{turn}-{beat}.json")
 
 
 def claim_key(step_id: str, attempt: int, name: str) -> str:
@@ -278,6 +286,10 @@ def _attempt_object(step: str, attempt: int, rest: list[str]) -> ObjectKey | Non
     for prefix, kind in _TURNS:
         if _numbered(name, prefix):
             return ObjectKey(kind, step, attempt, turn=int(name[len(prefix) : -5]))
+    if name.startswith("heartbeat-") and name.endswith(".json"):
+        turn, _, beat = name[10:-5].partition("-")
+        if turn.isdigit() and beat.isdigit():
+            return ObjectKey("heartbeat", step, attempt, turn=int(turn), count=int(beat))
     return None
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from mhi.constants import CHILD_SEPARATOR, NOTIFY_STEP, RUN_GROUP
+from mhi.constants import CHILD_SEPARATOR, DISPATCH_GRACE_SECONDS, NOTIFY_STEP, RUN_GROUP
 from mhi.model import keys
 from mhi.model.flow import FlowDefinition, RetryPolicy, StepSpec
 from mhi.model.generations import Reruns
@@ -82,6 +82,14 @@ class Attempt:
     deadline: datetime | None = None  # of the latest dispatched turn
     waits: dict[int, dict[str, Any]] = field(default_factory=dict)  # turn -> wait record
     result: dict[str, Any] | None = None
+    continuations: dict[int, dict[str, Any] | None] = field(default_factory=dict)  # turn -> given
+    leases: dict[int, datetime] = field(default_factory=dict)  # started turn -> lease end
+    checked: dict[int, datetime] = field(default_factory=dict)  # turn -> last re-listed (shell)
+    grace_due: dict[int, datetime] = field(default_factory=dict)  # turn -> next publish check
+
+    def running(self, turn: int) -> bool:
+        """Whether `turn` is the latest turn, dispatched, and neither finished nor waiting."""
+        return self.result is None and self.turn == turn and turn not in self.waits
 
     @property
     def wait(self) -> dict[str, Any] | None:
@@ -143,6 +151,8 @@ class RunState:
         self.in_flight: set[str] = set()
         self.ready: list[tuple[tuple[int, int], str]] = []
         self.timers: list[tuple[datetime, str, str, int, int]] = []
+        self.grace = timedelta(seconds=DISPATCH_GRACE_SECONDS)
+        self.closed = False  # set by the shell once the run left the active index
         self._expanded: set[str] = set()
         for i, spec in enumerate(flow.steps):
             self.steps[spec.id] = StepState(
@@ -173,6 +183,10 @@ class RunState:
             self._apply_skipped(parsed.step, body)
         elif parsed.step is not None and parsed.attempt is not None:
             self._apply_attempt_object(parsed, body)
+
+    def step(self, sid: str) -> StepState | None:
+        """A step, for_each child or the flow notification by id (None if there is none)."""
+        return self.notify if sid == NOTIFY_STEP else self.steps.get(sid)
 
     def _step(self, sid: str) -> StepState | None:
         if sid in self.steps:
@@ -224,6 +238,8 @@ class RunState:
                 heapq.heappush(
                     self.timers, (parse_time(body["poll_at"]), "poll", sid, number, turn)
                 )
+        elif key.kind in ("started", "heartbeat"):
+            self._leased(step, attempt, turn, parse_time(body["lease_until"]))
         elif key.kind == "result" and attempt.result is None:
             attempt.result = dict(body)
             self._finished_attempt(step, attempt)
@@ -239,11 +255,38 @@ class RunState:
             attempt.dispatched_at = parse_time(body["at"])
         attempt.turn = turn
         attempt.deadline = parse_time(body["deadline"])
+        attempt.continuations[turn] = body.get("continuation")
         if attempt.result is None:
             self.in_flight.add(step.id)
             heapq.heappush(
                 self.timers, (attempt.deadline, "timeout", step.id, attempt.number, turn)
             )
+            if turn not in attempt.leases:
+                self.note_published(step.id, attempt.number, turn, parse_time(body["at"]))
+
+    def _leased(self, step: StepState, attempt: Attempt, turn: int, until: datetime) -> None:
+        if until <= attempt.leases.get(turn, until - timedelta(seconds=1)):
+            return
+        attempt.leases[turn] = until
+        if attempt.result is None:
+            heapq.heappush(self.timers, (until, "lease", step.id, attempt.number, turn))
+
+    # ---- what the shell tells the state (no store object behind these) ---------------------
+
+    def note_published(self, sid: str, number: int, turn: int, at: datetime) -> None:
+        """A turn's message was published at `at`: check it started one grace period later."""
+        step = self.step(sid)
+        if step is None or number not in step.attempts:
+            return
+        due = at + self.grace
+        step.attempts[number].grace_due[turn] = due
+        heapq.heappush(self.timers, (due, "grace", sid, number, turn))
+
+    def note_checked(self, sid: str, number: int, turn: int, at: datetime) -> None:
+        """The shell re-listed this step's objects at `at` (a lapse seen after it is real)."""
+        step = self.step(sid)
+        if step is not None and number in step.attempts:
+            step.attempts[number].checked[turn] = at
 
     def _finished_attempt(self, step: StepState, attempt: Attempt) -> None:
         last = step.last
@@ -354,7 +397,7 @@ class RunState:
         if self.reruns.generation:
             return self.reruns.group_size(self, group)
         if group == RUN_GROUP:
-            return len(self.flow.steps)
+            return sum(1 for deps in self.dependents.values() if not deps)
         if group.startswith(JOIN_PREFIX):
             return len(self.steps[group[len(JOIN_PREFIX) :]].spec.depends_on)
         children = self.steps[group].children

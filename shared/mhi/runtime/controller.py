@@ -14,10 +14,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from mhi.constants import CALLBACK_TOPIC, MAX_OUTPUT_BYTES, NOTIFY_STEP
+from mhi.constants import (
+    CALLBACK_TOPIC,
+    DISPATCH_GRACE_SECONDS,
+    MAX_OUTPUT_BYTES,
+    NOTIFY_STEP,
+)
 from mhi.engine import DispatchStep, ExpandStep, FinishRun, RecordResult, SkipStep, decide
-from mhi.engine.actions import Action
-from mhi.engine.summary import flow_notification
+from mhi.engine.actions import Action, CheckStep, CloseRun
 from mhi.errors import InvalidMessageError, UnknownRunError
 from mhi.model import keys
 from mhi.model.keys import RunRef
@@ -32,9 +36,6 @@ from mhi.runtime.run_cache import CachedRun, RunCache
 logger = logging.getLogger(__name__)
 
 __all__ = ["Controller", "RunRef", "new_run_id"]
-
-# How long the flow-level notification may take before the sweep counts it as timed out.
-NOTIFY_TIMEOUT = timedelta(seconds=600)
 
 
 def new_run_id(now: datetime) -> str:
@@ -53,13 +54,14 @@ class Controller:
         *,
         callback_topic: str = CALLBACK_TOPIC,
         cache_size: int = 512,
+        dispatch_grace_seconds: float = DISPATCH_GRACE_SECONDS,
     ) -> None:
         self.store = store
         self.bus = bus
         self.now = now
         self.callback_topic = callback_topic
         self.on_finish: list[Callable[[RunRef], None]] = []
-        self.cache = RunCache(store, cache_size)
+        self.cache = RunCache(store, cache_size, timedelta(seconds=dispatch_grace_seconds))
         self.progress = Progress(self.cache, now)
 
     # ---- writes -------------------------------------------------------------------------
@@ -90,7 +92,8 @@ class Controller:
                 "at": now.isoformat(),
                 "source": "controller",
             }
-            step = state.steps[action.step_id]
+            step = state.step(action.step_id)
+            assert step is not None  # decide records results of known steps only
             number = state.reruns.absolute(step.id, action.attempt)
             self._terminal_write(cached, step, keys.result_key(step.id, number), body)
         elif isinstance(action, SkipStep):
@@ -103,16 +106,37 @@ class Controller:
             state.expand(action.step_id, action.items)
         elif isinstance(action, FinishRun):
             self._finish(cached, action, now)
+        elif isinstance(action, CheckStep):
+            self._check(cached, action, now)
+        elif isinstance(action, CloseRun):
+            self.store.delete(cached.ref.active_key)
+            state.closed = True
 
     def _dispatch(self, cached: CachedRun, action: DispatchStep, now: datetime) -> None:
         number = cached.state.reruns.absolute(action.step_id, action.attempt)  # store numbering
-        body = {"at": now.isoformat(), "deadline": action.deadline.isoformat(), "turn": action.turn}
-        if cached.state.reruns.generation:
-            body["generation"] = cached.state.reruns.generation
-        claim = keys.dispatch_key(action.step_id, number, action.turn)
-        if not self.cache.create(cached, claim, body):
-            self.cache.refresh_step(cached, action.step_id)
-            return
+        if action.republish:
+            logger.warning(
+                "step %s attempt %d turn %d not seen starting: published again",
+                action.step_id,
+                action.attempt,
+                action.turn,
+            )
+        else:
+            body: dict[str, Any] = {
+                "at": now.isoformat(),
+                "deadline": action.deadline.isoformat(),
+                "turn": action.turn,
+                "continuation": action.continuation,
+            }
+            if action.reason:
+                body["reason"] = action.reason
+                logger.warning("step %s: %s", action.step_id, action.reason)
+            if cached.state.reruns.generation:
+                body["generation"] = cached.state.reruns.generation
+            claim = keys.dispatch_key(action.step_id, number, action.turn)
+            if not self.cache.create(cached, claim, body):
+                self.cache.refresh_step(cached, action.step_id)
+                return
         ref = cached.ref
         message = StepMessage(
             run_id=ref.run_id,
@@ -144,6 +168,23 @@ class Controller:
             action.type,
         )
         self.bus.publish(action.type, encode(message), attributes)
+        cached.state.note_published(action.step_id, action.attempt, action.turn, now)
+
+    def _check(self, cached: CachedRun, action: CheckStep, now: datetime) -> None:
+        """Re-list a step whose turn was not seen starting or renewing its lease. A turn that
+        finished but whose callback never arrived left its report: record it from there."""
+        state = cached.state
+        self.cache.refresh_step(cached, action.step_id)
+        number = state.reruns.absolute(action.step_id, action.attempt)
+        rel = keys.turn_key(action.step_id, number, action.turn, "reported")
+        report = self.cache.read_json(cached.ref.key(rel))
+        step = state.step(action.step_id)
+        if report is not None and step is not None:
+            callback = CallbackMessage.model_validate(report)
+            if self._is_news(cached, step, callback):
+                logger.warning("step %s: its lost callback was recovered", action.step_id)
+                self._record(cached, step, callback)
+        state.note_checked(action.step_id, action.attempt, action.turn, now)
 
     def _finish(self, cached: CachedRun, action: FinishRun, now: datetime) -> None:
         body: dict[str, Any] = {
@@ -162,27 +203,8 @@ class Controller:
             self.cache.refresh(cached, done)
             return
         logger.info("run %s finished: %s", cached.ref.run_id, action.status.value)
-        self._notify_and_close(cached, now)
         for hook in self.on_finish:
             hook(cached.ref)
-
-    def _notify_and_close(self, cached: CachedRun, now: datetime) -> None:
-        note = flow_notification(cached.state)
-        if note is not None:
-            config, upstream = note
-            action = DispatchStep(
-                NOTIFY_STEP,
-                1,
-                0,
-                "ms-notifications",
-                config,
-                upstream,
-                None,
-                None,
-                now + NOTIFY_TIMEOUT,
-            )
-            self._dispatch(cached, action, now)
-        self.store.delete(cached.ref.active_key)
 
     # ---- entry points -------------------------------------------------------------------
 
@@ -320,9 +342,6 @@ class Controller:
         for ref in self.active_runs():
             try:
                 out[ref] = self.advance(ref, full_refresh=True)
-                with self.cache.run(ref) as cached:
-                    if cached.state.done is not None:
-                        self._notify_and_close(cached, self.now())
             except UnknownRunError:
                 logger.warning("active index names run %s with no flow.json; removed", ref.run_id)
                 self.store.delete(ref.active_key)

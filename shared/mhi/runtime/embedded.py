@@ -173,7 +173,12 @@ class EmbeddedRuntime:
         )
         services._cache["bus"] = self.bus
         self.flows = FolderFlowSource(services.settings.flows_dir)
-        self.controller = Controller(services.run_store, self.bus, services.clock.now)
+        self.controller = Controller(
+            services.run_store,
+            self.bus,
+            services.clock.now,
+            dispatch_grace_seconds=services.settings.dispatch_grace_seconds,
+        )
         self.sweep_interval = sweep_interval
         self._wake: dict[RunRef, datetime] = {}
         self._wake_lock = threading.Condition()

@@ -60,7 +60,8 @@ def controller() -> Controller:
 
     def make() -> Controller:
         svc = services()
-        return Controller(svc.run_store, svc.bus, svc.clock.now)
+        grace = svc.settings.dispatch_grace_seconds
+        return Controller(svc.run_store, svc.bus, svc.clock.now, dispatch_grace_seconds=grace)
 
     return _once("controller", make)
 

@@ -26,20 +26,34 @@ class Progress:
         self.now = now
 
     def count_finished(self, cached: CachedRun, step: StepState) -> None:
-        """Claim one completion in every group `step` belongs to."""
+        """Claim one completion in every group `step` belongs to.
+
+        The groups: its for_each parent's children; the run's sinks (steps nothing depends on:
+        once every sink is terminal every step is, since a step starts or is skipped only after
+        its dependencies end); each join it feeds (a dependent with several dependencies).
+        """
         state = cached.state
-        self._claim(cached, step.parent or RUN_GROUP)
         if step.parent is not None:
+            self._claim(cached, step.parent)
             return
-        for dependent in state.dependents[step.id]:
+        dependents = state.dependents[step.id]
+        if not dependents:
+            self._claim(cached, RUN_GROUP)
+        for dependent in dependents:
             if len(state.steps[dependent].spec.depends_on) > 1:
                 self._claim(cached, join_group(dependent))
 
     def _claim(self, cached: CachedRun, group: str) -> None:
-        """Count one more finished member of `group`; the last one re-lists the group."""
+        """Count one more finished member of `group`; the last one re-lists the group.
+
+        A group of one needs no claim: whoever made its one member terminal is its last member.
+        """
         state = cached.state
         size = state.group_size(group)
         if size is None:
+            return
+        if size == 1:
+            self._refresh_group(cached, group)
             return
         count = state.progress.get(group, 0) + 1
         while count <= size:

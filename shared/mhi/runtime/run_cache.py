@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from mhi.errors import UnknownRunError
@@ -40,9 +41,12 @@ class CachedRun:
 class RunCache:
     """Loads, caches and refreshes run states; creates run objects and folds them in."""
 
-    def __init__(self, store: RunStore, size: int = 512) -> None:
+    def __init__(
+        self, store: RunStore, size: int = 512, grace: timedelta = timedelta(seconds=30)
+    ) -> None:
         self.store = store
         self.size = size
+        self.grace = grace
         self._runs: OrderedDict[str, CachedRun] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -87,6 +91,7 @@ class RunCache:
         state = RunState(
             flow, frozen["run_id"], frozen.get("params", {}), parse_time(frozen["started_at"])
         )
+        state.grace = self.grace
         state.logical_time = frozen.get("logical_time")
         cached = CachedRun(ref, state, {ref.key(keys.FLOW)})
         # Control records (reruns, pauses) first: they say how every other object counts.

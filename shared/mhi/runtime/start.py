@@ -40,6 +40,18 @@ class FolderFlowSource:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
 
+    def list_ids(self) -> list[str]:
+        """The flow ids of the folder's flow files, sorted (files that are no flow are left out)."""
+        ids = set()
+        for path in self.folder.glob("*.json"):
+            try:
+                flow_id = json.loads(path.read_bytes()).get("flow_id")
+            except (json.JSONDecodeError, AttributeError, OSError):
+                continue
+            if isinstance(flow_id, str):
+                ids.add(flow_id)
+        return sorted(ids)
+
     def get(self, flow_id: str) -> bytes | None:
         """Return the flow file's bytes, or None."""
         direct = self.folder / f"{flow_id}.json"

@@ -34,6 +34,7 @@ from mhi.model.messages import (
 )
 from mhi.model.problems import format_validation_error
 from mhi.services import Services
+from mhi.steps.lease import Lease
 
 logger = logging.getLogger(__name__)
 
@@ -266,15 +267,10 @@ def _turn_key(message: StepMessage, event: Literal["started", "reported"]) -> st
     )
 
 
-def _first_delivery(message: StepMessage, services: Services) -> bool:
-    body = json.dumps({"at": services.clock.now().isoformat()}).encode()
-    return services.run_store.create(_turn_key(message, "started"), body)
-
-
 def _republish(message: StepMessage, services: Services) -> CallbackMessage | None:
     """A duplicate delivery: send the stored callback again if the first delivery stored one
-    (its publish may have failed); otherwise the first delivery is still running or died, and
-    the controller's timeout covers it."""
+    (its publish failed); otherwise the first delivery is still running, or died and its lease
+    lapses (the controller then runs the turn again)."""
     from mhi.model.messages import parse_callback
 
     stored = services.run_store.read(_turn_key(message, "reported"))
@@ -326,15 +322,19 @@ def handle_step_message(
             message.attempt,
         )
         return None
-    if not _first_delivery(message, services):
-        return _republish(message, services)
     try:
         kind = resolve_kind(message.type)
     except KeyError as e:
         raise InvalidMessageError(f"unknown step type {message.type!r}") from e
-    callback = run_step(message, kind, services)
+    lease = Lease(message, services)
+    if not lease.acquire():
+        return _republish(message, services)
+    with lease:
+        callback = run_step(message, kind, services)
     data = encode(callback)
-    services.run_store.create(_turn_key(message, "reported"), data)  # kept for a redelivery
+    # Stored before it is published: if the publish fails, or this process dies before it, the
+    # redelivery finds the report and re-sends it instead of losing it (or running again).
+    services.run_store.create(_turn_key(message, "reported"), data)
     services.bus.publish(message.callback_topic, data, callback_attributes(callback))
     return callback
 

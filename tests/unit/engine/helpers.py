@@ -32,14 +32,34 @@ def state(f: FlowDefinition, params: dict[str, Any] | None = None) -> RunState:
     return RunState(f, "run-1", params or {}, T0)
 
 
+LONG_LEASE = 30 * 86400.0  # beyond every test's horizon: the turn's process stays alive
+
+
 def dispatched(
-    s: RunState, sid: str, attempt: int = 1, when: float = 0, timeout: float = 600
+    s: RunState,
+    sid: str,
+    attempt: int = 1,
+    when: float = 0,
+    timeout: float = 600,
+    lease: float | None = LONG_LEASE,
 ) -> None:
-    """Fold in `dispatched.json` of an attempt."""
+    """Fold in `dispatched.json` of an attempt and, unless `lease` is None, the step function's
+    `started-0.json` holding a lease for `lease` seconds."""
     s.apply(
         f"steps/{sid}/{attempt}/dispatched.json",
         {"at": at(when).isoformat(), "deadline": at(when + timeout).isoformat(), "turn": 0},
     )
+    if lease is not None:
+        started(s, sid, attempt, 0, when, lease)
+
+
+def started(
+    s: RunState, sid: str, attempt: int, turn: int, when: float, lease: float, beat: int = 0
+) -> None:
+    """Fold in the step function's `started-<turn>.json` (beat 0) or a heartbeat."""
+    name = f"started-{turn}.json" if beat == 0 else f"heartbeat-{turn}-{beat}.json"
+    body = {"at": at(when).isoformat(), "lease_until": at(when + lease).isoformat(), "holder": "t"}
+    s.apply(f"steps/{sid}/{attempt}/{name}", body)
 
 
 def result(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from mhi.engine import DispatchStep, ExpandStep, FinishRun, RecordResult, SkipStep, decide
+from mhi.engine import (
+    CloseRun,
+    DispatchStep,
+    ExpandStep,
+    FinishRun,
+    RecordResult,
+    SkipStep,
+    decide,
+)
 from mhi.model.run import RunStatus, StepStatus, jitter_fraction
 from tests.unit.engine.helpers import T0, at, dispatched, flow, ran, result, state
 
@@ -267,9 +275,11 @@ def test_decide_is_repeatable() -> None:
     assert decide(s, T0) == decide(s, T0)
 
 
-def test_a_finished_run_decides_nothing() -> None:
+def test_a_finished_run_without_notification_only_leaves_the_active_index() -> None:
     s = state(flow({"id": "a"}))
     s.apply("done.json", {"status": "cancelled", "at": at(1).isoformat()})
+    assert decide(s, at(1)).actions == [CloseRun()]
+    s.closed = True
     assert decide(s, at(1)).actions == []
 
 

@@ -1,147 +1,35 @@
-"""Property tests: random DAGs, random failures, an adversarial bus and crashing controllers.
+"""Property tests: random DAGs, random outcomes, an adversarial bus, crashing processes.
 
-A deterministic simulator drives the real controller over an in-memory run store. Messages are
-delivered in random order, some twice, some dropped and redelivered later; the controller
-crashes between writes (its cache is lost and the message it was handling is redelivered, as
-Pub/Sub does when a function fails). Steps succeed, fail (retryably or not) or never answer.
+`tests.unit.engine.sim` drives the real controller and the real step SDK: any create or publish
+may be the last thing a process does, messages are duplicated, reordered and held back, handlers
+die mid-run. Whatever happens, every run must end with every invariant below holding.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import random
-from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mhi.adapters.local.memory_run_store import MemoryRunStore
-from mhi.constants import CALLBACK_TOPIC
+from mhi.constants import NOTIFY_STEP
 from mhi.model.flow import FlowDefinition
-from mhi.model.messages import CallbackMessage, CallbackStatus, ErrorInfo, parse_step
+from mhi.model.keys import RunRef
 from mhi.model.run import RunStatus, StepStatus
 from mhi.model.validate import parse_flow
-from mhi.model.keys import RunRef
 from mhi.runtime.controller import Controller
 from mhi.runtime.start import StartRequest, start_run
-from tests.unit.engine.helpers import T0
+from tests.unit.engine.sim import GRACE, LEASE, Crash, Sim
 
-OUTCOMES = ["ok", "ok", "ok", "retryable", "fatal", "lost"]
-
-
-class Crash(Exception):
-    """The controller process died."""
-
-
-class CrashingStore(MemoryRunStore):
-    """Dies before a create with some probability (so between any two writes)."""
-
-    def __init__(self, rng: random.Random, rate: float) -> None:
-        super().__init__()
-        self.rng, self.rate, self.armed = rng, rate, False
-
-    def create(self, key: str, data: bytes) -> bool:
-        if self.armed and self.rng.random() < self.rate:
-            raise Crash(key)
-        return super().create(key, data)
-
-
-class Sim:
-    def __init__(
-        self, flow: FlowDefinition, plan: dict[tuple[str, int], str], seed: int, crash_rate: float
-    ):
-        self.rng = random.Random(seed)
-        self.flow, self.plan = flow, plan
-        self.now = T0
-        self.store = CrashingStore(random.Random(seed + 1), crash_rate)
-        self.pending: list[tuple[str, bytes]] = []
-        self.delayed: list[tuple[str, bytes]] = []
-        self.published: Counter[tuple[str, int, int]] = Counter()
-        self.crashes = 0
-        self.controller = self._controller()
-
-    def _controller(self) -> Controller:
-        return Controller(self.store, self, lambda: self.now)
-
-    def publish(self, topic: str, data: bytes, attributes: Any) -> None:
-        if topic != CALLBACK_TOPIC:
-            m = parse_step(data)
-            self.published[(m.step_id, m.attempt, m.turn)] += 1
-        self.pending.append((topic, data))
-
-    def guarded(self, fn: Any, *args: Any) -> bool:
-        try:
-            fn(*args)
-            return True
-        except Crash:
-            self.crashes += 1
-            self.controller = self._controller()  # a new instance: empty cache
-            return False
-
-    def step(self, data: bytes) -> None:
-        m = parse_step(data)
-        outcome = self.plan.get((m.step_id, m.attempt), "ok")
-        if outcome == "lost":
-            return
-        status = CallbackStatus.SUCCEEDED if outcome == "ok" else CallbackStatus.FAILED
-        error = (
-            None
-            if outcome == "ok"
-            else ErrorInfo(kind="x", message=outcome, retryable=outcome == "retryable")
-        )
-        cb = CallbackMessage(
-            run_id=m.run_id,
-            flow_id=m.flow_id,
-            account=m.account,
-            step_id=m.step_id,
-            attempt=m.attempt,
-            status=status,
-            error=error,
-            output={"by": m.step_id},
-        )
-        self.pending.append((CALLBACK_TOPIC, cb.model_dump_json().encode()))
-
-    def deliver(self, topic: str, data: bytes) -> bool:
-        if topic != CALLBACK_TOPIC:
-            self.step(data)
-            return True
-        cb = CallbackMessage.model_validate_json(data)
-        return self.guarded(self.controller.on_callback, cb)
-
-    def run(self) -> RunRef:
-        request = StartRequest(self.flow, {}, "run-1")
-        self.store.armed = True
-        while not self.guarded(start_run, self.controller, request):
-            pass  # the start message is redelivered until it goes through
-        ref = RunRef("acme", "f", "run-1")
-        for _ in range(20_000):
-            if self.pending:
-                self._one_message()
-            elif self.store.read(ref.prefix + "done.json") is not None and not self.delayed:
-                return ref
-            else:
-                self.now += timedelta(seconds=self.rng.choice([1, 5, 30, 90]))
-                self.pending += self.delayed
-                self.delayed = []
-                self.guarded(self.controller.sweep)
-        raise AssertionError("the run never finished")
-
-    def _one_message(self) -> None:
-        i = self.rng.randrange(len(self.pending))
-        roll = self.rng.random()
-        if roll < 0.1:
-            self.delayed.append(self.pending.pop(i))  # dropped, redelivered later
-            return
-        topic, data = self.pending[i]
-        done = self.deliver(topic, data)
-        if done and roll > 0.2:  # 10% of deliveries are duplicated (kept for another delivery)
-            self.pending.pop(i)
+OUTCOMES = ["ok", "ok", "ok", "retryable", "fatal", "died"]
+Plan = dict[tuple[str, int, int], str]
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> tuple[FlowDefinition, dict[tuple[str, int], str], int, float]:
+def scenarios(draw: st.DrawFn) -> tuple[FlowDefinition, Plan, int, float]:
     n = draw(st.integers(1, 9))
     steps = []
     for i in range(n):
@@ -152,87 +40,153 @@ def scenarios(draw: st.DrawFn) -> tuple[FlowDefinition, dict[tuple[str, int], st
                 "type": "ms-echo",
                 "depends_on": [f"s{d}" for d in deps],
                 "optional": draw(st.booleans()),
-                "timeout_seconds": 60,
+                "timeout_seconds": 180,
                 "retry": {"max_attempts": draw(st.integers(1, 3)), "initial_backoff_seconds": 5},
             }
         )
-    raw = {
+    raw: dict[str, Any] = {
         "flow_id": "f",
         "account": "acme",
         "flow_config": {"steps": steps},
         "max_parallel": draw(st.one_of(st.none(), st.integers(1, 3))),
     }
+    if draw(st.booleans()):
+        block = {"type": ["outbox"], "recipients": "team@example.com"}
+        raw["notifications"] = {"success": block, "fail": block}
     flow = parse_flow(raw, frozenset({"ms-echo"}))
-    plan = {(f"s{i}", a): draw(st.sampled_from(OUTCOMES)) for i in range(n) for a in (1, 2, 3)}
+    # A turn that died is run again as the next turn of its attempt: that one answers.
+    plan = {(f"s{i}", a, 0): draw(st.sampled_from(OUTCOMES)) for i in range(n) for a in (1, 2, 3)}
+    plan[(NOTIFY_STEP, 1, 0)] = draw(st.sampled_from(["ok", "retryable", "died"]))
     return flow, plan, draw(st.integers(0, 2**32)), draw(st.sampled_from([0.0, 0.05, 0.2]))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenarios())
-def test_every_run_ends_once_and_never_double_dispatches(scenario: Any) -> None:
-    flow, plan, seed, crash_rate = scenario
-    sim = Sim(flow, plan, seed, crash_rate)
+def _check(sim: Sim, flow: FlowDefinition) -> None:
     ref = sim.run()
     sim.store.armed = False
     final = Controller(sim.store, sim, lambda: sim.now).state(ref)
-
-    # exactly one terminal state
     done = json.loads(sim.store.objects[ref.prefix + "done.json"])
+    # exactly one terminal state, and the run left the active index
     assert done["status"] in {s.value for s in RunStatus if s != RunStatus.RUNNING}
-    # no attempt (or turn) is dispatched twice
-    assert all(count == 1 for count in sim.published.values()), sim.published
+    assert not sim.store.list("active/")
+    # a turn's handler runs at most once: a second run of an attempt is a new turn, after the
+    # lease of the first lapsed (its process died)
+    assert all(count == 1 for count in sim.runs.values()), sim.runs
     failed_required = []
     for spec in flow.steps:
         step = final.steps[spec.id]
         status = final.status(step)
-        attempts = [a for (sid, a, _t) in sim.published if sid == spec.id]
-        # every step ends in a terminal status; retries never exceed the policy
-        assert status in (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED), (
-            spec.id,
-            status,
-        )
-        assert max(attempts, default=0) <= spec.retry.max_attempts
-        # skip propagation: skipped exactly when a dependency failed (required) or was skipped
+        ran = [a for (sid, a, _t) in sim.runs if sid == spec.id]
+        assert status in (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED)
+        assert max(ran, default=0) <= spec.retry.max_attempts
+        assert max(step.attempts, default=0) <= spec.retry.max_attempts
         upstream_bad = any(
             final.counts_as_failed(final.steps[d])
             or final.status(final.steps[d]) == StepStatus.SKIPPED
             for d in spec.depends_on
         )
         assert (status == StepStatus.SKIPPED) == upstream_bad, (spec.id, status, upstream_bad)
-        # every non-skipped step ran at least once
         if status != StepStatus.SKIPPED:
-            assert attempts, spec.id
+            # every non-skipped step ran to a real result: none timed out without running
+            last = step.last
+            assert last is not None and (spec.id, last.number, last.turn) in sim.runs, spec.id
         if final.counts_as_failed(step):
             failed_required.append(spec.id)
     assert (done["status"] == "failed") == bool(failed_required)
-    assert not sim.store.list("active/")
+    # the flow notification is sent exactly once (retried until one delivery succeeds)
+    expected = 1 if flow.notifications is not None else 0
+    assert sim.sends == expected, sim.runs
 
 
-def test_simulator_exercises_crashes_and_redelivery() -> None:
-    """Guard against a simulator that silently stopped injecting faults."""
-    flow = parse_flow(
-        {
-            "flow_id": "f",
-            "account": "acme",
-            "flow_config": {
-                "steps": [
-                    {
-                        "id": f"s{i}",
-                        "type": "ms-echo",
-                        "depends_on": [f"s{i - 1}"] if i else [],
-                        "timeout_seconds": 60,
-                        "retry": {"max_attempts": 3, "initial_backoff_seconds": 5},
-                    }
-                    for i in range(8)
-                ]
-            },
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_every_run_ends_and_every_guarantee_holds(scenario: Any) -> None:
+    flow, plan, seed, crash_rate = scenario
+    _check(Sim(flow, plan, seed, crash_rate), flow)
+
+
+def _chain(n: int, notify: bool = False) -> FlowDefinition:
+    raw: dict[str, Any] = {
+        "flow_id": "f",
+        "account": "acme",
+        "flow_config": {
+            "steps": [
+                {
+                    "id": f"s{i}",
+                    "type": "ms-echo",
+                    "depends_on": [f"s{i - 1}"] if i else [],
+                    "timeout_seconds": 180,
+                    "retry": {"max_attempts": 1},
+                }
+                for i in range(n)
+            ]
         },
-        frozenset({"ms-echo"}),
-    )
-    plan = {("s2", 1): "lost", ("s4", 1): "retryable"}
+    }
+    if notify:
+        block = {"type": ["outbox"], "recipients": "team@example.com"}
+        raw["notifications"] = {"success": block, "fail": block}
+    return parse_flow(raw, frozenset({"ms-echo"}))
+
+
+def test_simulator_exercises_crashes_deaths_and_redelivery() -> None:
+    """Guard against a simulator that silently stopped injecting faults."""
+    flow = _chain(8, notify=True)
+    plan = {("s2", 1, 0): "died", ("s4", 1, 0): "died", (NOTIFY_STEP, 1, 0): "died"}
     sim = Sim(flow, plan, seed=7, crash_rate=0.2)
-    ref = sim.run()
-    assert sim.crashes > 0
-    assert json.loads(sim.store.objects[ref.prefix + "done.json"])["status"] == "succeeded"
-    assert sim.published[("s2", 2, 0)] == 1 and sim.published[("s4", 2, 0)] == 1
-    assert isinstance(sim.now, datetime)
+    _check(sim, flow)
+    assert sim.crashes > 0 and sim.deaths == 3
+    # with max_attempts 1, a died turn was run again as turn 1 of the same attempt
+    assert sim.runs[("s2", 1, 1)] == 1 and sim.runs[("s4", 1, 1)] == 1
+    done = json.loads(sim.store.objects["runs/acme/f/run-1/done.json"])
+    assert done["status"] == "succeeded"
+
+
+def test_a_claim_whose_publish_failed_is_published_again_within_the_grace_period() -> None:
+    flow = _chain(1)
+    sim = Sim(flow, {}, seed=3, crash_rate=0.0)
+    original = sim.publish
+
+    def publish_once_failing(topic: str, data: bytes, attributes: Any) -> None:
+        sim.publish = original  # type: ignore[method-assign]
+        raise Crash("publish not confirmed")
+
+    sim.publish = publish_once_failing  # type: ignore[method-assign]
+    ref = RunRef("acme", "f", "run-1")
+    with contextlib.suppress(Crash):  # the start message would be redelivered; not here
+        start_run(sim.controller, StartRequest(flow, {}, "run-1"))
+    assert sim.store.read(ref.key("steps/s0/1/dispatched.json")) is not None
+    assert sim.pending == []
+    sim.now += timedelta(seconds=GRACE - 1)
+    sim.controller.sweep()
+    assert sim.pending == []  # not yet: the step may simply be slow to start
+    sim.now += timedelta(seconds=2)
+    sim.controller.sweep()
+    [(topic, _data)] = sim.pending
+    assert topic == "ms-echo"
+    _finish(sim, ref)
+
+
+def test_a_step_whose_process_died_runs_again_after_its_lease_not_its_timeout() -> None:
+    flow = _chain(1)  # timeout 180 s; lease 90 s
+    sim = Sim(flow, {("s0", 1, 0): "died"}, seed=5, crash_rate=0.0)
+    ref = RunRef("acme", "f", "run-1")
+    start_run(sim.controller, StartRequest(flow, {}, "run-1"))
+    [(topic, data)] = sim.pending
+    sim.pending.clear()
+    assert not sim.deliver(topic, data)  # the handler's process died mid-run
+    sim.now += timedelta(seconds=LEASE - 1)
+    sim.controller.sweep()
+    assert sim.pending == []  # the lease still runs: the step may be working
+    sim.now += timedelta(seconds=2)
+    sim.controller.sweep()
+    [(_topic, again)] = sim.pending
+    assert json.loads(again)["turn"] == 1 and json.loads(again)["attempt"] == 1
+    _finish(sim, ref)
+    assert sim.runs == {("s0", 1, 0): 1, ("s0", 1, 1): 1}
+
+
+def _finish(sim: Sim, ref: RunRef) -> None:
+    while sim.pending:
+        topic, data = sim.pending.pop(0)
+        sim.deliver(topic, data)
+    done = json.loads(sim.store.objects[ref.key("done.json")])
+    assert done["status"] == "succeeded"

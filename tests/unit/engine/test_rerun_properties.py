@@ -70,9 +70,6 @@ class Sim:
         return Controller(self.store, self, lambda: self.now)
 
     def publish(self, topic: str, data: bytes, attributes: Any) -> None:
-        if topic != CALLBACK_TOPIC:
-            m = parse_step(data)
-            self.published[(m.step_id, m.attempt, m.turn)] += 1
         self.pending.append((topic, data))
 
     def guarded(self, fn: Any, *args: Any) -> bool:
@@ -85,6 +82,15 @@ class Sim:
 
     def answer(self, data: bytes) -> None:
         m = parse_step(data)
+        # As the step SDK does: the first delivery of a turn takes its lease (here one that
+        # outlives the test); a duplicate, or a message published again because its turn was
+        # not seen starting in time, finds it and runs nothing. `published` counts turns run.
+        lease = {"at": self.now.isoformat(), "lease_until": (self.now + timedelta(days=30))}
+        rel = keys.turn_key(m.step_id, m.attempt, m.turn, "started")
+        body = json.dumps(lease, default=str).encode()
+        if not MemoryRunStore.create(self.store, REF.key(rel), body):
+            return
+        self.published[(m.step_id, m.attempt, m.turn)] += 1
         outcome = self.plan.get((m.step_id, m.attempt), "ok")
         if outcome == "lost":
             return

@@ -130,6 +130,27 @@ def test_a_duplicate_delivery_runs_nothing_and_resends_the_stored_callback(
     assert json.loads(sent[0][1])["output"]["rows"] == 2
 
 
+def test_a_callback_whose_publish_failed_is_resent_by_the_redelivery(services: Services) -> None:
+    calls: list[int] = []
+
+    def counting(ctx: StepContext, cfg: Cfg) -> Any:
+        calls.append(1)
+        return {"rows": cfg.rows}
+
+    kind = StepKind("ms-test", Cfg, counting)
+    data = encode(_msg({"rows": 2}))
+    down = RecordingBus(UpstreamUnavailableError("publish: not confirmed"))
+    failing = Services(services.settings, run_store=services.run_store, bus=down)
+    with pytest.raises(UpstreamUnavailableError):
+        handle_step_message(data, failing, "ms-test", lambda t: kind)  # Pub/Sub redelivers
+    up = RecordingBus()
+    working = Services(services.settings, run_store=services.run_store, bus=up)
+    again = handle_step_message(data, working, "ms-test", lambda t: kind)
+    assert calls == [1]  # the handler ran once; the stored callback is re-sent
+    assert again is not None and again.output == {"rows": 2}
+    assert [json.loads(p.data)["output"] for p in up.published] == [{"rows": 2}]
+
+
 def test_a_duplicate_while_the_first_delivery_runs_is_ignored(
     services: Services, bus: RecordingBus
 ) -> None:

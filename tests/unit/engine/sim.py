@@ -1,0 +1,176 @@
+"""A deterministic simulator of a deployment: the real controller and the real step SDK over one
+in-memory run store, an adversarial bus, crashing processes and a fake clock.
+
+Messages are delivered in random order, some twice, some held back and redelivered later. Any
+store create and any publish may fail (the process dies there: a controller loses its cache, a
+step function dies holding its lease) and the message being handled is redelivered, as Pub/Sub
+does when a function fails. Handlers succeed, fail (retryably or not) or die mid-run, per plan.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from mhi.adapters.local.memory_run_store import MemoryRunStore
+from mhi.config import Settings
+from mhi.constants import CALLBACK_TOPIC, NOTIFY_STEP
+from mhi.errors import StepExecutionError, UpstreamUnavailableError
+from mhi.model.flow import FlowDefinition
+from mhi.model.keys import RunRef
+from mhi.model.messages import parse_callback, parse_step
+from mhi.runtime.controller import Controller
+from mhi.runtime.start import StartRequest, start_run
+from mhi.services import Services
+from mhi.steps.sdk import StepContext, StepKind, handle_step_message
+from tests.unit.engine.helpers import T0
+
+GRACE, LEASE = 30.0, 90.0
+
+
+class Crash(Exception):
+    """A process died between two of its operations."""
+
+
+class Died(BaseException):
+    """A step function's process died while its handler ran (no callback, no more beats)."""
+
+
+class CrashingStore(MemoryRunStore):
+    """Dies before a create with some probability (so between any two writes)."""
+
+    def __init__(self, rng: random.Random, rate: float) -> None:
+        super().__init__()
+        self.rng, self.rate, self.armed = rng, rate, False
+
+    def create(self, key: str, data: bytes) -> bool:
+        if self.armed and self.rng.random() < self.rate:
+            raise Crash(key)
+        return super().create(key, data)
+
+
+class AnyConfig(BaseModel):
+    """Every simulated step type takes any config."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class _Clock:
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+
+    def now(self) -> datetime:
+        return self.sim.now
+
+
+class Sim:
+    """Runs one flow to its end; `runs` counts handler executions per (step, attempt, turn)."""
+
+    def __init__(
+        self,
+        flow: FlowDefinition,
+        plan: dict[tuple[str, int, int], str],
+        seed: int,
+        crash_rate: float,
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.flow, self.plan = flow, plan
+        self.now: datetime = T0
+        self.store = CrashingStore(random.Random(seed + 1), crash_rate)
+        self.pending: list[tuple[str, bytes]] = []
+        self.delayed: list[tuple[str, bytes]] = []
+        self.runs: Counter[tuple[str, int, int]] = Counter()
+        self.crashes = self.deaths = self.sends = 0
+        settings = Settings(lease_seconds=LEASE, heartbeat_seconds=3600.0)
+        self.services = Services(settings, run_store=self.store, bus=self, clock=_Clock(self))
+        self.kind = StepKind("sim", AnyConfig, self._handler)
+        self.controller = self._controller()
+
+    def _controller(self) -> Controller:
+        return Controller(self.store, self, lambda: self.now, dispatch_grace_seconds=GRACE)
+
+    # ---- the ports the simulated processes use ------------------------------------------
+
+    def publish(self, topic: str, data: bytes, attributes: Any) -> None:
+        """The bus: a publish may fail (the publisher dies before it is confirmed)."""
+        if self.store.armed and self.rng.random() < self.store.rate / 2:
+            raise Crash(f"publish to {topic}")
+        self.pending.append((topic, data))
+
+    def _handler(self, ctx: StepContext, config: AnyConfig) -> dict[str, Any]:
+        m = ctx.message
+        key = (m.step_id, m.attempt, m.turn)
+        self.runs[key] += 1
+        outcome = self.plan.get(key, "ok")
+        if outcome == "died":
+            self.deaths += 1
+            raise Died(m.step_id)
+        if outcome == "retryable":
+            raise UpstreamUnavailableError("the source is down")
+        if outcome == "fatal":
+            raise StepExecutionError("bad data")
+        # A side effect made idempotent the way real steps do it: claim, then send. A turn run
+        # again after its process died finds the claim and does not send twice.
+        if m.step_id == NOTIFY_STEP and ctx.claim("sent", {"turn": m.turn}) == {"turn": m.turn}:
+            self.sends += 1
+        return {"by": m.step_id}
+
+    # ---- driving --------------------------------------------------------------------------
+
+    def guarded(self, fn: Any, *args: Any) -> bool:
+        """Run one process's work; a death loses its memory and keeps its message pending."""
+        try:
+            fn(*args)
+            return True
+        except (Crash, Died):
+            self.crashes += 1
+            self.controller = self._controller()  # a new instance: empty cache
+            return False
+
+    def _step(self, data: bytes) -> None:
+        handle_step_message(data, self.services, None, lambda _type: self.kind)
+
+    def deliver(self, topic: str, data: bytes) -> bool:
+        if topic != CALLBACK_TOPIC:
+            parse_step(data)  # the simulator itself only publishes valid messages
+            return self.guarded(self._step, data)
+        return self.guarded(self.controller.on_callback, parse_callback(data))
+
+    def run(self, max_messages: int = 30_000) -> RunRef:
+        """Start the run and deliver until it is done and closed; fail if it never is."""
+        request = StartRequest(self.flow, {}, "run-1")
+        self.store.armed = True
+        while not self.guarded(start_run, self.controller, request):
+            pass  # the start message is redelivered until it goes through
+        ref = RunRef(self.flow.account, self.flow.flow_id, "run-1")
+        for _ in range(max_messages):
+            if self.pending:
+                self._one_message()
+            elif self._closed(ref) and not self.delayed:
+                return ref
+            else:
+                # Time moves on in steps no longer than a precise timer's slack.
+                self.now += timedelta(seconds=self.rng.choice([1, 5, 10]))
+                self.pending += self.delayed
+                self.delayed = []
+                self.guarded(self.controller.sweep)
+        raise AssertionError("the run never finished")
+
+    def _closed(self, ref: RunRef) -> bool:
+        done = self.store.objects.get(ref.prefix + "done.json")
+        return done is not None and ref.active_key not in self.store.objects
+
+    def _one_message(self) -> None:
+        i = self.rng.randrange(len(self.pending))
+        roll = self.rng.random()
+        if roll < 0.1:
+            self.delayed.append(self.pending.pop(i))  # held back, redelivered later
+            return
+        topic, data = self.pending[i]
+        done = self.deliver(topic, data)
+        if done and roll > 0.2:  # 10% of deliveries are duplicated (kept for another delivery)
+            self.pending.pop(i)
