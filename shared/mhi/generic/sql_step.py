@@ -14,7 +14,13 @@ from mhi.errors import OrchestratorError, StepExecutionError
 from mhi.generic.relations import frame_records
 from mhi.generic.sql_config import SqlConfig, check_params
 from mhi.generic.sql_files import read_sql_file
-from mhi.generic.sql_text import SqlTextError, leading_keyword, returns_rows, strip_statement
+from mhi.generic.sql_text import (
+    SqlTextError,
+    leading_keyword,
+    returns_rows,
+    strip_statement,
+    with_limit,
+)
 from mhi.steps.sdk import StepContext, StepKind
 
 
@@ -44,14 +50,10 @@ def _failed(ctx: StepContext, config: SqlConfig, error: OrchestratorError) -> Or
     return StepExecutionError(f"{_what(config)} failed in the {dialect} warehouse: {error}")
 
 
-def _limited(sql: str, max_rows: int) -> str:
-    """Wrap a query so the warehouse stops after `max_rows + 1` rows (to tell "too many")."""
-    return f"SELECT * FROM (\n{sql}\n) AS _result LIMIT {max_rows + 1}"
-
-
 def _result(ctx: StepContext, config: SqlConfig, sql: str) -> dict[str, Any]:
     query = returns_rows(sql)
-    text = _limited(sql, config.max_rows) if query else sql
+    # max_rows + 1: enough to tell "too many" without fetching every row.
+    text = with_limit(sql, config.max_rows + 1) if query else sql
     try:
         frame = ctx.services.warehouse.query(ctx.account, text, config.params)
     except OrchestratorError as e:

@@ -134,6 +134,31 @@ def leading_keyword(sql: str) -> str:
     return ""
 
 
+def top_level_words(sql: str) -> set[str]:
+    """Return the lower-case words of a statement outside quotes, comments and parentheses."""
+    words: set[str] = set()
+    depth = 0
+    for kind, text in segments(sql):
+        if kind != "code":
+            continue
+        for token in re.findall(r"[A-Za-z_]+|[()]", text):
+            if token == "(":
+                depth += 1
+            elif token == ")":
+                depth = max(0, depth - 1)
+            elif depth == 0:
+                words.add(token.lower())
+    return words
+
+
+def with_limit(sql: str, rows: int) -> str:
+    """Return a query that stops after `rows` rows: its own LIMIT (or OFFSET) is kept as is,
+    otherwise one is appended at the top level (after its ORDER BY, so the order holds)."""
+    if top_level_words(sql) & {"limit", "offset"}:
+        return sql
+    return f"{sql}\nLIMIT {rows}"
+
+
 def returns_rows(sql: str) -> bool:
     """Whether the statement is a query (its result is rows), not DDL, DML or a script."""
     return leading_keyword(sql) in QUERY_KEYWORDS

@@ -223,7 +223,7 @@ def _mapped(config: TransformConfig, source: str, compiler: ExpressionSql) -> st
     return f"SELECT {select} FROM {source} AS _s{where}"
 
 
-def _finish(config: TransformConfig, dialect: Dialect) -> str:
+def _finish(config: TransformConfig, dialect: Dialect, cap: int | None) -> str:
     parts = []
     if config.order_by:
         items = [
@@ -231,21 +231,26 @@ def _finish(config: TransformConfig, dialect: Dialect) -> str:
             for o in config.order_by
         ]
         parts.append("ORDER BY " + ", ".join(items))
-    if config.limit is not None:
-        parts.append(f"LIMIT {int(config.limit)}")
+    limits = [n for n in (config.limit, cap) if n is not None]
+    if limits:
+        parts.append(f"LIMIT {int(min(limits))}")
     return (" " + " ".join(parts)) if parts else ""
 
 
-def transform_sql(config: TransformConfig, source: str, compiler: ExpressionSql) -> str:
-    """Return the statement computing the transform's result from `source` (a FROM item)."""
+def transform_sql(
+    config: TransformConfig, source: str, compiler: ExpressionSql, cap: int | None = None
+) -> str:
+    """Return the statement computing the transform's result from `source` (a FROM item),
+    at most `cap` rows besides the config's own limit."""
     d = compiler.dialect
     mapped = _mapped(config, source, compiler)
     distinct = "DISTINCT " if config.distinct else ""
     if not (config.aggregates or config.group_by):
         if distinct:
             mapped = f"SELECT DISTINCT * FROM ({mapped}) AS _m"
-        return mapped + _finish(config, d)
+        return mapped + _finish(config, d, cap)
     groups = [d.quote(g) for g in config.group_by]
     items = groups + [aggregate_sql(n, t, d) for n, t in config.aggregates.items()]
     group = f" GROUP BY {', '.join(groups)}" if groups else ""
-    return f"SELECT {distinct}{', '.join(items)} FROM ({mapped}) AS _m{group}" + _finish(config, d)
+    select = f"SELECT {distinct}{', '.join(items)} FROM ({mapped}) AS _m{group}"
+    return select + _finish(config, d, cap)

@@ -49,11 +49,11 @@ def _over_table(ctx: StepContext, config: TransformConfig, table: str) -> dict[s
     relation = TableRelation(wh, ctx.account, table).require()
     bound = Bound()
     compiler = ExpressionSql(relation.dialect, bound, expression_context(ctx))
-    sql = transform_sql(config, relation.source, compiler)
+    # An output stops at max_rows + 1 rows, so "too many" is told without fetching them all.
+    cap = None if config.table is not None else config.max_rows + 1
+    sql = transform_sql(config, relation.source, compiler, cap)
     try:
         if config.table is None:
-            if config.limit is None or config.limit > config.max_rows:
-                sql = f"SELECT * FROM ({sql}) AS _t LIMIT {config.max_rows + 1}"
             return _output(ctx, config, frame_records(relation.query(sql, bound.values)), table)
         rows = wh.materialize(
             ctx.account, config.table, sql, bound.values, mode=config.mode, keys=config.keys

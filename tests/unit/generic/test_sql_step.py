@@ -99,6 +99,14 @@ def test_a_query_writes_its_table_in_each_mode(wh: Any, services: Services) -> N
     assert table.set_index(["hotel", "year"]).loc[("City", 2016), "revenue"] == 150.0
 
 
+def test_the_query_order_and_its_own_limit_hold(wh: Any, services: Services) -> None:
+    sql = "SELECT adr FROM raw.bookings ORDER BY adr DESC"
+    out = call(SQL, {"sql": sql, "max_rows": 5}, services)
+    assert [r["adr"] for r in out["records"]] == [100.0, 90.0, 80.0, 70.0, 50.0]
+    out = call(SQL, {"sql": sql + " LIMIT 2", "max_rows": 2}, services)
+    assert [r["adr"] for r in out["records"]] == [100.0, 90.0]
+
+
 def test_too_many_rows_for_an_output_is_an_error_that_says_what_to_do(
     wh: Any, services: Services
 ) -> None:

@@ -11,6 +11,7 @@ from mhi.generic.sql_text import (
     returns_rows,
     strip_statement,
     to_dollar,
+    with_limit,
 )
 
 
@@ -78,3 +79,22 @@ def test_the_leading_keyword_says_whether_rows_come_back(
 ) -> None:
     assert leading_keyword(sql) == keyword
     assert returns_rows(sql) is rows
+
+
+@pytest.mark.parametrize(
+    ("sql", "limited"),
+    [
+        ("SELECT a FROM t ORDER BY a DESC", "SELECT a FROM t ORDER BY a DESC\nLIMIT 11"),
+        (
+            "SELECT * FROM (SELECT a FROM t LIMIT 5) AS s",
+            "SELECT * FROM (SELECT a FROM t LIMIT 5) AS s\nLIMIT 11",
+        ),
+        ("SELECT a FROM t ORDER BY a LIMIT 3", "SELECT a FROM t ORDER BY a LIMIT 3"),
+        ("SELECT a FROM t LIMIT @n OFFSET 2", "SELECT a FROM t LIMIT @n OFFSET 2"),
+        ("SELECT 'limit' AS w -- limit", "SELECT 'limit' AS w -- limit\nLIMIT 11"),
+    ],
+)
+def test_a_limit_is_appended_at_the_top_level_unless_the_query_has_one(
+    sql: str, limited: str
+) -> None:
+    assert with_limit(sql, 11) == limited
