@@ -88,7 +88,8 @@ def _build(ctx: StepContext, config: HttpRequestConfig, creds: Credentials | Non
         headers["Idempotency-Key"] = hashlib.sha256(seed.encode()).hexdigest()[:32]
     if creds is not None:
         headers.update(creds.headers())
-    return Call(config.method, config.url, dict(config.query), headers, body)
+    query = {k: v for k, v in config.query.items() if v is not None}  # null: left out
+    return Call(config.method, config.url, query, headers, body)
 
 
 def _check_answer(

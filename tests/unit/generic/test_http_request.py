@@ -133,7 +133,7 @@ def test_bad_configs_say_what_is_wrong(config: dict[str, Any], problem: str) -> 
 def test_get_returns_the_selected_part_of_the_json(api: Api, kind: Any, services: Services) -> None:
     config = {
         "url": api.url + "/v1/report",
-        "query": {"day": "2017-08-01", "hotel": ["City Hotel", "Resort Hotel"]},
+        "query": {"day": "2017-08-01", "hotel": ["City Hotel", "Resort Hotel"], "to": None},
         "headers": {"X-Source": "mhi"},
         "select": "data.items.1",
     }
@@ -149,6 +149,7 @@ def test_get_returns_the_selected_part_of_the_json(api: Api, kind: Any, services
     }
     [seen] = api.requests
     assert (seen.query["day"], seen.header("X-Source")) == ("2017-08-01", "mhi")
+    assert "to" not in seen.query
     with pytest.raises(StepExecutionError, match=r"select 'data\.nope': data has no 'nope'"):
         call(kind, {**config, "select": "data.nope"}, services)
 
