@@ -96,7 +96,8 @@ class HttpRequestConfig(GenericConfig):
         "not Authorization when auth is set)",
     )
     query: dict[str, Scalar | list[Scalar]] = Field(
-        default_factory=dict, description="query string parameters (a list repeats the name)"
+        default_factory=dict,
+        description="query string parameters (a list repeats the name, null leaves it out)",
     )
     body: Any = Field(
         default=None, description="JSON body (any JSON value, templates allowed); null: none"
