@@ -34,7 +34,8 @@ class SqlConfig(GenericConfig):
         default=None,
         description="the statement, in the warehouse's SQL (DuckDB locally, BigQuery in "
         "production); tables are named <layer>.<name> (raw.hotel_bookings), values are @name "
-        "parameters bound from params, never pasted into the text",
+        "parameters bound from params (a {{ }} template here would be pasted into the text: "
+        "put templates in params)",
     )
     sql_file: str | None = Field(
         default=None,
