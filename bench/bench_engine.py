@@ -1,7 +1,9 @@
 """Orchestration overhead of the embedded runtime, per step, with no-op steps.
 
-Prints wall time per step and run-store operations per step for a 100- and a 1,000-step chain,
-a 1,000-wide fan-out (one root, 1,000 parallel steps, one join) and a random 1,000-step DAG.
+Prints wall time per step and run-store operations per step (a step transition: one step run
+from dispatch to result) for a 100- and a 1,000-step chain, a 1,000-wide fan-out (one root,
+1,000 parallel steps, one join) and a random 1,000-step DAG, and what those operations would
+cost on Cloud Storage per 1,000 transitions at the list prices printed.
 Run from the repository root:  .venv/bin/python bench/bench_engine.py [--repeat N] [--dir DIR]
 
 The run store is a folder under DIR (default: the system temp folder). Most of a step's cost is
@@ -78,6 +80,17 @@ def measure(
         }
 
 
+# Cloud Storage list prices (Standard storage, per 1,000 operations): Class A covers object
+# creates and listings, Class B object reads. Pub/Sub and function time are not included.
+CLASS_A_PER_1000 = 0.005
+CLASS_B_PER_1000 = 0.0004
+
+
+def cost_per_1000(r: dict[str, float]) -> float:
+    """Dollars of store operations per 1,000 step transitions."""
+    return (r["creates"] + r["lists"]) * CLASS_A_PER_1000 + r["reads"] * CLASS_B_PER_1000
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -103,6 +116,7 @@ def main() -> int:
         "reads",
         "lists",
         "listed",
+        "$/1000",
     ]
     print(
         "".join(f"{h:>9}" if i else f"{h:<16}" for i, h in enumerate(header)),
@@ -117,12 +131,17 @@ def main() -> int:
             f"{name:<16}{int(med['steps']):>6}{med['ms_per_step']:>9.3f}{med['cpu_ms_per_step']:>8.3f}"
             f"{med['wall_s']:>8.2f}"
             f"{med['creates']:>9.2f}{med['reads']:>7.2f}{med['lists']:>7.2f}{med['listed']:>8.2f}"
+            f"{cost_per_1000(med):>9.4f}"
         )
     c100, c1000 = results["chain-100"], results["chain-1000"]
 
     def ops(r: dict[str, float]) -> float:
         return r["creates"] + r["reads"] + r["lists"]
 
+    print(
+        f"\ncost: Class A (creates, lists) ${CLASS_A_PER_1000}/1000, Class B (reads) "
+        f"${CLASS_B_PER_1000}/1000 (Cloud Storage Standard list prices); store operations only"
+    )
     ratio = c1000["ms_per_step"] / c100["ms_per_step"]
     print(
         f"\nchain-1000 / chain-100, per step: time x{ratio:.2f}, "

@@ -147,6 +147,7 @@ class Reruns:
             step.spec = step.spec.model_copy(update={"config": config})
         state.done = state.cancel = None
         state.progress = {}
+        state.counted = {}
 
     def localize(self, step: StepState, key: keys.ObjectKey, body: Mapping[str, Any]) -> int:
         """The attempt number of an attempt object within its step's generation; 0 when the

@@ -120,6 +120,9 @@ class CallbackMessage(_Message):
     metrics: JsonDict = Field(default_factory=dict)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # True when the step function stored this outcome itself (`mhi.model.outcomes`): the
+    # controller folds it as that record instead of writing one.
+    recorded: bool = False
 
 
 class SweepMessage(_Message):

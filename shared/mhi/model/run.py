@@ -142,6 +142,7 @@ class RunState:
         self.done: dict[str, Any] | None = None
         self.cancel: dict[str, Any] | None = None
         self.progress: dict[str, int] = {}
+        self.counted: dict[str, set[str]] = {}  # group -> members whose claims were folded
         self.notify: StepState | None = None
         self.reruns = Reruns()  # reruns and pauses (mhi.model.generations)
         self.logical_time: str | None = None  # the schedule slot a run is for (ISO 8601)
@@ -179,6 +180,8 @@ class RunState:
             self.cancel = self.cancel or dict(body)
         elif parsed.kind == "progress" and parsed.group is not None and parsed.count is not None:
             self.progress[parsed.group] = max(self.progress.get(parsed.group, 0), parsed.count)
+            if isinstance(body.get("member"), str):
+                self.counted.setdefault(parsed.group, set()).add(body["member"])
         elif parsed.kind == "skipped" and parsed.step is not None:
             self._apply_skipped(parsed.step, body)
         elif parsed.step is not None and parsed.attempt is not None:

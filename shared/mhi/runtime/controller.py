@@ -26,11 +26,17 @@ from mhi.errors import InvalidMessageError, UnknownRunError
 from mhi.model import keys
 from mhi.model.keys import RunRef
 from mhi.model.messages import CallbackMessage, CallbackStatus, StepMessage, encode
+from mhi.model.outcomes import outcome_record
 from mhi.model.run import RunState, StepState
 from mhi.ports import MessageBus, RunStore
 from mhi.runtime.logs import bind
 from mhi.runtime.progress import Progress
-from mhi.runtime.records import record_dead_letter, record_finish, step_digest
+from mhi.runtime.records import (
+    record_dead_letter,
+    record_finish,
+    starts_attempts,
+    step_digest,
+)
 from mhi.runtime.run_cache import CachedRun, RunCache
 
 logger = logging.getLogger(__name__)
@@ -172,18 +178,15 @@ class Controller:
 
     def _check(self, cached: CachedRun, action: CheckStep, now: datetime) -> None:
         """Re-list a step whose turn was not seen starting or renewing its lease. A turn that
-        finished but whose callback never arrived left its report: record it from there."""
+        ended but whose callback never arrived left its outcome record: it is folded now."""
         state = cached.state
-        self.cache.refresh_step(cached, action.step_id)
-        number = state.reruns.absolute(action.step_id, action.attempt)
-        rel = keys.turn_key(action.step_id, number, action.turn, "reported")
-        report = self.cache.read_json(cached.ref.key(rel))
         step = state.step(action.step_id)
-        if report is not None and step is not None:
-            callback = CallbackMessage.model_validate(report)
-            if self._is_news(cached, step, callback):
-                logger.warning("step %s: its lost callback was recovered", action.step_id)
-                self._record(cached, step, callback)
+        was_terminal = step is not None and state.is_terminal(step)
+        self.cache.refresh_step(cached, action.step_id)
+        if step is not None and not was_terminal and state.is_terminal(step):
+            logger.warning("step %s: its lost callback was recovered", step.id)
+            if step.id != NOTIFY_STEP:
+                self.progress.count_finished(cached, step)
         state.note_checked(action.step_id, action.attempt, action.turn, now)
 
     def _finish(self, cached: CachedRun, action: FinishRun, now: datetime) -> None:
@@ -219,10 +222,16 @@ class Controller:
             return self._advance(cached)
 
     def _advance(self, cached: CachedRun) -> datetime | None:
+        checked = False
         for _ in range(100_000):
             decision = decide(cached.state, self.now())
             if not decision.actions:
                 return decision.wake_at
+            if not checked and starts_attempts(decision.actions):
+                # A pause (or rerun) written since this state was folded holds new attempts back.
+                checked = True
+                self.cache.refresh(cached, keys.CONTROL_PREFIX)
+                continue
             for action in decision.actions:
                 self._execute(cached, action)
         raise RuntimeError(f"run {cached.ref.run_id}: decide did not settle")  # a bug, never input
@@ -298,30 +307,22 @@ class Controller:
         )
 
     def _record(self, cached: CachedRun, step: StepState, cb: CallbackMessage) -> None:
-        now = self.now()
-        if cb.status == CallbackStatus.WAITING:
-            poll_at = now.timestamp() + cb.poll_after_seconds
-            body = {
-                "at": now.isoformat(),
-                "continuation": cb.continuation,
-                "poll_at": datetime.fromtimestamp(poll_at, now.tzinfo).isoformat(),
-            }
-            if not self.cache.create(cached, keys.wait_key(step.id, cb.attempt, cb.turn), body):
+        state = cached.state
+        was_terminal = state.is_terminal(step)
+        if cb.status != CallbackStatus.WAITING:
+            level = logging.INFO if cb.status == CallbackStatus.SUCCEEDED else logging.WARNING
+            logger.log(level, "step %s attempt %d %s", step.id, cb.attempt, cb.status.value)
+        if cb.recorded and cb.finished_at is not None:
+            # The step function stored this outcome before it reported: fold it, write nothing.
+            rel, body = outcome_record(cb, cb.finished_at)
+            state.apply(rel, body)
+            cached.known.add(cached.ref.key(rel))
+        else:
+            rel, body = outcome_record(cb, self.now())
+            if not self.cache.create(cached, rel, body):
                 self.cache.refresh_step(cached, step.id)
-            return
-        body = {
-            "status": cb.status.value,
-            "output": cb.output,
-            "error": cb.error.model_dump() if cb.error else None,
-            "at": now.isoformat(),
-            "started_at": cb.started_at.isoformat() if cb.started_at else None,
-            "finished_at": cb.finished_at.isoformat() if cb.finished_at else None,
-            "metrics": cb.metrics,
-            "source": "callback",
-        }
-        level = logging.INFO if cb.status == CallbackStatus.SUCCEEDED else logging.WARNING
-        logger.log(level, "step %s attempt %d %s", step.id, cb.attempt, cb.status.value)
-        self._terminal_write(cached, step, keys.result_key(step.id, cb.attempt), body)
+        if not was_terminal and state.is_terminal(step) and step.id != NOTIFY_STEP:
+            self.progress.count_finished(cached, step)
 
     def state(self, ref: RunRef, *, refresh: bool = True) -> RunState:
         """Return the run's state (re-listed from the store unless `refresh` is False)."""

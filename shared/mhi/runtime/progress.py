@@ -34,23 +34,25 @@ class Progress:
         """
         state = cached.state
         if step.parent is not None:
-            self._claim(cached, step.parent)
+            self._claim(cached, step.parent, step.id)
             return
         dependents = state.dependents[step.id]
         if not dependents:
-            self._claim(cached, RUN_GROUP)
+            self._claim(cached, RUN_GROUP, step.id)
         for dependent in dependents:
             if len(state.steps[dependent].spec.depends_on) > 1:
-                self._claim(cached, join_group(dependent))
+                self._claim(cached, join_group(dependent), step.id)
 
-    def _claim(self, cached: CachedRun, group: str) -> None:
-        """Count one more finished member of `group`; the last one re-lists the group.
+    def _claim(self, cached: CachedRun, group: str, member: str) -> None:
+        """Count `member` once in `group`; whoever claims the last slot re-lists the group.
 
-        A group of one needs no claim: whoever made its one member terminal is its last member.
+        Any instance that sees a member end may count it (two may process the same report): a
+        slot names its member, and a walker that meets its member's slot stops, so no member is
+        counted twice. A group of one needs no claim: its one member's end completes it.
         """
         state = cached.state
         size = state.group_size(group)
-        if size is None:
+        if size is None or member in state.counted.get(group, ()):
             return
         if size == 1:
             self._refresh_group(cached, group)
@@ -58,12 +60,18 @@ class Progress:
         count = state.progress.get(group, 0) + 1
         while count <= size:
             rel = keys.progress_key(group, count, state.reruns.generation)
-            if self.cache.create(cached, rel, {"at": self.now().isoformat()}):
+            body = {"at": self.now().isoformat(), "member": member}
+            if self.cache.create(cached, rel, body):
                 if count == size:
                     self._refresh_group(cached, group)
                 return
+            taken = self.cache.read_json(cached.ref.key(rel))
+            if taken is not None:
+                state.apply(rel, taken)
             cached.known.add(cached.ref.key(rel))
-            state.progress[group] = count
+            if member in state.counted.get(group, ()):
+                return  # counted by another instance
+            state.progress[group] = max(state.progress.get(group, 0), count)
             count += 1
 
     def _refresh_group(self, cached: CachedRun, group: str) -> None:

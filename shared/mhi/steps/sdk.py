@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -32,6 +32,7 @@ from mhi.model.messages import (
     encode,
     parse_step,
 )
+from mhi.model.outcomes import callback_of, outcome_record
 from mhi.model.problems import format_validation_error
 from mhi.services import Services
 from mhi.steps.lease import Lease
@@ -261,36 +262,46 @@ def _success(
     )
 
 
-def _turn_key(message: StepMessage, event: Literal["started", "reported"]) -> str:
-    return keys.run_prefix(message.account, message.flow_id, message.run_id) + keys.turn_key(
-        message.step_id, message.attempt, message.turn, event
-    )
-
-
 def _republish(message: StepMessage, services: Services) -> CallbackMessage | None:
-    """A duplicate delivery: send the stored callback again if the first delivery stored one
-    (its publish failed); otherwise the first delivery is still running, or died and its lease
-    lapses (the controller then runs the turn again)."""
-    from mhi.model.messages import parse_callback
-
-    stored = services.run_store.read(_turn_key(message, "reported"))
-    if stored is None:
-        logger.info(
-            "duplicate delivery of step %s attempt %d turn %d ignored",
-            message.step_id,
-            message.attempt,
-            message.turn,
-        )
-        return None
-    callback = parse_callback(stored)
+    """A duplicate delivery: if the first delivery stored this turn's outcome (its publish may
+    have failed), send its callback again; otherwise the first delivery is still running, or
+    died and its lease lapses (the controller then runs the turn again)."""
+    store = services.run_store
+    prefix = keys.run_prefix(message.account, message.flow_id, message.run_id)
+    for rel, waiting in (
+        (keys.result_key(message.step_id, message.attempt), False),
+        (keys.wait_key(message.step_id, message.attempt, message.turn), True),
+    ):
+        raw = store.read(prefix + rel)
+        body = json.loads(raw) if raw is not None else None
+        if body is not None and (waiting or body.get("turn", message.turn) == message.turn):
+            callback = callback_of(message, body, waiting)
+            logger.info(
+                "duplicate delivery of step %s attempt %d turn %d: callback sent again",
+                message.step_id,
+                message.attempt,
+                message.turn,
+            )
+            services.bus.publish(
+                message.callback_topic, encode(callback), callback_attributes(callback)
+            )
+            return callback
     logger.info(
-        "duplicate delivery of step %s attempt %d turn %d: callback sent again",
+        "duplicate delivery of step %s attempt %d turn %d ignored",
         message.step_id,
         message.attempt,
         message.turn,
     )
-    services.bus.publish(message.callback_topic, stored, callback_attributes(callback))
-    return callback
+    return None
+
+
+def _record(callback: CallbackMessage, message: StepMessage, services: Services) -> CallbackMessage:
+    """Store the turn's outcome before its callback is published; say so in the callback."""
+    at = callback.finished_at or services.clock.now()
+    rel, body = outcome_record(callback, at)
+    prefix = keys.run_prefix(message.account, message.flow_id, message.run_id)
+    created = services.run_store.create(prefix + rel, json.dumps(body, default=str).encode())
+    return callback.model_copy(update={"recorded": created, "finished_at": at})
 
 
 def handle_step_message(
@@ -331,11 +342,10 @@ def handle_step_message(
         return _republish(message, services)
     with lease:
         callback = run_step(message, kind, services)
-    data = encode(callback)
     # Stored before it is published: if the publish fails, or this process dies before it, the
-    # redelivery finds the report and re-sends it instead of losing it (or running again).
-    services.run_store.create(_turn_key(message, "reported"), data)
-    services.bus.publish(message.callback_topic, data, callback_attributes(callback))
+    # redelivery (or the controller's next look at the step) finds it instead of losing it.
+    callback = _record(callback, message, services)
+    services.bus.publish(message.callback_topic, encode(callback), callback_attributes(callback))
     return callback
 
 
