@@ -130,7 +130,8 @@ def _quality(ctx: StepContext, config: QualityConfig) -> dict[str, Any]:
         relation = TableRelation(ctx.services.warehouse, ctx.account, config.source).require()
         return _report(ctx, config, relation, _run_checks(ctx, config, relation))
     assert config.records is not None  # the config model requires one of them
-    with RecordsRelation(config.records) as records:
+    used = [col for c in config.checks for col in [*c.columns, c.column] if col]
+    with RecordsRelation(config.records, expected=used) as records:
         return _report(ctx, config, records, _run_checks(ctx, config, records))
 
 

@@ -66,11 +66,17 @@ class TableRelation:
 class RecordsRelation:
     """A small list of JSON objects in an in-memory DuckDB (one connection per relation)."""
 
-    def __init__(self, records: Sequence[Mapping[str, Any]], label: str = "records") -> None:
+    def __init__(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        label: str = "records",
+        expected: Sequence[str] = (),
+    ) -> None:
+        """`expected`: the columns a step reads; no records still have them (all null)."""
         import duckdb
 
         self.records = records
-        self.columns = _columns(records)
+        self.columns = _columns(records) or list(dict.fromkeys(expected))
         self.table = records_table(records, self.columns)
         self.dialect = dialect("duckdb")
         self.source = RECORDS
@@ -131,6 +137,8 @@ def records_table(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) 
 
     if not columns:  # DuckDB cannot hold a table without columns: one that is never read
         return pa.table({"_no_columns": pa.array([], pa.int8())})
+    if not records:  # null-typed columns compare and cast like any type
+        return pa.table({name: pa.array([], pa.null()) for name in columns})
     data = {}
     for name in columns:
         try:

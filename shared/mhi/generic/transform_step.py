@@ -67,6 +67,8 @@ def _over_table(ctx: StepContext, config: TransformConfig, table: str) -> dict[s
 def _over_records(
     ctx: StepContext, config: TransformConfig, records: list[dict[str, Any]]
 ) -> dict[str, Any]:
+    if not records:
+        return _no_records(config)
     with RecordsRelation(records) as relation:
         bound = Bound()
         compiler = ExpressionSql(relation.dialect, bound, expression_context(ctx), relation.columns)
@@ -81,6 +83,14 @@ def _over_records(
             ctx.account, config.table, frame, mode=config.mode, keys=config.keys
         )
     return {"source": relation.label, "table": config.table, "mode": config.mode, "rows": rows}
+
+
+def _no_records(config: TransformConfig) -> dict[str, Any]:
+    """No rows in, none out: nothing is written (there are no columns to write either)."""
+    out: dict[str, Any] = {"source": "records (0 rows)", "rows": 0}
+    if config.table is not None:
+        return {**out, "table": config.table, "mode": config.mode, "note": "nothing written"}
+    return {**out, "columns": config.output_columns() or [], "records": []}
 
 
 def _transform(ctx: StepContext, config: TransformConfig) -> dict[str, Any]:

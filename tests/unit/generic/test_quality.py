@@ -227,3 +227,21 @@ def test_misconfigured_sources_are_clear_errors(table: str, services: Services) 
             {"source": table, "checks": [{"check": "not_null", "columns": ["nope"]}]},
             services,
         )
+
+
+def test_no_records_still_check_their_columns(services: Services) -> None:
+    checks = [
+        _warn({"check": "row_count", "min": 1}),
+        {"check": "not_null", "columns": ["hotel"]},
+        {"check": "unique", "columns": ["hotel", "month"]},
+        {"check": "range", "column": "revenue", "min": 0},
+        {"check": "accepted_values", "column": "hotel", "values": ["City"]},
+    ]
+    out = call(DATA_QUALITY, {"records": [], "checks": checks}, services)
+    assert {k: v[0] for k, v in _results(out).items()} == {
+        "row_count": "warn",
+        "not_null(hotel)": "pass",
+        "unique(hotel, month)": "pass",
+        "range(revenue)": "pass",
+        "accepted_values(hotel)": "pass",
+    }

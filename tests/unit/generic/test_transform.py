@@ -250,4 +250,8 @@ def test_records_that_are_not_a_table_are_refused(services: Services) -> None:
         call(TRANSFORM, {"records": [{"a": 1}, {"a": "x"}]}, services)
     with pytest.raises(StepExecutionError, match="not column names: 'a b'"):
         call(TRANSFORM, {"records": [{"a b": 1}]}, services)
-    assert call(TRANSFORM, {"records": []}, services)["rows"] == 0
+    empty = call(TRANSFORM, {"records": [], "columns": {"a": "b"}}, services)
+    assert (empty["rows"], empty["columns"], empty["records"]) == (0, ["a"], [])
+    to_table = call(TRANSFORM, {"records": [], "table": "model.t"}, services)
+    assert to_table["note"] == "nothing written"
+    assert not services.warehouse.exists("acme", "model.t")
