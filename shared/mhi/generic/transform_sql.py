@@ -191,7 +191,12 @@ def column_sql(name: str, spec: ColumnSpec, compiler: ExpressionSql, lenient: bo
         value = expression_sql(spec.expr, compiler, f"columns.{name}.expr")
     else:
         source = spec.from_ or name
-        value = compiler.value(Path((ROW, source))) if compiler.columns else d.quote(source)
+        value = d.quote(source)
+        if compiler.columns is not None and source not in compiler.columns:
+            known = ", ".join(compiler.columns) or "none"
+            raise StepExecutionError(
+                f"columns.{name}: no source column {source!r} (columns: {known})"
+            )
     for step in spec.normalise:
         value = _NORMALISE[step].format(value)
     if spec.cast is not None:

@@ -243,6 +243,9 @@ def test_max_rows_and_unknown_columns_are_errors(table: str, services: Services)
         call(TRANSFORM, {"source": "raw.missing"}, services)
     callback = turn(TRANSFORM, {"source": table, "columns": {"x": "nope"}}, services)
     assert callback.error is not None and '"nope"' in callback.error.message
+    over_records = turn(TRANSFORM, {"records": ROWS, "columns": {"x": "nope"}}, services)
+    assert over_records.error is not None and over_records.error.retryable is False
+    assert over_records.error.message.startswith("columns.x: no source column 'nope'")
 
 
 def test_records_that_are_not_a_table_are_refused(services: Services) -> None:
