@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from mhi.connectors import http as http_mod
+import mhi.connectors.http as http_mod
 from mhi.connectors.errors import UnexpectedResponseError, UpstreamRequestError
 from mhi.connectors.hosts import Resolved, resolve
 from mhi.connectors.http import HttpClient, RetryPolicy, describe, limiter

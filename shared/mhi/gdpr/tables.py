@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mhi.adapters.local.duckdb_warehouse import dataset_name
-from mhi.gdpr.guest import GdprError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,21 +128,3 @@ class DuckDbGuestTables:
         if found:
             self.warehouse.query(account, f"DELETE FROM {table} WHERE {where}", params)
         return found
-
-
-def guest_tables(warehouse: Warehouse, accounts: Iterable[str] = ()) -> GuestTables:
-    """Return the erasure port for a warehouse (by its dialect).
-
-    Raises:
-        GdprError: a warehouse of a dialect no erasure port knows.
-    """
-    if warehouse.dialect == "duckdb":
-        return DuckDbGuestTables(warehouse, accounts)
-    if warehouse.dialect == "bigquery":
-        from mhi.gdpr.bigquery import BigQueryGuestTables
-
-        client, project = getattr(warehouse, "client", None), getattr(warehouse, "project", None)
-        if client is None or not isinstance(project, str):
-            raise GdprError("the BigQuery warehouse has no client and project to erase with")
-        return BigQueryGuestTables(client, project, accounts)
-    raise GdprError(f"no erasure for a {warehouse.dialect!r} warehouse (duckdb, bigquery)")

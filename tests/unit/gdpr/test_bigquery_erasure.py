@@ -14,10 +14,10 @@ from google.cloud import bigquery
 from mhi.adapters.gcp.bigquery_warehouse import BigQueryWarehouse
 from mhi.analytics.personal import guest_keys
 from mhi.errors import AuthError
+from mhi.gdpr.backends import guest_tables
 from mhi.gdpr.bigquery import BigQueryGuestTables
 from mhi.gdpr.erase import erase_guest
 from mhi.gdpr.guest import Guest
-from mhi.gdpr.tables import guest_tables
 from tests.unit.gdpr.conftest import HASH_KEY
 
 KEY = HASH_KEY.encode()

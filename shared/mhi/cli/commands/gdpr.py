@@ -40,9 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_erase(args: argparse.Namespace) -> int:
     """Erase the guest; print what was removed (never the identifiers or any key)."""
     from mhi.analytics.personal import read_guest_key
+    from mhi.gdpr.backends import guest_tables
     from mhi.gdpr.erase import erase_guest
     from mhi.gdpr.guest import Guest
-    from mhi.gdpr.tables import guest_tables
 
     account = args.account
     if not SAFE_ID_RE.match(account):
