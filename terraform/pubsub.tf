@@ -1,6 +1,18 @@
 locals {
   # Pub/Sub's service agent: it pushes to the functions and forwards dead letters.
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  # Cloud Scheduler's service agent publishes the sweep and the scheduled starts.
+  scheduler_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
+}
+
+# Who may start flows: the identities named here, and nobody else by a grant of this
+# deployment (the controller only accepts accounts of var.accounts, see MHI_ACCOUNTS).
+resource "google_pubsub_topic_iam_member" "controller_publisher" {
+  for_each = toset(concat([local.scheduler_agent], var.controller_publishers))
+
+  topic  = google_pubsub_topic.topic[var.controller_topic].id
+  role   = "roles/pubsub.publisher"
+  member = each.value
 }
 
 # Topics: ms-flows-controller, ms-flows-callbacks and one per step type.

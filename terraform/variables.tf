@@ -116,6 +116,17 @@ variable "access_logs_retention_days" {
   }
 }
 
+variable "controller_publishers" {
+  description = "IAM members (group:..., user:..., serviceAccount:...) who may start flows by publishing to the controller topic. Cloud Scheduler (its service agent) and the controller itself are granted anyway; project owners and editors keep their project-wide rights."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.controller_publishers : can(regex("^(group|user|serviceAccount|domain):[^ ]+$", m))])
+    error_message = "Each controller publisher is an IAM member: group:, user:, serviceAccount: or domain: followed by its name."
+  }
+}
+
 variable "max_delivery_attempts" {
   description = "Pub/Sub push attempts before a message goes to the trigger's dead-letter topic (5-100)."
   type        = number

@@ -161,6 +161,24 @@ def test_topic_names_match_the_bus_adapter(evaluated: dict[str, Any]) -> None:
     assert all(topic_id(k, None) == v for k, v in plain.items())
 
 
+def test_the_controller_topic_is_published_to_by_named_identities_only(
+    config: dict[str, Any],
+) -> None:
+    grants = tf.of_type(config, "google_pubsub_topic_iam_member")
+    controller = {
+        name: g
+        for name, g in grants.items()
+        if g["topic"] == "${google_pubsub_topic.topic[var.controller_topic].id}"
+    }
+    assert set(controller) >= {"controller_publisher"}
+    grant = controller["controller_publisher"]
+    assert grant["for_each"] == (
+        "${toset(concat([local.scheduler_agent], var.controller_publishers))}"
+    )
+    assert grant["role"] == "roles/pubsub.publisher"
+    assert all("allUsers" not in str(g["member"]) for g in grants.values())
+
+
 def test_topics_keep_messages(config: dict[str, Any]) -> None:
     for name, topic in tf.of_type(config, "google_pubsub_topic").items():
         assert re.fullmatch(r"\d+s", topic["message_retention_duration"]), name
