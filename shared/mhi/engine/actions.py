@@ -29,6 +29,7 @@ class DispatchStep:
     deadline: datetime
     republish: bool = False
     reason: str | None = None
+    templates: dict[str, str] = field(default_factory=dict)  # config path -> its template
 
 
 @dataclass(frozen=True)

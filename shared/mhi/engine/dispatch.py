@@ -83,7 +83,23 @@ def render_dispatch(
         item=step.item,
         continuation=continuation,
         deadline=deadline,
+        templates=templated_values(step.spec.config),
     )
+
+
+def templated_values(config: Any, path: str = "config") -> dict[str, str]:
+    """Config path -> template text of every value a template produces (for error messages:
+    a value of the wrong type at run time names the template it came from)."""
+    if isinstance(config, str):
+        return {path: config} if "{{" in config else {}
+    if isinstance(config, dict):
+        return {
+            p: t for k, v in config.items() for p, t in templated_values(v, f"{path}.{k}").items()
+        }
+    if isinstance(config, list):
+        items = enumerate(config)
+        return {p: t for i, v in items for p, t in templated_values(v, f"{path}[{i}]").items()}
+    return {}
 
 
 def _message_size(*parts: Any) -> int:

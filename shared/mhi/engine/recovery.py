@@ -87,4 +87,5 @@ def _message(
         action.deadline,
         republish=republish,
         reason=reason,
+        templates=action.templates,
     )

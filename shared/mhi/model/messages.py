@@ -99,6 +99,8 @@ class StepMessage(_Message):
     continuation: JsonDict | None = None
     callback_topic: str
     deadline: datetime
+    # config path -> the template that produced its value (named in config errors)
+    templates: dict[str, str] = Field(default_factory=dict)
 
 
 class CallbackMessage(_Message):

@@ -159,6 +159,7 @@ class Controller:
             continuation=action.continuation,
             callback_topic=self.callback_topic,
             deadline=action.deadline,
+            templates=action.templates,
         )
         attributes = {
             "run_id": ref.run_id,
@@ -187,6 +188,7 @@ class Controller:
             logger.warning("step %s: its lost callback was recovered", step.id)
             if step.id != NOTIFY_STEP:
                 self.progress.count_finished(cached, step)
+                record_dead_letter(self.store, cached.ref, state, step)
         state.note_checked(action.step_id, action.attempt, action.turn, now)
 
     def _finish(self, cached: CachedRun, action: FinishRun, now: datetime) -> None:
@@ -323,6 +325,7 @@ class Controller:
                 self.cache.refresh_step(cached, step.id)
         if not was_terminal and state.is_terminal(step) and step.id != NOTIFY_STEP:
             self.progress.count_finished(cached, step)
+            record_dead_letter(self.store, cached.ref, state, step)
 
     def state(self, ref: RunRef, *, refresh: bool = True) -> RunState:
         """Return the run's state (re-listed from the store unless `refresh` is False)."""

@@ -51,6 +51,14 @@ class Wait:
     poll_after_seconds: float = 30.0
 
 
+def _from_template(path: str, templates: Mapping[str, str]) -> str:
+    """` (from the template '...')` when a template produced the value at `path` or above it."""
+    for candidate, template in templates.items():
+        if path == candidate or path.startswith((candidate + ".", candidate + "[")):
+            return f" (the value came from the template {template!r})"
+    return ""
+
+
 @dataclass(frozen=True)
 class StepKind(Generic[ConfigT]):
     """A step type: its config model and its handler."""
@@ -60,12 +68,18 @@ class StepKind(Generic[ConfigT]):
     handler: Callable[[StepContext, ConfigT], dict[str, Any] | Wait]
     summary: str = ""
 
-    def parse_config(self, raw: Mapping[str, Any]) -> ConfigT:
-        """Validate a rendered config; raise StepConfigError listing every problem with its path."""
+    def parse_config(
+        self, raw: Mapping[str, Any], templates: Mapping[str, str] | None = None
+    ) -> ConfigT:
+        """Validate a rendered config; raise StepConfigError listing every problem with its path
+        (and, for a value a template produced, that template: `templates` maps paths to them)."""
         try:
             return self.config_model.model_validate(dict(raw))
         except ValidationError as e:
-            lines = "; ".join(f"{p}: {m}" for p, m in format_validation_error(e, "config"))
+            lines = "; ".join(
+                f"{p}: {m}{_from_template(p, templates or {})}"
+                for p, m in format_validation_error(e, "config")
+            )
             raise StepConfigError(f"invalid config for {self.type}: {lines}") from e
 
     def options(self) -> dict[str, Any]:
@@ -187,7 +201,7 @@ def run_step(message: StepMessage, kind: StepKind[Any], services: Services) -> C
     clock = services.clock
     started, t0 = clock.now(), time.perf_counter()
     try:
-        config = kind.parse_config(message.config)
+        config = kind.parse_config(message.config, message.templates)
         result = kind.handler(StepContext(message, services), config)
     except OrchestratorError as e:
         log = logger.warning if e.retryable else logger.error
