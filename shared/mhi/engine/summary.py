@@ -32,8 +32,18 @@ def _error(attempt: Attempt | None) -> dict[str, Any] | None:
     return {"kind": err.get("kind", "error"), "message": err.get("message", "")}
 
 
-def step_summary(state: RunState, step: StepState) -> dict[str, Any]:
-    """One step's line: status, attempts, duration, error, output."""
+def stuck(step: StepState, now: datetime | None) -> bool:
+    """Whether the step's running turn lost its lease by `now`: its process seems to have died,
+    and the controller runs the turn again (visible before the step's timeout)."""
+    last = step.last
+    if now is None or last is None or not last.running(last.turn):
+        return False
+    lease = last.leases.get(last.turn)
+    return lease is not None and lease < now
+
+
+def step_summary(state: RunState, step: StepState, now: datetime | None = None) -> dict[str, Any]:
+    """One step's line: status, attempts, duration, error, output (and `stuck` at `now`)."""
     status = state.status(step).value
     return {
         "id": step.id,
@@ -47,11 +57,34 @@ def step_summary(state: RunState, step: StepState) -> dict[str, Any]:
         "error": _error(step.last),
         "skip_reason": (step.skipped or {}).get("reason"),
         "output": state.output(step.id),
+        "stuck": stuck(step, now),
     }
 
 
-def run_summary(state: RunState, with_children: bool = False) -> dict[str, Any]:
-    """The run summary every notification template and `mhi runs show` gets."""
+def notification_summary(state: RunState) -> dict[str, Any] | None:
+    """How the flow-level notification went: status, attempts, error (None when none is due)."""
+    notify = state.notify
+    if notify is None or not notify.attempts:
+        return None
+    line = step_summary(state, notify)
+    config = (
+        (
+            state.flow.notifications.success
+            if (state.done or {}).get("status") == "succeeded"
+            else state.flow.notifications.fail
+        )
+        if state.flow.notifications
+        else None
+    )
+    recipients = ", ".join(config.recipients) if config is not None else ""
+    return {k: line[k] for k in ("status", "attempts", "error")} | {"recipients": recipients}
+
+
+def run_summary(
+    state: RunState, with_children: bool = False, now: datetime | None = None
+) -> dict[str, Any]:
+    """The run summary every notification template and `mhi runs show` gets; with `now`, a
+    step whose process seems to have died shows as `stuck`."""
     done = state.done or {}
     status = done.get("status", RunStatus.RUNNING.value)
     finished = done.get("at")
@@ -59,7 +92,7 @@ def run_summary(state: RunState, with_children: bool = False) -> dict[str, Any]:
     if finished:
         duration = round((parse_time(finished) - state.started_at).total_seconds(), 3)
     steps = [
-        step_summary(state, s)
+        step_summary(state, s, now)
         for s in list(state.steps.values())
         if with_children or s.parent is None
     ]
@@ -76,6 +109,7 @@ def run_summary(state: RunState, with_children: bool = False) -> dict[str, Any]:
         "failed_step": done.get("failed_step"),
         "error": done.get("error"),
         "steps": steps,
+        "notification": notification_summary(state),
     }
 
 

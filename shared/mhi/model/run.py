@@ -385,7 +385,9 @@ class RunState:
 
     def output(self, sid: str) -> dict[str, Any]:
         """The output of a succeeded step (empty otherwise)."""
-        step = self.steps[sid]
+        step = self.step(sid)
+        if step is None:
+            return {}
         last = step.attempts.get(1) if step.is_parent else step.last
         if last is None or last.result is None or last.result.get("status") != "succeeded":
             return {}

@@ -76,6 +76,8 @@ def _progress(state: RunState, seen: dict[str, str], t0: float) -> None:
 
 
 def _note(step: dict[str, Any]) -> str:
+    if step.get("stuck"):
+        return "stuck: its process stopped renewing its lease; the turn is run again"
     if step["error"]:
         return str(step["error"].get("message", ""))
     if step["skip_reason"]:
@@ -103,6 +105,11 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"{line} in {seconds(summary['duration_seconds'])}")
     if summary["error"]:
         print(f"  {summary['error']}")
+    note = summary.get("notification")
+    if note and note["status"] != "succeeded":
+        detail = (note.get("error") or {}).get("message")
+        where = note["recipients"] or "its channels"
+        print(f"  notification to {where}: {note['status']}" + (f": {detail}" if detail else ""))
 
 
 def run(args: argparse.Namespace) -> int:
