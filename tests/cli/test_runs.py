@@ -13,10 +13,11 @@ from mhi.adapters.local.memory_run_store import MemoryRunStore
 from mhi.cli.main import main
 from mhi.config import Settings
 from mhi.errors import InvalidMessageError
+from mhi.ops.index import RUN_STATUSES, RunFilter, RunRow, find_run
+from mhi.ops.index import list_runs as _list_runs
 from mhi.ports import RunStore
 from mhi.runtime.controller import Controller
 from mhi.runtime.embedded import request_cancel
-from mhi.runtime.inspect import RUN_STATUSES, find_run, list_runs
 from mhi.runtime.start import parse_start, start_run
 from mhi.services import Services
 
@@ -40,6 +41,10 @@ def _start(
     at = datetime(2024, 5, day, 12, 0, tzinfo=UTC)
     raw = {**FLOW, "flow_id": flow_id, "account": account, "run_id": run_id}
     start_run(Controller(store, _IdleBus(), lambda: at), parse_start(raw, None))
+
+
+def list_runs(store: RunStore, status: str | None = None) -> list[RunRow]:
+    return _list_runs(store, RunFilter(status=status)).rows
 
 
 def _store() -> RunStore:
@@ -105,7 +110,7 @@ def test_bad_status_and_limit_are_clear_errors(capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert "unknown run status 'done'" in err and "succeeded" in err and "cancelling" in err
     assert main(["runs", "list", "--limit", "0"]) == 2
-    assert "limit must be at least 1" in capsys.readouterr().err
+    assert "limit must be between 1 and 500, not 0" in capsys.readouterr().err
 
 
 def test_a_run_id_under_two_flows_is_named_flow_slash_run(
@@ -117,7 +122,7 @@ def test_a_run_id_under_two_flows_is_named_flow_slash_run(
 
     assert main(["runs", "show", "same"]) == 2
     err = capsys.readouterr().err
-    assert "run 'same' is ambiguous" in err and "cli/same, other/same" in err
+    assert "run 'same' is ambiguous" in err and "acme/cli/same, acme/other/same" in err
     assert "Traceback" not in err
 
     assert main(["runs", "show", "other/same", "--json"]) == 0
@@ -144,12 +149,12 @@ def test_same_flow_and_run_id_under_two_accounts_needs_the_account() -> None:
 
 def test_list_runs_returns_data_ties_broken_by_run_id() -> None:
     store = MemoryRunStore()
-    for run_id, day in (("b", 1), ("a", 2), ("c", 2)):  # a tie on the start time: larger id first
+    for run_id, day in (("b", 1), ("a", 2), ("c", 2)):  # a tie on the start time: by id
         _start(store, run_id, day)
     rows = list_runs(store)
     assert [(r.ref.run_id, r.status) for r in rows] == [
-        ("c", "running"),
         ("a", "running"),
+        ("c", "running"),
         ("b", "running"),
     ]
     assert rows[0].started_at == datetime(2024, 5, 2, 12, 0, tzinfo=UTC)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -106,3 +107,10 @@ def message_actor(attributes: dict[str, str], message_id: str | None) -> dict[st
     if attributes.get("mhi_trigger") == "schedule":
         return {"actor": "scheduler", "via": "scheduler"}
     return {"actor": "pubsub", "via": "pubsub", "message_id": message_id}
+
+
+def starts_attempts(actions: Iterable[object]) -> bool:
+    """Whether a decision dispatches a new attempt (not a later turn of a running one)."""
+    from mhi.engine.actions import DispatchStep
+
+    return any(isinstance(a, DispatchStep) and a.turn == 0 for a in actions)

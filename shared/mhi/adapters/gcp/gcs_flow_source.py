@@ -26,6 +26,10 @@ class GcsFlowSource(GcsBucket):
         """Return the stored flow JSON, or None when there is none."""
         return self._read(flow_object(flow_id), "read flow")
 
+    def list_ids(self) -> list[str]:
+        """The ids of every stored flow (`<flow_id>.json` at the bucket's root), sorted."""
+        return sorted(k[:-5] for k in self._list("") if k.endswith(".json") and "/" not in k)
+
 
 def from_settings(settings: Settings) -> GcsFlowSource:
     """Build the flow source on FLOWS_BUCKET."""
