@@ -86,6 +86,7 @@ class Attempt:
     leases: dict[int, datetime] = field(default_factory=dict)  # started turn -> lease end
     checked: dict[int, datetime] = field(default_factory=dict)  # turn -> last re-listed (shell)
     grace_due: dict[int, datetime] = field(default_factory=dict)  # turn -> next publish check
+    holders: dict[int, str] = field(default_factory=dict)  # started turn -> `<host>:<pid>`
 
     def running(self, turn: int) -> bool:
         """Whether `turn` is the latest turn, dispatched, and neither finished nor waiting."""
@@ -243,6 +244,8 @@ class RunState:
                 )
         elif key.kind in ("started", "heartbeat"):
             self._leased(step, attempt, turn, parse_time(body["lease_until"]))
+            if isinstance(body.get("holder"), str):
+                attempt.holders[turn] = body["holder"]
         elif key.kind == "result" and attempt.result is None:
             attempt.result = dict(body)
             self._finished_attempt(step, attempt)
@@ -284,6 +287,21 @@ class RunState:
         due = at + self.grace
         step.attempts[number].grace_due[turn] = due
         heapq.heappush(self.timers, (due, "grace", sid, number, turn))
+
+    def note_lost(self, sid: str, number: int, turn: int, at: datetime) -> None:
+        """The shell knows the process running this turn is gone (a local process that died):
+        its lease ends `at`, and the next `decide` runs the turn again without waiting."""
+        step = self.step(sid)
+        if step is None or number not in step.attempts:
+            return
+        attempt = step.attempts[number]
+        if turn in attempt.leases:
+            attempt.leases[turn] = at
+            heapq.heappush(self.timers, (at, "lease", sid, number, turn))
+        else:
+            attempt.grace_due[turn] = at
+            heapq.heappush(self.timers, (at, "grace", sid, number, turn))
+        attempt.checked[turn] = at
 
     def note_checked(self, sid: str, number: int, turn: int, at: datetime) -> None:
         """The shell re-listed this step's objects at `at` (a lapse seen after it is real)."""

@@ -31,6 +31,7 @@ from mhi.model.messages import parse_step
 from mhi.model.run import RunState
 from mhi.runtime.controller import Controller
 from mhi.runtime.pubsub_event import PubSubMessage
+from mhi.runtime.resume import resume
 from mhi.runtime.router import Router
 from mhi.runtime.start import FolderFlowSource, StartRequest, start_run
 from mhi.services import Services
@@ -246,8 +247,15 @@ class EmbeddedRuntime:
 
     def start(self, request: StartRequest) -> RunRef:
         """Start a run (idempotent on request.run_id) and return its reference."""
-        ref, _created = start_run(self.controller, request)
+        ref, created = start_run(self.controller, request)
         self._active.add(ref)
+        if not created:
+            with self.controller.cache.run(ref) as cached:
+                self.controller.cache.refresh(cached)
+                for sid, _number, turn in resume(cached.state, self.services.clock.now()):
+                    logger.warning(
+                        "run %s: step %s turn %d was lost; run again", ref.run_id, sid, turn
+                    )
         self._schedule(ref, self.controller.advance(ref))
         return ref
 

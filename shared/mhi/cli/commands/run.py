@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from mhi.cli.common import load_json_file, parse_assignments, seconds, services_from_env, table
 
 if TYPE_CHECKING:
+    from mhi.model.keys import RunRef
     from mhi.model.run import RunState
+    from mhi.runtime.embedded import EmbeddedRuntime
 
 _MARK = {
     "succeeded": "✓",
@@ -112,6 +114,42 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"  notification to {where}: {note['status']}" + (f": {detail}" if detail else ""))
 
 
+def _follow(runtime: EmbeddedRuntime, ref: RunRef, t0: float, args: argparse.Namespace) -> bool:
+    """Print progress until the run is done (True) or `--timeout` passes (False)."""
+    seen: dict[str, str] = {}
+    deadline = t0 + args.timeout
+    while time.monotonic() < deadline:
+        state = runtime.state(ref)
+        if not args.quiet:
+            _progress(state, seen, t0)
+        if state.done is not None:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _interrupted(runtime: EmbeddedRuntime, ref: RunRef, flow_file: str) -> int:
+    """Ctrl-C: ask whether to cancel the run or leave it to be resumed (without a terminal: leave
+    it), and say how to resume it."""
+    answer = "l"
+    if sys.stdin.isatty():
+        try:
+            answer = input("\ncancel the run, or leave it to resume later? [c/L] ").strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            answer = "l"
+    if answer.startswith("c"):
+        runtime.cancel(ref, "cancelled by user (Ctrl-C)")
+        runtime.wait_idle(10.0)
+        print(f"run {ref.run_id}: cancelled", file=sys.stderr)
+    else:
+        print(
+            f"\nrun {ref.run_id} left as it is; resume it with:\n"
+            f"  mhi run {flow_file} --run-id {ref.run_id}",
+            file=sys.stderr,
+        )
+    return 130
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the flow; exit 0 when it succeeds, 1 otherwise."""
     from mhi.engine.summary import run_summary
@@ -132,16 +170,11 @@ def run(args: argparse.Namespace) -> int:
         ref = runtime.start(request)
         if not args.quiet:
             print(f"run {ref.run_id} of {ref.flow_id} ({ref.account}) started", flush=True)
-        seen: dict[str, str] = {}
-        deadline = t0 + args.timeout
-        while time.monotonic() < deadline:
-            state = runtime.state(ref)
-            if not args.quiet:
-                _progress(state, seen, t0)
-            if state.done is not None:
-                break
-            time.sleep(0.05)
-        else:
+        try:
+            finished = _follow(runtime, ref, t0, args)
+        except KeyboardInterrupt:
+            return _interrupted(runtime, ref, args.flow)
+        if not finished:
             print(
                 f"error: run {ref.run_id} not finished after {args.timeout}s "
                 f"(it goes on only while a runtime runs; see `mhi runs show {ref.run_id}`)",
