@@ -28,6 +28,8 @@ from mhi.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC
 from mhi.errors import OrchestratorError
 
 CONTROLLER = "controller"
+# The HTTP API of the operations plane (and the console): not a step type, no trigger topic.
+API = "api"
 ENTRY_POINT = "handle"
 RUNTIME = "python312"
 LAYERS = ("raw", "model", "kpi", "forecast")
@@ -79,6 +81,8 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     # The controller sets its own timers (retries, polls, timeouts) on Cloud Tasks.
     CONTROLLER: Profile((*_CORE, "google-cloud-tasks"), "512Mi", "1", 300, 20),
+    # Flask comes with functions-framework; a backfill publishes its starts paced (60 s at most).
+    API: Profile(_CORE, "512Mi", "1", 300, 5),
     "mhi.steps": Profile(_CORE, "256Mi", "0.167", 120, 3),
     "mhi.connectors": Profile(
         (*_CORE, *_WAREHOUSE, *_OUTBOUND),
@@ -152,6 +156,7 @@ class FunctionSpec:
     bigquery_write: tuple[str, ...] = ()
     entry_point: str = ENTRY_POINT
     step_types: tuple[str, ...] = field(default=())
+    http: bool = False  # HTTP-triggered (IAM invokers), not by a topic
 
 
 def repo_root() -> Path:
@@ -208,10 +213,30 @@ def function_specs() -> dict[str, FunctionSpec]:
             flows_bucket=True,
         )
     }
+    specs[API] = _api_function()
     for name, entries in sorted(groups.items()):
         specs[name] = _step_function(name, entries)
     _check_unique_accounts(specs.values())
     return specs
+
+
+def _api_function() -> FunctionSpec:
+    """The `api` function: reads and writes run state, reads flows, publishes to the controller."""
+    prof = PROFILES[API]
+    return FunctionSpec(
+        name=API,
+        trigger_topics=(),
+        publishes=(CONTROLLER_TOPIC,),
+        requirements=prof.requirements,
+        memory=prof.memory,
+        cpu=prof.cpu,
+        timeout_seconds=prof.timeout_seconds,
+        max_instances=prof.max_instances,
+        function_id=function_id(API),
+        service_account_id=service_account_id(API),
+        flows_bucket=True,
+        http=True,
+    )
 
 
 def _step_function(name: str, entries: list[StepType]) -> FunctionSpec:

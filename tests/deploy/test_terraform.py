@@ -126,7 +126,9 @@ def test_every_function_has_its_trigger_subscriptions(
         for topic in f["trigger_topics"]
     }
     assert evaluated["triggers"] == expected
-    assert all(f["trigger_topics"] for f in generated["functions"].values())
+    # every function but the HTTP api is triggered by a topic
+    assert all(f["trigger_topics"] or f["http"] for f in generated["functions"].values())
+    assert [fn for fn, f in generated["functions"].items() if f["http"]] == ["api"]
     assert generated["functions"][CONTROLLER]["trigger_topics"] == [
         CONTROLLER_TOPIC,
         CALLBACK_TOPIC,
@@ -260,7 +262,8 @@ def test_publishers_are_exactly_the_topics_each_function_publishes_to(
     for fn, f in generated["functions"].items():
         granted = {v["topic"] for v in evaluated["publishes"].values() if v["function"] == fn}
         assert granted == set(f["publishes"]), fn
-        assert granted == (steps if fn == CONTROLLER else {CALLBACK_TOPIC}), fn
+        expected = {CONTROLLER: steps, "api": {CONTROLLER_TOPIC}}.get(fn, {CALLBACK_TOPIC})
+        assert granted == expected, fn
 
 
 def test_secrets_are_granted_to_their_readers_and_no_one_else(
