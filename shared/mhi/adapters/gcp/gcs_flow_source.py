@@ -30,10 +30,6 @@ class GcsFlowSource(GcsBucket):
         """The ids of every stored flow (`<flow_id>.json` at the bucket's root), sorted."""
         return sorted(k[:-5] for k in self._list("") if k.endswith(".json") and "/" not in k)
 
-    def list_ids(self) -> list[str]:
-        """The ids of every stored flow (`<flow_id>.json` at the bucket's root), sorted."""
-        return sorted(k[:-5] for k in self._list("") if k.endswith(".json") and "/" not in k)
-
 
 def from_settings(settings: Settings) -> GcsFlowSource:
     """Build the flow source on FLOWS_BUCKET."""

@@ -114,24 +114,6 @@ class GcsRunStore(GcsBucket):
         self.stats.listed += len(keys)
         return keys
 
-    def list_page(self, prefix: str, *, start_after: str | None, limit: int) -> list[str]:
-        """At most `limit` keys starting with `prefix` after `start_after`, sorted: one request
-        for one page, however many objects the prefix holds."""
-        self.stats.lists += 1
-        with translated("list", self._uri(prefix)):
-            blobs = self.client.list_blobs(
-                self.bucket_name,
-                prefix=prefix,
-                start_offset=start_after,
-                max_results=limit + 1,
-                retry=self._retry,
-                timeout=self._timeout,
-            )
-            names = sorted(b.name for b in blobs)
-        keys = [n for n in names if start_after is None or n > start_after][:limit]
-        self.stats.listed += len(keys)
-        return keys
-
     def delete(self, key: str) -> None:
         """Delete `key` if present (only the active-run index is ever deleted)."""
         check_key(key)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import bisect
 import itertools
 import os
 import threading
@@ -105,26 +104,6 @@ class FsRunStore:
         """Delete `key` if present."""
         self.stats.deletes += 1
         self._path(key).unlink(missing_ok=True)
-
-    def list_page(self, prefix: str, *, start_after: str | None, limit: int) -> list[str]:
-        """At most `limit` keys of one folder `prefix` (ending in '/') after `start_after`,
-        sorted: one directory read, whatever is below the folder's files."""
-        if not prefix.endswith("/"):
-            keys = [k for k in self.list(prefix) if start_after is None or k > start_after]
-            return keys[:limit]
-        self.stats.lists += 1
-        try:
-            names = sorted(
-                e.name
-                for e in os.scandir(self._path(prefix.rstrip("/")))
-                if e.is_file() and not e.name.startswith(".tmp-")
-            )
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        after = "" if start_after is None else start_after[len(prefix) :]
-        keys = [prefix + n for n in names[bisect.bisect_right(names, after) :][:limit]]
-        self.stats.listed += len(keys)
-        return keys
 
     def list_page(self, prefix: str, *, start_after: str | None, limit: int) -> list[str]:
         """At most `limit` keys of one folder `prefix` (ending in '/') after `start_after`,

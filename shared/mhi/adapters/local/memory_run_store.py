@@ -62,21 +62,6 @@ class MemoryRunStore:
             self.stats.listed += len(out)
             return out
 
-    def list_page(self, prefix: str, *, start_after: str | None, limit: int) -> list[str]:
-        """At most `limit` keys starting with `prefix` after `start_after`, sorted."""
-        with self._lock:
-            self.stats.lists += 1
-            start = bisect.bisect_right(self._keys, max(prefix, start_after or ""))
-            if start_after is None or start_after < prefix:
-                start = bisect.bisect_left(self._keys, prefix)
-            out = []
-            for key in self._keys[start:]:
-                if not key.startswith(prefix) or len(out) >= limit:
-                    break
-                out.append(key)
-            self.stats.listed += len(out)
-            return out
-
     def delete(self, key: str) -> None:
         """Delete `key` if present."""
         with self._lock:
