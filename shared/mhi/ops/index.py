@@ -177,19 +177,21 @@ class RunFilter:
 
 
 def index_entries(
-    store: RunStore, prefix: str, cursor: str | None
+    store: RunStore, prefix: str, cursor: str | None, page_size: int = _PAGE
 ) -> Iterator[tuple[str, IndexEntry]]:
     """(key, entry) of an index partition, newest first, after `cursor`, read page by page."""
     after = cursor
+    size = page_size
     while True:
-        page = list_page(store, prefix, after, _PAGE)
+        page = list_page(store, prefix, after, size)
         for key in page:
             entry = keys.parse_index_key(key)
             if entry is not None:
                 yield key, entry
-        if len(page) < _PAGE:
+        if len(page) < size:
             return
         after = page[-1]
+        size = _PAGE  # later pages: the filters are dropping entries, read more at once
 
 
 def list_runs(
@@ -213,7 +215,7 @@ def list_runs(
     last: str | None = None
     batch: list[tuple[str, IndexEntry]] = []
     with ThreadPoolExecutor(_READERS) as pool:
-        for key, entry in index_entries(store, prefix, cursor):
+        for key, entry in index_entries(store, prefix, cursor, limit + 1):
             if since_ms is not None and entry.started_ms < since_ms:
                 return Page(rows, None)
             if where.admits(entry):
@@ -267,9 +269,13 @@ def _active_runs(store: RunStore, where: RunFilter, limit: int, cursor: str | No
     since_ms = None if where.since is None else int(where.since.timestamp() * 1000)
     entries = [e for e in entries if since_ms is None or e[1].started_ms >= since_ms]
     rows: list[RunRow] = []
+    last = None
     with ThreadPoolExecutor(_READERS) as pool:
-        last = _resolve(store, pool, entries, where, rows, limit)
-    more = last is not None and last != entries[-1][0]
+        for start in range(0, len(entries), limit):
+            last = _resolve(store, pool, entries[start : start + limit], where, rows, limit)
+            if len(rows) >= limit:
+                break
+    more = bool(entries) and last is not None and last != entries[-1][0]
     return Page(rows, last if more else None)
 
 
