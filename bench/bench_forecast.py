@@ -1,25 +1,31 @@
-"""Forecast 100 series with model selection by rolling-origin backtest, on one core.
+"""Forecast accuracy and time per series for each frequency, on one core.
 
-Series: monthly and daily room nights per hotel x market segment x distribution channel of the
-bundled dataset, topped up with copies under new ids to reach the count. Target (issue 4):
-100 series with model selection in under 60 s on one core. Run from the repository root:
+Daily, weekly and monthly: room nights of the bundled bookings per hotel x market segment x
+distribution channel (series of at least two seasons). Quarterly and yearly: synthetic series
+of known structure (trend + season + noise; trend + AR(1) noise), as in the unit tests. Each
+series is cut at its last `horizon` values; `forecast_series` (model choice by rolling-origin
+backtest, calibrated intervals) sees the rest. Printed per frequency: series, time per series,
+mean MASE of the chosen forecast and of seasonal naive on the held-out values, the share of
+them inside the 95 % interval, and the models chosen. Run from the repository root:
 
-    python bench/bench_forecast.py [--series 100] [--freq M|D] [--horizon 6]
+    python bench/bench_forecast.py [--series 20] [--freqs D,W,M,Q,Y]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import time
+from collections import Counter
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: no threaded BLAS
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+HORIZONS = {"D": 28, "W": 8, "M": 3, "Q": 4, "Y": 3}
 
-def build_series(freq: str, count: int) -> dict[str, object]:
-    """Return `count` regular series of room nights (complete periods only)."""
+
+def bundled_series(freq: str, count: int) -> list[object]:
+    """Room nights per hotel x segment x channel at `freq` (complete periods only)."""
     import pandas as pd
 
     from mhi.analytics.modeling import model_reservations, stay_nights
@@ -32,51 +38,80 @@ def build_series(freq: str, count: int) -> dict[str, object]:
     nights = nights[nights["stay_date"] <= end]
     keys = ["hotel", "market_segment", "distribution_channel"]
     daily = nights.groupby([*keys, "stay_date"], observed=True).size()
-    out: dict[str, object] = {}
-    for key, s in daily.groupby(level=[0, 1, 2], observed=True):
+    out = []
+    for _, s in daily.groupby(level=[0, 1, 2], observed=True):
         s = s.droplevel([0, 1, 2]).asfreq("D", fill_value=0).astype(float)
-        if freq == "M":
+        if freq == "W":
+            s = s.resample("W-MON", label="left", closed="left").sum().iloc[1:-1]
+        elif freq == "M":
             s = s.resample("MS").sum()
-        if len(s) >= 24 if freq == "M" else len(s) >= 365:
-            out["|".join(key)] = s
-    base = list(out.items())
-    i = 0
-    while len(out) < count:  # top up with copies so the count is exact
-        sid, s = base[i % len(base)]
-        out[f"{sid}#copy{i}"] = s
-        i += 1
-    return dict(list(out.items())[:count])
+        need = {"D": 365, "W": 104, "M": 24}[freq]
+        if len(s) >= need and s.sum() > 0:
+            out.append(s)
+    out.sort(key=lambda s: -float(s.sum()))  # the busiest series first
+    return out[:count]  # type: ignore[return-value]
+
+
+def synthetic_series(freq: str, count: int) -> list[object]:
+    """Known structure: quarterly trend + season + noise (64 values), yearly trend + AR(1)."""
+    import numpy as np
+    import pandas as pd
+
+    out = []
+    for seed in range(count):
+        rng = np.random.default_rng(seed)
+        if freq == "Q":
+            t = np.arange(64)
+            y = 200 + 1.5 * t + np.resize([20.0, -10.0, 35.0, -45.0], 64) + rng.normal(0, 6, 64)
+            out.append(pd.Series(y, index=pd.date_range("2000-01-01", periods=64, freq="QS")))
+        else:
+            noise = np.zeros(40)
+            for i in range(1, 40):
+                noise[i] = 0.6 * noise[i - 1] + rng.normal(0, 5)
+            y = 100 + 3 * np.arange(40) + noise
+            out.append(pd.Series(y, index=pd.date_range("1980-01-01", periods=40, freq="YS")))
+    return out  # type: ignore[return-value]
+
+
+def run(freq: str, count: int) -> str:
+    """Forecast every series of one frequency; return the printed line."""
+    import numpy as np
+
+    from mhi.analytics import forecast as F
+    from mhi.analytics.forecast_models import naive
+
+    series = synthetic_series(freq, count) if freq in "QY" else bundled_series(freq, count)
+    h, m = HORIZONS[freq], F.CANDIDATE_PERIODS[freq]
+    auto, snaive, inside, chosen, elapsed = [], [], [], Counter(), 0.0
+    for y in series:
+        values = y.to_numpy()  # type: ignore[attr-defined]
+        train, test = values[:-h], values[-h:]
+        t0 = time.perf_counter()
+        fc = F.forecast_series(y.iloc[:-h], horizon=h, freq=freq, levels=[95])  # type: ignore[attr-defined]
+        elapsed += time.perf_counter() - t0
+        f = fc.forecast
+        auto.append(F.mase(test, f["forecast"].to_numpy(), train, m))
+        snaive.append(F.mase(test, naive(train, h, m).mean, train, m))
+        inside += list((test >= f["lower_95"]) & (test <= f["upper_95"]))
+        chosen[fc.model] += 1
+    lengths = [len(s) for s in series]  # type: ignore[arg-type]
+    a, s = float(np.nanmean(auto)), float(np.nanmean(snaive))
+    return (
+        f"{freq} {len(series):>3} series ({min(lengths)}-{max(lengths)} values), h={h}: "
+        f"{elapsed / len(series):.2f} s/series; MASE {a:.3f} vs seasonal naive {s:.3f} "
+        f"({100 * (1 - a / s):+.0f} %); 95 % interval covers {100 * np.mean(inside):.0f} % "
+        f"of {len(inside)}; chosen {dict(chosen.most_common(4))}"
+    )
 
 
 def main() -> None:
-    """Time forecast_many on the series and print the figures."""
+    """Print one line per frequency."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--series", type=int, default=100)
-    parser.add_argument("--freq", choices=("M", "D"), default="M")
-    parser.add_argument("--horizon", type=int, default=6)
-    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--series", type=int, default=20, help="series per frequency")
+    parser.add_argument("--freqs", default="D,W,M,Q,Y")
     args = parser.parse_args()
-    from mhi.analytics.forecast import forecast_many
-
-    series = build_series(args.freq, args.series)
-    lengths = [len(s) for s in series.values()]  # type: ignore[arg-type]
-    t0 = time.perf_counter()
-    fc, models, _ = forecast_many(
-        series,  # type: ignore[arg-type]
-        horizon=args.horizon,
-        freq=args.freq,
-        levels=[80, 95],
-        folds=args.folds,
-    )
-    elapsed = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"{len(series)} {args.freq} series ({min(lengths)}-{max(lengths)} points), horizon "
-        f"{args.horizon}, {args.folds}-fold backtest: {elapsed:.1f} s "
-        f"({elapsed / len(series):.2f} s per series), peak {peak:.0f} MB"
-    )
-    print(f"{len(fc)} forecast rows; models chosen:", models["model"].value_counts().to_dict())
-    print(f"median backtest MASE of the chosen models: {models['mase'].median():.3f}")
+    for freq in args.freqs.split(","):
+        print(run(freq, args.series), flush=True)
 
 
 if __name__ == "__main__":

@@ -277,3 +277,25 @@ def test_forecast_errors(
     base = ["forecast", str(series_csv), "--horizon", "3", "--freq", "M"]
     code, _, err = _run(capsys, *base, *argv)
     assert code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("freq", "start", "first"),
+    [("Q", "2001-02-10", "2011-01-01"), ("Y", "1990-06-30", "2030-01-01")],
+)
+def test_forecast_quarterly_and_yearly(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, freq: str, start: str, first: str
+) -> None:
+    rng = np.random.default_rng(11)
+    step = "QS" if freq == "Q" else "YS"
+    dates = pd.date_range(pd.Timestamp(start).to_period(freq).start_time, periods=40, freq=step)
+    values = 100 + 2 * np.arange(40) + rng.normal(0, 3, 40)
+    path = tmp_path / "s.csv"
+    pd.DataFrame({"series_id": "s", "date": dates.strftime("%Y-%m-%d"), "value": values}).to_csv(
+        path, index=False
+    )
+    code, out, err = _run(capsys, "forecast", str(path), "--horizon", "3", "--freq", freq)
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out))
+    assert table["date"].iloc[0] == first and len(table) == 3
+    assert (table["forecast"].diff().dropna() > 0).all()  # the trend goes on

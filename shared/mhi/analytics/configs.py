@@ -200,7 +200,8 @@ class ForecastConfig(_Config):
     )
     model: str = Field(
         default="auto",
-        description="auto (chosen per series by backtest) or one of snaive, ets, sarima, combo",
+        description="auto (the combination of ETS, Theta and ARIMA unless one model wins the "
+        "backtest clearly) or one of naive, snaive, ets, theta, arima, combo",
     )
     season_length: int | None = Field(
         default=None, ge=1, le=400, description="season length in periods (default: detected)"

@@ -1,39 +1,55 @@
-"""Demand forecasting: seasonal naive, ETS (damped Holt-Winters) and SARIMA, chosen per series by
-rolling-origin backtest (MASE, then sMAPE), with prediction intervals and anomaly flags.
+"""Demand forecasting for daily, weekly, monthly, quarterly and yearly series: naive and
+seasonal naive, automatic ETS, Theta, automatic ARIMA and their combination, compared per
+series by rolling-origin backtest (MASE, then sMAPE), with calibrated prediction intervals
+and anomaly flags. Models: `mhi.analytics.forecast_models`.
 
-References: Hyndman & Athanasopoulos, *Forecasting: Principles and Practice* (3rd ed., 2021):
-§5.5 (naive interval widths), §5.8 and §5.10 (MASE, sMAPE, time-series cross-validation),
-§8 (ETS), §9 (ARIMA); Makridakis, Spiliotis & Assimakopoulos, "The M4 Competition", IJF 36
-(2020), for the autocorrelation test that decides whether a series is seasonal.
+Choice: the combination (the mean of ETS, Theta and ARIMA: combinations were among the most
+accurate methods of the M4 competition) unless one model beats it by a clear margin
+(`CLEAR_WIN`) in the backtest, so a choice made on a few origins is not noisier than the
+models. Intervals: each model's analytic standard errors, rescaled by how far the backtest
+errors strayed from them (`interval_scale`), so intervals that under-cover are widened and
+those that over-cover narrowed. References: Hyndman & Athanasopoulos, *Forecasting: Principles and
+Practice* (3rd ed., 2021) §5.8-5.10 (MASE, time-series cross-validation), §5.5 (naive
+intervals); Makridakis, Spiliotis & Assimakopoulos, "The M4 Competition", IJF 36 (2020): the
+seasonality test and the combination benchmark.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from mhi.analytics.forecast_models import (
+    Prediction,
+    arima,
+    arima_label,
+    ets,
+    ets_label,
+    naive,
+    seasonal_fit,
+    theta,
+)
 from mhi.errors import StepConfigError, StepExecutionError
 
 logger = logging.getLogger(__name__)
 
-CANDIDATE_PERIODS = {"D": 7, "W": 52, "M": 12}
-MODELS = ("snaive", "ets", "sarima", "combo")
-MAX_TRAIN = {"D": 2 * 365, "W": 5 * 52, "M": 10 * 12}  # recent history is what matters
-
-
-@dataclass
-class Prediction:
-    """A model's forecast: mean, standard error per step, and one-step in-sample fitted values."""
-
-    mean: np.ndarray
-    se: np.ndarray
-    fitted: np.ndarray
+CANDIDATE_PERIODS = {"D": 7, "W": 52, "M": 12, "Q": 4, "Y": 1}
+OFFSETS = {
+    "D": pd.offsets.Day(1),
+    "W": pd.offsets.Week(1, weekday=0),
+    "M": pd.offsets.MonthBegin(1),
+    "Q": pd.offsets.QuarterBegin(1, startingMonth=1),
+    "Y": pd.offsets.YearBegin(1),
+}
+MODELS = ("naive", "snaive", "ets", "theta", "arima", "combo")
+COMBINED = ("ets", "theta", "arima")
+MAX_TRAIN = {"D": 3 * 365}  # cost only: every other frequency uses its whole history
+CLEAR_WIN = 0.9  # a single model must have a backtest MASE 10 % below the combination's
+_ERRORS = (ValueError, np.linalg.LinAlgError, IndexError)
 
 
 @dataclass
@@ -46,6 +62,8 @@ class SeriesForecast:
     season_length: int
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     season_detected: int = 1
+    detail: str = ""
+    interval_scale: float = 1.0
 
 
 def _z(level: float) -> float:
@@ -54,115 +72,10 @@ def _z(level: float) -> float:
     return float(norm.ppf(0.5 + level / 200.0))
 
 
-def _snaive(y: np.ndarray, h: int, m: int) -> Prediction:
-    m = m if len(y) > m else 1
-    reps = np.resize(y[-m:], h) if m > 1 else np.full(h, y[-1])
-    resid = y[m:] - y[:-m]
-    sigma = float(np.sqrt(np.nanmean(resid**2))) if len(resid) else 0.0
-    k = np.floor(np.arange(h) / m)
-    fitted = np.concatenate([np.full(m, np.nan), y[:-m]])
-    return Prediction(reps.astype(float), sigma * np.sqrt(k + 1), fitted)
-
-
-def _quiet(fn: Callable[[], Prediction]) -> Prediction:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter from statsmodels optimisers
-        with np.errstate(all="ignore"):
-            return fn()
-
-
-def _ets(y: np.ndarray, h: int, m: int) -> Prediction:
-    """Holt-Winters with an additive damped trend (and additive season when m > 1); intervals
-    from the linear ETS(A,Ad,A) variance, σ²(1 + Σ c_j²), c_j = α + αβφ_j + γ·[j mod m = 0]
-    (Hyndman et al., *Forecasting with Exponential Smoothing*, 2008, Table 6.1)."""
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
-    seasonal = m > 1 and len(y) >= 2 * m + 2
-
-    def fit() -> Prediction:
-        model = ExponentialSmoothing(
-            y.astype(float),
-            trend="add",
-            damped_trend=True,
-            seasonal="add" if seasonal else None,
-            seasonal_periods=m if seasonal else None,
-            initialization_method="heuristic" if len(y) >= 2 * m + 10 else "estimated",
-        )
-        res = model.fit(use_brute=False)
-        p = res.params
-        alpha, beta, phi = p["smoothing_level"], p["smoothing_trend"], p["damping_trend"]
-        gamma = p.get("smoothing_seasonal", 0.0) if seasonal else 0.0
-        gamma = 0.0 if gamma is None or np.isnan(gamma) else gamma
-        j = np.arange(1, h)
-        phi_j = np.cumsum(phi ** np.arange(1, h)) if h > 1 else np.array([])
-        c = alpha + alpha * beta * phi_j + gamma * ((j % m == 0) if seasonal else 0)
-        sigma = float(np.sqrt(np.mean((y - res.fittedvalues) ** 2)))
-        se = sigma * np.sqrt(1 + np.concatenate([[0.0], np.cumsum(c**2)]))
-        return Prediction(np.asarray(res.forecast(h)), se, np.asarray(res.fittedvalues))
-
-    return _quiet(fit)
-
-
-def _sarima(y: np.ndarray, h: int, m: int) -> Prediction:
-    """SARIMA(1,0,0)(0,1,0)m with drift: an AR(1) on year-over-year (or week-over-week)
-    changes, the shape hotel demand usually has; ARIMA(1,1,0) with drift when m = 1."""
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
-
-    seasonal = m > 1 and len(y) >= m + 4
-    order = (1, 0, 0) if seasonal else (1, 1, 0)
-    sorder = (0, 1, 0, m) if seasonal else (0, 0, 0, 0)
-
-    def fit() -> Prediction:
-        model = SARIMAX(
-            y.astype(float), order=order, seasonal_order=sorder, trend="c", concentrate_scale=True
-        )
-        res = model.fit(disp=False, maxiter=50)
-        fc = res.get_forecast(h)
-        fitted = np.asarray(res.fittedvalues, dtype=float)
-        fitted[: (m if seasonal else 1) + 1] = np.nan  # no fit before the first difference
-        return Prediction(np.asarray(fc.predicted_mean), np.sqrt(fc.var_pred_mean), fitted)
-
-    return _quiet(fit)
-
-
-_Cache = dict[tuple[str, int, int, int], Prediction]
-
-
-def predict(family: str, y: np.ndarray, h: int, m: int, cache: _Cache | None = None) -> Prediction:
-    """Fit `family` on `y` and forecast h steps; fits are memoised in `cache` by
-    (family, len(y), h, m), so a combination reuses the fits the backtest already made."""
-    key = (family, len(y), h, m)
-    if cache is not None and key in cache:
-        return cache[key]
-    pred = _combo(y, h, m, cache) if family == "combo" else _FITTERS[family](y, h, m)
-    if cache is not None:
-        cache[key] = pred
-    return pred
-
-
-def _combo(y: np.ndarray, h: int, m: int, cache: _Cache | None = None) -> Prediction:
-    """Equal-weight mean of seasonal naive, ETS and SARIMA (combinations were among the most
-    accurate methods of the M4 competition); its standard error is the mean of theirs, as if
-    their errors were perfectly correlated (a conservative interval)."""
-    parts = [predict(f, y, h, m, cache) for f in ("snaive", "ets", "sarima")]
-    fitted = np.nanmean(np.vstack([p.fitted for p in parts]), axis=0) if len(y) else y
-    return Prediction(
-        np.mean([p.mean for p in parts], axis=0), np.mean([p.se for p in parts], axis=0), fitted
-    )
-
-
-_FITTERS: dict[str, Callable[[np.ndarray, int, int], Prediction]] = {
-    "snaive": _snaive,
-    "ets": _ets,
-    "sarima": _sarima,
-}
-
-
 def is_seasonal(y: np.ndarray, m: int) -> bool:
     """Decide whether period m matters. With three seasons or more: the M4 benchmarks' 90 %
-    autocorrelation test at lag m (Makridakis et al. 2020). With fewer (hotel histories are
-    often two years) the ACF is unreliable, so: the value m steps back predicts better than the
-    previous value (in-sample MAE of seasonal naive below naive's)."""
+    autocorrelation test at lag m. With fewer (hotel histories are often two years) the ACF is
+    unreliable, so: the value m steps back predicts better than the previous value."""
     if m < 2 or len(y) < m + 3 or np.nanstd(y) == 0:
         return False
     if len(y) < 3 * m:
@@ -196,79 +109,158 @@ def smape(actual: np.ndarray, pred: np.ndarray) -> float:
     return float(100 * np.mean(ratio))
 
 
-Candidate = tuple[str, int]  # (model family, season length)
+class _Models:
+    """Fits of one series: structures chosen on the whole history, refitted at earlier origins."""
+
+    def __init__(self, m: int, period: int) -> None:
+        self.m, self.period = m, period
+        self.structures: dict[str, object] = {}
+        self.cache: dict[tuple[str, int, int], Prediction] = {}
+        self.n = 0  # length of the whole history, once known
+
+    def predict(self, family: str, y: np.ndarray, h: int) -> Prediction:
+        key = (family, len(y), h)
+        if key not in self.cache:
+            self.cache[key] = self._fit(family, y, h)
+        return self.cache[key]
+
+    def _fit(self, family: str, y: np.ndarray, h: int) -> Prediction:
+        if family == "naive":
+            return naive(y, h, 1)
+        if family == "snaive":
+            return naive(y, h, self.period)
+        if family == "combo":
+            return self._combo(y, h)
+        fitter = {"ets": ets, "theta": theta, "arima": arima}[family]
+        pred = fitter(y, h, self.m, self.structures.get(family))  # type: ignore[operator]
+        self.structures.setdefault(family, pred.structure)
+        return pred
+
+    def combined(self, n: int) -> list[str]:
+        """The models of the combination, with seasonal naive too when a season is there and
+        fewer than two of them can model it from n values."""
+        able = [f for f in COMBINED if seasonal_fit(f, n, self.m)]
+        return [*COMBINED, "snaive"] if self.m > 1 and len(able) < 2 else list(COMBINED)
+
+    def _combo(self, y: np.ndarray, h: int) -> Prediction:
+        parts = []
+        for family in self.combined(len(y)):
+            try:
+                parts.append(self.predict(family, y, h))
+            except _ERRORS as e:
+                logger.info("combination without %s: %s", family, e)
+        if not parts:
+            raise ValueError("no model of the combination could be fitted")
+        # The mean of the standard errors: as if the errors were perfectly correlated.
+        return Prediction(
+            np.mean([p.mean for p in parts], axis=0),
+            np.mean([p.se for p in parts], axis=0),
+            _mean_fitted([p.fitted for p in parts]),
+        )
+
+    def label(self, family: str) -> str:
+        if family == "ets" and "ets" in self.structures:
+            return ets_label(self.structures["ets"])
+        if family == "arima" and "arima" in self.structures:
+            return arima_label(self.structures["arima"])
+        if family == "combo":
+            return " + ".join(self.label(f) for f in self.combined(self.n))
+        if family == "snaive":
+            return f"snaive({self.period})"
+        return family
 
 
-def label(candidate: Candidate) -> str:
-    """Return a candidate's name: `ets`, `ets(7)`, `snaive(12)`, ..."""
-    family, m = candidate
-    return f"{family}({m})" if m > 1 else family
+def _mean_fitted(fits: list[np.ndarray]) -> np.ndarray:
+    stacked = np.vstack(fits)
+    known = np.isfinite(stacked).sum(axis=0)
+    total = np.nansum(stacked, axis=0)
+    return np.where(known > 0, total / np.maximum(known, 1), np.nan)
 
 
-def candidates(n: int, freq: str, detected: int, model: str, forced: bool) -> list[Candidate]:
-    """Return the models to try. Seasonal naive always uses the frequency's period (it is the
-    benchmark); ETS and SARIMA use the detected period, and unless the user fixed the season,
-    also the frequency's period when the series is long enough, so the backtest can overrule a
-    detection made on a short history."""
-    period = CANDIDATE_PERIODS.get(freq, 1)
-    out: list[Candidate] = []
-    if model in ("auto", "snaive"):
-        out.append(("snaive", detected if forced or model == "snaive" else period))
-    for family, need in (("ets", 2 * period + 2), ("sarima", period + 4), ("combo", period + 4)):
-        if model not in ("auto", family):
-            continue
-        out.append((family, detected))
-        if not forced and detected != period and period > 1 and n >= need:
-            out.append((family, period))
-    return list(dict.fromkeys(out))
+Pool = dict[str, tuple[_Models, str]]  # candidate name -> (its fits, its model family)
 
 
 def backtest(
-    y: np.ndarray,
-    models: list[Candidate],
-    horizon: int,
-    folds: int,
-    scale_m: int,
-    cache: _Cache | None = None,
-) -> dict[str, dict[str, float]]:
-    """Rolling-origin evaluation: refit at each origin, forecast `horizon` steps, average
-    MASE and sMAPE over the origins. A model that cannot fit at every origin is left out."""
+    y: np.ndarray, pool: Pool, horizon: int, folds: int, period: int
+) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+    """Rolling-origin evaluation: refit at each origin, forecast `horizon` steps; return the
+    mean MASE and sMAPE per candidate and its standardised errors. A candidate that cannot fit
+    at every origin is left out."""
     scores: dict[str, dict[str, float]] = {}
+    z: dict[str, np.ndarray] = {}
+    folds = max(folds, math.ceil(MIN_ERRORS / horizon))  # short horizons: more origins
     origins = [len(y) - horizon * (folds - i) for i in range(folds)]
-    origins = [o for o in origins if o >= max(scale_m + 2, 8)]
-    for family, m in models:
-        errors, sm = [], []
+    origins = [o for o in origins if o >= max(period + 2, 8)]
+    for name, (models, family) in pool.items():
+        errors, sm, zs = [], [], []
         for origin in origins:
             train, test = y[:origin], y[origin : origin + horizon]
             try:
-                pred = predict(family, train, len(test), m, cache).mean
-            except (ValueError, np.linalg.LinAlgError, IndexError) as e:
-                logger.info("backtest %s failed at origin %d: %s", family, origin, e)
+                pred = models.predict(family, train, len(test))
+            except _ERRORS as e:
+                logger.info("backtest %s failed at origin %d: %s", name, origin, e)
                 break
-            errors.append(mase(test, pred, train, scale_m))
-            sm.append(smape(test, pred))
+            errors.append(mase(test, pred.mean, train, period))
+            sm.append(smape(test, pred.mean))
+            se = np.where(pred.se > 0, pred.se, np.nan)
+            zs.append((test - pred.mean) / se)
         if errors and len(errors) == len(origins) and not np.isnan(errors).all():
-            scores[label((family, m))] = {
-                "mase": float(np.nanmean(errors)),
-                "smape": float(np.mean(sm)),
-            }
-    return scores
+            scores[name] = {"mase": float(np.nanmean(errors)), "smape": float(np.mean(sm))}
+            z[name] = np.concatenate(zs)
+    return scores, z
 
 
-def choose(scores: dict[str, dict[str, float]], models: list[Candidate]) -> Candidate:
-    """Return the candidate with the lowest MASE (sMAPE breaks ties; listed order after)."""
-    scored = [c for c in models if label(c) in scores]
+def choose(scores: dict[str, dict[str, float]], names: list[str]) -> str:
+    """Return the best combination unless a single model's backtest MASE beats it by
+    `CLEAR_WIN` (ties: sMAPE, then listed order); without a combination, the best model."""
+    scored = [n for n in names if n in scores]
     if not scored:
-        return models[0]
-    return min(
-        scored,
-        key=lambda c: (scores[label(c)]["mase"], scores[label(c)]["smape"], models.index(c)),
-    )
+        return names[0]
+
+    def rank(n: str) -> tuple[float, float, int]:
+        return (scores[n]["mase"], scores[n]["smape"], names.index(n))
+
+    best = min(scored, key=rank)
+    combos = [n for n in scored if n.startswith("combo")]
+    if best.startswith("combo") or not combos:
+        return best
+    combo = min(combos, key=rank)
+    return best if scores[best]["mase"] < CLEAR_WIN * scores[combo]["mase"] else combo
 
 
-def _future_dates(last: pd.Timestamp, h: int, freq: str) -> pd.DatetimeIndex:
-    offset = {"D": pd.offsets.Day(1), "W": pd.offsets.Week(1), "M": pd.offsets.MonthBegin(1)}
-    return pd.date_range(last + offset[freq], periods=h, freq=offset[freq])
+def _pool(model: str, detected: int, period: int, n: int, forced: bool) -> Pool:
+    """The candidates: every model at the detected season; and, when a short history hid a
+    season the frequency has, ARIMA and the combination with it too (the backtest decides)."""
+    models = _Models(detected, period if n > period + 2 else 1)
+    models.n = n
+    families = list(MODELS) if model == "auto" else [model]
+    if model == "auto" and models.period == 1:
+        families.remove("snaive")  # the same as naive
+    pool: Pool = {f: (models, f) for f in families}
+    if model == "auto" and not forced and detected == 1 and period > 1 and n >= period + 4:
+        seasonal = _Models(period, models.period)
+        seasonal.n = n
+        pool |= {f"{f}({period})": (seasonal, f) for f in ("arima", "combo")}
+    return pool
+
+
+MIN_ERRORS = 16  # backtest errors per model at least (more origins when the horizon is short)
+SCALE_PRIOR = 4.0  # pseudo-errors that hold the interval scale towards 1
+SCALE_RANGE = (0.2, 5.0)
+
+
+def interval_scale(z: np.ndarray | None, prior: float | None = None) -> float:
+    """Return how much to widen (or narrow) the analytic intervals: the root mean square of the
+    backtest's standardised errors (1 when the analytic errors are right), shrunk towards 1 by
+    `prior` pseudo-errors (default SCALE_PRIOR), within SCALE_RANGE."""
+    if z is None:
+        return 1.0
+    z = z[np.isfinite(z)]
+    if len(z) < 4:
+        return 1.0
+    raw = max(float(np.sqrt(np.mean(z**2))), 1e-6)
+    weight = len(z) / (len(z) + (SCALE_PRIOR if prior is None else prior))
+    return float(np.clip(np.exp(weight * np.log(raw)), *SCALE_RANGE))
 
 
 def _check_model(model: str) -> None:
@@ -293,28 +285,37 @@ def forecast_series(
     if len(values) < 4 or np.isnan(values).any():
         raise StepExecutionError(f"need at least 4 values without gaps, got {len(values)}")
     detected = season_length or detect_season(values, freq)
-    period = CANDIDATE_PERIODS.get(freq, 1)
-    scale_m = period if len(values) > period + 2 else 1
-    tried = candidates(len(values), freq, detected, model, season_length is not None)
+    period = season_length or CANDIDATE_PERIODS.get(freq, 1)
+    pool = _pool(model, detected, period, len(values), season_length is not None)
+    scale_m = next(iter(pool.values()))[0].period
+    for models, family in pool.values():  # structures (ETS, ARIMA) chosen on the whole history
+        try:
+            models.predict(family, values, horizon)
+        except _ERRORS as e:
+            logger.info("%s cannot fit the series: %s", family, e)
     bt_horizon = min(horizon, max(1, len(values) // 4))
-    cache: _Cache = {}
-    scores = backtest(values, tried, bt_horizon, folds, scale_m, cache) if len(tried) > 1 else {}
-    chosen = choose(scores, tried)
+    scores, z = backtest(values, pool, bt_horizon, folds, scale_m)
+    chosen = choose(scores, list(pool)) if model == "auto" else model
+    models, family = pool[chosen]
     try:
-        pred = predict(chosen[0], values, horizon, chosen[1], cache)
-    except (ValueError, np.linalg.LinAlgError, IndexError) as e:
+        pred = models.predict(family, values, horizon)
+    except _ERRORS as e:
         if model != "auto":
             raise StepExecutionError(f"{model} cannot fit this series: {e}") from e
-        chosen = ("snaive", period)
-        pred = _snaive(values, horizon, period)
-    name = label(chosen)
+        chosen, family, pred = "snaive", "snaive", naive(values, horizon, scale_m)
+    scale = interval_scale(z.get(chosen))
+    pred = Prediction(pred.mean, pred.se * scale, pred.fitted)
+    name = chosen if chosen != "snaive" else f"snaive({scale_m})"
+    future = pd.date_range(dates[-1] + OFFSETS[freq], periods=horizon, freq=OFFSETS[freq])
     return SeriesForecast(
-        _forecast_frame(pred, _future_dates(dates[-1], horizon, freq), levels, name, values),
+        _forecast_frame(pred, future, levels, name, values),
         _history_frame(values, dates, pred, levels),
         name,
-        chosen[1],
+        models.m,
         scores,
         detected,
+        models.label(family),
+        scale,
     )
 
 
@@ -382,11 +383,13 @@ def forecast_many(
             raise StepExecutionError(f"series {sid!r}: {e}") from e
         forecasts.append(res.forecast.assign(series_id=sid))
         history.append(res.history.assign(series_id=sid))
-        best = res.scores.get(res.model, {})
+        best = res.scores.get(res.model.split("(")[0], {})
         models.append(
             {
                 "series_id": sid,
                 "model": res.model,
+                "detail": res.detail,
+                "interval_scale": round(res.interval_scale, 3),
                 "season_length": res.season_length,
                 "season_detected": res.season_detected,
                 "mase": best.get("mase"),

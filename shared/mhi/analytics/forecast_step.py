@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from mhi.analytics.configs import ForecastConfig
     from mhi.steps.sdk import StepContext
 
-FREQ_NAMES = {"D": "daily", "W": "weekly", "M": "monthly"}
-_RESAMPLE = {"D": "D", "W": "W-MON", "M": "MS"}
+FREQ_NAMES = {"D": "daily", "W": "weekly", "M": "monthly", "Q": "quarterly", "Y": "yearly"}
+_RESAMPLE = {"D": "D", "W": "W-MON", "M": "MS", "Q": "QS", "Y": "YS"}
 
 
 def history_end(res: pd.DataFrame) -> pd.Timestamp:

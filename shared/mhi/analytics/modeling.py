@@ -31,23 +31,20 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from mhi.analytics.metrics import RATE_OUTLIER_FACTOR
+from mhi.analytics.metrics import RATE_OUTLIER_FACTOR, SEGMENT_DIMENSIONS
+from mhi.analytics.nights import (  # noqa: F401  (the model's day-level tables, re-exported)
+    NIGHT_COLUMNS,
+    expand_nights,
+    inventory_for,
+    room_inventory,
+    stay_nights,
+)
 from mhi.analytics.parsing import Checks, blank, per_unique, quote, to_datetime
 from mhi.analytics.personal import MODEL_GUEST_COLUMNS
 from mhi.analytics.sources import STATUS_WORDS
-from mhi.errors import StepConfigError
 
 MAX_NIGHTS = 365
-SEGMENT_COLUMNS = (
-    "market_segment",
-    "distribution_channel",
-    "room_type",
-    "assigned_room_type",
-    "country",
-    "customer_type",
-    "board",
-    "deposit_type",
-)
+SEGMENT_COLUMNS = SEGMENT_DIMENSIONS
 RESERVATION_COLUMNS = (
     "hotel",
     "reservation_id",
@@ -73,19 +70,6 @@ RESERVATION_COLUMNS = (
     "source",
     "source_row",
 )
-NIGHT_COLUMNS = (
-    "hotel",
-    "stay_date",
-    "reservation_id",
-    "room_revenue",
-    "other_revenue",
-    "is_complimentary",
-    "booking_date",
-    "status",
-    *SEGMENT_COLUMNS,
-)
-# Personal data among these and the guest columns (MODEL_GUEST_COLUMNS, those the staging kept
-# at the end of reservations): mhi.analytics.personal.PERSONAL_COLUMNS.
 REJECT_COLUMNS = ("source", "source_row", "hotel", "reservation_id", "reason", "detail")
 COMPLIMENTARY_SEGMENTS = ("complementary", "complimentary", "comp")
 
@@ -375,45 +359,3 @@ def _latest(keep: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
 def _truthy(s: pd.Series) -> pd.Series:
     text = s.astype("string").str.strip().str.lower()
     return text.isin(["true", "1", "yes", "y", "t"])
-
-
-def expand_nights(res: pd.DataFrame, columns: tuple[str, ...] = NIGHT_COLUMNS) -> pd.DataFrame:
-    """Return one row per night of each reservation in `res` (no filtering), vectorised."""
-    counts = res["nights"].clip(lower=0).to_numpy(dtype=np.int64)
-    idx = np.repeat(np.arange(len(res)), counts)
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    offset = np.arange(len(idx)) - starts
-    out = res.iloc[idx].reset_index(drop=True)
-    out["stay_date"] = out["arrival_date"] + pd.to_timedelta(offset, unit="D")
-    nights = out["nights"].where(out["nights"] > 0)
-    out["room_revenue"] = out["adr"]
-    out["other_revenue"] = out["other_revenue"] / nights
-    return out[[c for c in columns if c in out.columns]]
-
-
-def stay_nights(res: pd.DataFrame) -> pd.DataFrame:
-    """Return one row per occupied room-night (bookings that were not cancelled)."""
-    return expand_nights(res[~res["is_cancelled"] & (res["nights"] > 0)])
-
-
-def room_inventory(
-    rooms: Mapping[str, int], start: pd.Timestamp, end: pd.Timestamp
-) -> pd.DataFrame:
-    """Return rooms available per hotel per day from a `{hotel: rooms}` mapping."""
-    bad = {h: n for h, n in rooms.items() if not isinstance(n, int | np.integer) or n <= 0}
-    if bad:
-        raise StepConfigError(f"rooms must be positive whole numbers per hotel, got {bad}")
-    days = pd.date_range(start.normalize(), end.normalize(), freq="D")
-    grid = pd.MultiIndex.from_product([sorted(rooms), days], names=["hotel", "date"])
-    inv = grid.to_frame(index=False)
-    inv["hotel"] = inv["hotel"].astype("string")
-    inv["rooms_available"] = inv["hotel"].map(dict(rooms)).astype("int64")
-    return inv
-
-
-def inventory_for(res: pd.DataFrame, rooms: Mapping[str, int]) -> pd.DataFrame:
-    """Return room inventory covering every night of `res` for the configured hotels."""
-    if res.empty or not rooms:
-        return room_inventory({}, pd.Timestamp("2000-01-01"), pd.Timestamp("1999-12-31"))
-    last = (res["departure_date"] - pd.Timedelta(days=1)).max()
-    return room_inventory(rooms, res["arrival_date"].min(), max(last, res["arrival_date"].min()))

@@ -19,7 +19,7 @@ def regular_series(frame: pd.DataFrame, freq: str) -> dict[str, pd.Series]:
     values = pd.to_numeric(frame["value"], errors="coerce")
     _bad_rows(frame, dates.isna(), "date is not a date")
     _bad_rows(frame, values.isna(), "value is not a number")
-    period = {"D": "D", "W": "W-SUN", "M": "M"}[freq]
+    period = {"D": "D", "W": "W-SUN", "M": "M", "Q": "Q", "Y": "Y"}[freq]
     start = dates.dt.to_period(period).dt.start_time.astype("datetime64[us]")
     tidy = pd.DataFrame(
         {"series_id": frame["series_id"].astype("string"), "date": start, "value": values}
@@ -40,11 +40,9 @@ def regular_series(frame: pd.DataFrame, freq: str) -> dict[str, pd.Series]:
 
 
 def _offset(freq: str) -> pd.DateOffset:
-    return {
-        "D": pd.offsets.Day(1),
-        "W": pd.offsets.Week(1, weekday=0),
-        "M": pd.offsets.MonthBegin(1),
-    }[freq]
+    from mhi.analytics.forecast import OFFSETS
+
+    return OFFSETS[freq]
 
 
 def _bad_rows(frame: pd.DataFrame, mask: pd.Series, what: str) -> None:

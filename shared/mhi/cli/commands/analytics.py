@@ -76,7 +76,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     f.add_argument("--freq", choices=("D", "W", "M", "Q", "Y"), default="D")
     f.add_argument("--levels", default="80,95", help="interval levels in percent")
     f.add_argument("--season-length", type=int, help="override the detected season length")
-    f.add_argument("--model", default="auto", help="auto, snaive, ets, sarima or combo")
+    f.add_argument(
+        "--model", default="auto", help="auto, naive, snaive, ets, theta, arima or combo"
+    )
     f.add_argument("--folds", type=int, default=3, help="rolling-origin backtest folds")
     f.set_defaults(func=run_forecast)
 
