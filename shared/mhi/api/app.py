@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 from mhi.api.auth import Authenticator
 from mhi.api.openapi import document
@@ -76,9 +75,12 @@ def create_app(ops: OpsService, auth: Authenticator) -> Flask:
         status = getattr(e, "status", 400 if not e.retryable else 503)
         return _error(status, e.kind, str(e), getattr(e, "field", None))
 
-    @app.errorhandler(HTTPException)
-    def http_error(e: HTTPException) -> Response:
-        return _error(e.code or 500, "http", e.description or e.name)
+    def http_error(e: Exception) -> Response:
+        code = int(getattr(e, "code", None) or 500)
+        return _error(code, "http", str(getattr(e, "description", None) or e))
+
+    for code in (400, 404, 405, 413, 415):
+        app.register_error_handler(code, http_error)
 
     @app.before_request
     def authenticate() -> None:
@@ -98,7 +100,7 @@ def create_app(ops: OpsService, auth: Authenticator) -> Flask:
 def _flow_routes(app: Flask, ops: OpsService) -> None:
     @app.get(PREFIX + "/flows")
     def list_flows() -> Response:
-        flows = []
+        flows: list[dict[str, Any]] = []
         for flow_id in ops.flow_ids():
             try:
                 flow = ops.flow(flow_id)
