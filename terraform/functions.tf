@@ -13,7 +13,7 @@ resource "google_cloudfunctions2_function" "fn" {
 
   name        = local.function_names[each.key]
   location    = var.region
-  description = "functions/${each.key}: triggered by ${join(", ", [for t in each.value.trigger_topics : local.topic_ids[t]])}"
+  description = each.value.http ? "functions/${each.key}: HTTP, IAM invokers only (api.tf)" : "functions/${each.key}: triggered by ${join(", ", [for t in each.value.trigger_topics : local.topic_ids[t]])}"
 
   build_config {
     runtime     = var.runtime
@@ -34,9 +34,10 @@ resource "google_cloudfunctions2_function" "fn" {
     min_instance_count               = 0 # idle cost is zero
     max_instance_count               = each.value.max_instances
     max_instance_request_concurrency = 1
-    ingress_settings                 = "ALLOW_INTERNAL_ONLY" # Pub/Sub push counts as internal
-    all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.fn[each.key].email
+    # Pub/Sub push counts as internal; the HTTP api takes requests from outside, IAM-checked.
+    ingress_settings               = each.value.http ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.fn[each.key].email
     # Only the controller sets timers (timers.tf).
     environment_variables = each.key == "controller" ? local.controller_env_vars : local.env_vars
   }
@@ -51,7 +52,7 @@ resource "google_cloudfunctions2_function" "fn" {
 
 # Only the function's own trigger subscriptions (through its service account) may invoke it.
 resource "google_cloud_run_v2_service_iam_member" "invoker" {
-  for_each = var.functions
+  for_each = { for fn, f in var.functions : fn => f if !f.http }
 
   location = var.region
   name     = google_cloudfunctions2_function.fn[each.key].service_config[0].service

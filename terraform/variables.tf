@@ -207,7 +207,19 @@ variable "functions" {
     raw_bucket         = bool
     bigquery_read      = list(string)
     bigquery_write     = list(string)
+    http               = bool
   }))
+}
+
+variable "api_invokers" {
+  description = "Who may call the HTTP API (function `api`, and the console it serves): IAM members such as group:data-team@example.com. Empty: nobody."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.api_invokers : can(regex("^(group|user|serviceAccount|domain):", m))])
+    error_message = "Each api_invokers entry must be an IAM member: group:..., user:..., serviceAccount:... or domain:...."
+  }
 }
 
 variable "scheduled_flows" {
