@@ -17,9 +17,9 @@ from pathlib import Path
 
 from mhi.adapters.local.fs_run_store import FsRunStore
 from mhi.constants import CALLBACK_TOPIC
+from mhi.model.keys import RunRef
 from mhi.model.messages import CallbackMessage, CallbackStatus, parse_step
 from mhi.model.validate import parse_flow
-from mhi.model.keys import RunRef
 from mhi.runtime.controller import Controller
 from mhi.runtime.start import StartRequest, start_run
 
