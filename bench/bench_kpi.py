@@ -3,7 +3,7 @@ on the bundled 119,390 bookings and 10x / 100x scale-ups.
 
 Cube: every metric but TRevPAR (the dataset has no other revenue), by day x hotel x market
 segment, computed and materialised inside a DuckDB file with the same memory limit for both
-(DuckDB spills to disk beyond it; default 512MB): the product's path (`plan_kpis`:
+(DuckDB spills to disk beyond it; default 2GB): the product's path (`plan_kpis`:
 profile and checks, then `materialize_kpis`: one generated query) against one query written by
 hand for this cube. Both tables are then compared cell by cell. Scale-ups copy the modelled
 bookings, stay nights and room inventory under new hotel names, inside DuckDB. Each measured
@@ -11,7 +11,7 @@ step runs in its own process, so its peak RSS is its own (DuckDB's memory includ
 (issue 15): the warehouse path within 1.5x of the hand-written SQL, memory flat in data size.
 Run from the repository root:
 
-    python bench/bench_kpi.py [--scales 1,10,100] [--dir /tmp/mhi-bench-kpi] [--memory-limit 512MB]
+    python bench/bench_kpi.py [--scales 1,10,100] [--dir /tmp/mhi-bench-kpi] [--memory-limit 2GB]
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scales", default="1,10,100")
     parser.add_argument("--dir", default="/tmp/mhi-bench-kpi")
-    parser.add_argument("--memory-limit", default="512MB", help="DuckDB's, for both paths")
+    parser.add_argument("--memory-limit", default="2GB", help="DuckDB's, for both paths")
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--scale", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
