@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from mhi.constants import CHILD_SEPARATOR, RUN_GROUP
 from mhi.model import keys
+from mhi.model.states import JOIN_PREFIX, Attempt, parse_time
 
 if TYPE_CHECKING:
-    from mhi.model.run import Attempt, RunState, StepState
+    from mhi.model.run import RunState, StepState
 
 
 class EditError(ValueError):
@@ -156,7 +157,6 @@ class Reruns:
         local = number - self.bases.get(step.id, 1) + 1
         if local >= 1:
             return local
-        from mhi.model.run import Attempt, parse_time
 
         past: Attempt = step.history.setdefault(number, Attempt(number))
         if key.kind == "dispatched" and past.dispatched_at is None:
@@ -189,7 +189,6 @@ class Reruns:
         """The members of a progress group that finish in this generation (None: uncounted)."""
         if group == RUN_GROUP:
             return None  # the run's finish is found by whoever advances it last (or the sweep)
-        from mhi.model.run import JOIN_PREFIX
 
         current = self.generation
         if group.startswith(JOIN_PREFIX):

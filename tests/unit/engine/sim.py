@@ -20,6 +20,7 @@ from mhi.adapters.local.memory_run_store import MemoryRunStore
 from mhi.config import Settings
 from mhi.constants import CALLBACK_TOPIC, NOTIFY_STEP
 from mhi.errors import StepExecutionError, UpstreamUnavailableError
+from mhi.model import keys
 from mhi.model.flow import FlowDefinition
 from mhi.model.keys import RunRef
 from mhi.model.messages import parse_callback, parse_step
@@ -113,11 +114,21 @@ class Sim:
             raise UpstreamUnavailableError("the source is down")
         if outcome == "fatal":
             raise StepExecutionError("bad data")
-        # A side effect made idempotent the way real steps do it: claim, then send. A turn run
-        # again after its process died finds the claim and does not send twice.
-        if m.step_id == NOTIFY_STEP and ctx.claim("sent", {"turn": m.turn}) == {"turn": m.turn}:
-            self.sends += 1
+        if m.step_id == NOTIFY_STEP:
+            self._send_once(ctx)
         return {"by": m.step_id}
+
+    def _send_once(self, ctx: StepContext) -> None:
+        """A side effect made idempotent the way `ms-notifications` does it: a send recorded by
+        an earlier attempt is not repeated; within an attempt, claim then send (a turn run again
+        after its process died finds the claim)."""
+        m = ctx.message
+        prefix = keys.run_prefix(m.account, m.flow_id, m.run_id)
+        earlier = range(1, m.attempt)
+        if any(self.store.read(prefix + keys.claim_key(m.step_id, a, "sent")) for a in earlier):
+            return
+        if ctx.claim("sent", {"turn": m.turn}) == {"turn": m.turn}:
+            self.sends += 1
 
     # ---- driving --------------------------------------------------------------------------
 
