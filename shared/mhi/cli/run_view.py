@@ -8,6 +8,8 @@ from mhi.cli.common import seconds, table
 
 
 def _note(step: dict[str, Any]) -> str:
+    if step.get("stuck"):
+        return "stuck: its process stopped renewing its lease; the turn is run again"
     if step.get("error"):
         return str(step["error"].get("message", ""))
     if step.get("skip_reason"):
@@ -33,6 +35,15 @@ def print_steps(detail: dict[str, Any]) -> None:
     print(table(rows, ["STEP", "TYPE", "STATUS", "ATTEMPTS", "DURATION", "ERROR / NOTE"]))
 
 
+def print_notification(detail: dict[str, Any]) -> None:
+    """One line when the flow notification did not (yet) go out."""
+    note = detail.get("notification")
+    if note and note["status"] != "succeeded":
+        error = (note.get("error") or {}).get("message")
+        where = note["recipients"] or "its channels"
+        print(f"  notification to {where}: {note['status']}" + (f": {error}" if error else ""))
+
+
 def print_run(detail: dict[str, Any]) -> None:
     """Everything `mhi runs show` prints."""
     head = f"run {detail['run_id']} of {detail['flow_id']} ({detail['account']})"
@@ -42,6 +53,7 @@ def print_run(detail: dict[str, Any]) -> None:
         print(f"  for slot {detail['logical_time']}")
     if detail.get("error"):
         print(f"  {detail['error']}")
+    print_notification(detail)
     print()
     print_steps(detail)
     _attempts(detail)

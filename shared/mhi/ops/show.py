@@ -3,7 +3,7 @@ files they wrote, dead letters, reruns and edits, the audit trail and Cloud Logg
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -97,7 +97,8 @@ def describe(store: RunStore, ref: RunRef, project: str | None = None) -> dict[s
         NotFound: the run does not exist.
     """
     state = load_state(store, ref)
-    summary = run_summary(state, with_children=True)
+    # `now` only marks a step whose lease lapsed as stuck: a view, not a decision
+    summary = run_summary(state, with_children=True, now=datetime.now(UTC))
     summary["generation"] = state.reruns.generation
     summary["paused"] = state.reruns.paused
     summary["logical_time"] = state.logical_time

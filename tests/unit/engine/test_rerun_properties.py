@@ -31,25 +31,11 @@ from mhi.ops.control import rerun
 from mhi.runtime.controller import Controller
 from mhi.runtime.start import StartRequest, start_run
 from tests.unit.engine.helpers import T0
+from tests.unit.engine.sim import Crash, CrashingStore
 
 OUTCOMES = ["ok", "ok", "ok", "retryable", "fatal", "lost"]
 REF = RunRef("acme", "f", "run-1")
 BY = {"actor": "tester", "via": "test"}
-
-
-class Crash(Exception):
-    """The controller process died."""
-
-
-class CrashingStore(MemoryRunStore):
-    def __init__(self, rng: random.Random, rate: float) -> None:
-        super().__init__()
-        self.rng, self.rate, self.armed = rng, rate, False
-
-    def create(self, key: str, data: bytes) -> bool:
-        if self.armed and self.rng.random() < self.rate:
-            raise Crash(key)
-        return super().create(key, data)
 
 
 class Sim:

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from mhi.cli.common import load_json_file, parse_assignments, seconds, services_from_env, table
+from mhi.cli.common import load_json_file, parse_assignments, seconds, services_from_env
 
 if TYPE_CHECKING:
     from mhi.model.keys import RunRef
@@ -77,41 +77,18 @@ def _progress(state: RunState, seen: dict[str, str], t0: float) -> None:
             )
 
 
-def _note(step: dict[str, Any]) -> str:
-    if step.get("stuck"):
-        return "stuck: its process stopped renewing its lease; the turn is run again"
-    if step["error"]:
-        return str(step["error"].get("message", ""))
-    if step["skip_reason"]:
-        return str(step["skip_reason"])
-    return f"for_each over {step['items']} items" if step.get("items") is not None else ""
-
-
 def print_summary(summary: dict[str, Any]) -> None:
-    """Print the final status and the step table."""
-    rows = [
-        (
-            s["id"],
-            s["type"],
-            s["status"],
-            s["attempts"],
-            seconds(s["duration_seconds"]),
-            _note(s)[:80],
-        )
-        for s in summary["steps"]
-    ]
+    """Print the step table and the final status."""
+    from mhi.cli.run_view import print_notification, print_steps
+
     print()
-    print(table(rows, ["STEP", "TYPE", "STATUS", "ATTEMPTS", "DURATION", "ERROR / NOTE"]))
+    print_steps(summary)
     print()
     line = f"run {summary['run_id']} of {summary['flow_id']}: {summary['status'].upper()}"
     print(f"{line} in {seconds(summary['duration_seconds'])}")
     if summary["error"]:
         print(f"  {summary['error']}")
-    note = summary.get("notification")
-    if note and note["status"] != "succeeded":
-        detail = (note.get("error") or {}).get("message")
-        where = note["recipients"] or "its channels"
-        print(f"  notification to {where}: {note['status']}" + (f": {detail}" if detail else ""))
+    print_notification(summary)
 
 
 def _follow(runtime: EmbeddedRuntime, ref: RunRef, t0: float, args: argparse.Namespace) -> bool:
