@@ -189,6 +189,7 @@ class Controller:
             if step.id != NOTIFY_STEP:
                 self.progress.count_finished(cached, step)
                 record_dead_letter(self.store, cached.ref, state, step)
+                record_dead_letter(self.store, cached.ref, state, step)
         state.note_checked(action.step_id, action.attempt, action.turn, now)
 
     def _finish(self, cached: CachedRun, action: FinishRun, now: datetime) -> None:
