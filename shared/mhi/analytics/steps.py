@@ -9,7 +9,7 @@ ms-demand-forecast  model tables -> forecast tables + chosen models + charts
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
@@ -161,7 +161,8 @@ def _kpi_engine(ctx: StepContext, config: KpiConfig) -> dict[str, Any]:
             last = read_last_periods(wh, account, table, plan)
             summary = headline(last, spec, pd.Timestamp(plan.last_arrival)) or summary
             if config.charts and grain != "all":
-                charts += _kpi_charts(ctx, table, spec)
+                complete = (plan.ctx.first, plan.last_arrival)
+                charts += _kpi_charts(ctx, table, spec, complete)
     ctx.log.info("kpis in %s: %d rows in %s", wh.dialect, total, ", ".join(tables))
     return {
         "schema": schema,
@@ -189,7 +190,9 @@ def _spec(config: KpiConfig, grain: str) -> KpiSpec:
     )
 
 
-def _kpi_charts(ctx: StepContext, table: str, spec: KpiSpec) -> list[str]:
+def _kpi_charts(
+    ctx: StepContext, table: str, spec: KpiSpec, complete: tuple[date | None, date | None]
+) -> list[str]:
     from mhi.analytics.charts import kpi_trend_png
     from mhi.analytics.kpi_warehouse import read_hotel_rows
 
@@ -200,7 +203,7 @@ def _kpi_charts(ctx: StepContext, table: str, spec: KpiSpec) -> list[str]:
     )
     uris = []
     for metric in metrics:
-        png = kpi_trend_png(frame, metric, spec.grain)
+        png = kpi_trend_png(frame, metric, spec.grain, complete=complete)
         if png is None:
             continue
         folder = f"charts/{ctx.account}/{ctx.flow_id}/{ctx.run_id}/{table.replace('.', '/')}"
