@@ -22,6 +22,7 @@ from mhi.engine.actions import (
     SkipStep,
 )
 from mhi.engine.dispatch import context, dispatch, notification_message
+from mhi.engine.joins import skip_reason
 from mhi.engine.recovery import recover, timer_valid
 from mhi.model import expr
 from mhi.model.run import RunState, RunStatus, StepState, StepStatus
@@ -190,12 +191,9 @@ def _failed(step: StepState, kind: str, message: str) -> RecordResult:
 
 def _start(state: RunState, step: StepState, now: datetime) -> Action:
     """Decide what happens to a step whose dependencies are all terminal."""
-    deps = [] if step.parent else step.spec.depends_on
-    for dep in deps:
-        if state.counts_as_failed(state.steps[dep]):
-            return SkipStep(step.id, f"upstream step {dep!r} failed")
-        if state.status(state.steps[dep]) == StepStatus.SKIPPED:
-            return SkipStep(step.id, f"upstream step {dep!r} was skipped")
+    skip = skip_reason(state, step)
+    if skip is not None:
+        return SkipStep(step.id, skip)
     when = step.spec.when
     if when is not None and _evaluated_here(step, when):
         try:

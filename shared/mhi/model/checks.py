@@ -73,6 +73,21 @@ def _check_deps(flow: FlowDefinition) -> list[Problem]:
                 out.append((f"{_step_path(i)}.depends_on[{j}]", "a step cannot depend on itself"))
         if len(set(step.depends_on)) != len(step.depends_on):
             out.append((f"{_step_path(i)}.depends_on", "lists a step more than once"))
+        out += _check_handlers(f"{_step_path(i)}.on_failure", step.on_failure, ids, step.id)
+    return out + _check_handlers("$.on_failure", flow.on_failure, ids, None)
+
+
+def _check_handlers(
+    path: str, handlers: list[str], ids: set[str], owner: str | None
+) -> list[Problem]:
+    out = []
+    for j, handler in enumerate(handlers):
+        if handler not in ids:
+            out.append((f"{path}[{j}]", f"unknown step {handler!r} (on_failure names steps)"))
+        elif handler == owner:
+            out.append((f"{path}[{j}]", "a step cannot handle its own failure"))
+    if len(set(handlers)) != len(handlers):
+        out.append((path, "lists a step more than once"))
     return out
 
 
@@ -96,9 +111,11 @@ def ancestors(flow: FlowDefinition) -> dict[str, set[str]]:
 
 
 def _graph(flow: FlowDefinition) -> dict[str, list[str]]:
-    """Step id -> its known dependencies (unknown ones are reported by `_check_deps`)."""
+    """Step id -> what it waits for: its known dependencies and, for an error handler, the
+    steps it handles (unknown ids are reported by `_check_deps`)."""
     ids = {s.id for s in flow.steps}
-    return {s.id: [d for d in s.depends_on if d in ids and d != s.id] for s in flow.steps}
+    ups = flow.upstreams()
+    return {s.id: [d for d in ups[s.id] if d in ids and d != s.id] for s in flow.steps}
 
 
 def _check_references(flow: FlowDefinition) -> list[Problem]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -16,6 +16,18 @@ from pydantic import (
 from mhi.constants import SAFE_ID_RE, SAFE_ID_RULE
 
 DEFAULT_STEP_TIMEOUT_SECONDS = 600
+
+# When a step runs relative to its upstreams (`depends_on`), decided once every upstream ended:
+# all_succeeded (the default): every upstream succeeded (or is optional and failed);
+# all_done: always, whatever its upstreams did; any_succeeded: at least one upstream succeeded;
+# none_failed: no upstream failed (a skipped upstream is fine).
+TriggerRule = Literal["all_succeeded", "all_done", "any_succeeded", "none_failed"]
+TRIGGER_RULES: tuple[TriggerRule, ...] = (
+    "all_succeeded",
+    "all_done",
+    "any_succeeded",
+    "none_failed",
+)
 
 
 def _safe_id(value: str) -> str:
@@ -68,6 +80,11 @@ class StepSpec(_Model):
     when: str | None = None
     optional: bool = False
     for_each: str | list[Any] | None = None
+    trigger_rule: TriggerRule = "all_succeeded"
+    on_failure: list[SafeId] = Field(
+        default_factory=list,
+        description="steps that run when this step finally fails (error handlers, compensation)",
+    )
 
 
 class FlowConfig(_Model):
@@ -134,8 +151,37 @@ class FlowDefinition(_Model):
     schedule: Schedule | None = None
     timeout_seconds: int | None = Field(default=None, ge=1, le=7 * 86400)
     max_parallel: int | None = Field(default=None, ge=1, le=10000)
+    on_failure: list[SafeId] = Field(
+        default_factory=list,
+        description="steps that run, after every other step ended, when the run fails",
+    )
 
     @property
     def steps(self) -> list[StepSpec]:
         """The flow's steps in definition order."""
         return self.flow_config.steps
+
+    def handled(self) -> dict[str, list[str]]:
+        """Per error-handler step, the steps whose final failure runs it (in flow order).
+
+        A step named in a step's `on_failure` handles that step; a step named in the flow's
+        `on_failure` handles every step that is not itself a flow-level handler. Unknown ids
+        are left out (the checks report them).
+        """
+        ids = {s.id for s in self.steps}
+        out: dict[str, list[str]] = {}
+        for step in self.steps:
+            for handler in step.on_failure:
+                if handler in ids and handler != step.id:
+                    out.setdefault(handler, []).append(step.id)
+        flow_level = [h for h in dict.fromkeys(self.on_failure) if h in ids]
+        for handler in flow_level:
+            out[handler] = [s.id for s in self.steps if s.id not in flow_level]
+        return out
+
+    def upstreams(self) -> dict[str, list[str]]:
+        """Per step, every step it waits for: its `depends_on` and the steps it handles."""
+        handled = self.handled()
+        return {
+            s.id: list(dict.fromkeys([*s.depends_on, *handled.get(s.id, [])])) for s in self.steps
+        }

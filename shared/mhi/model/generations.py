@@ -192,7 +192,7 @@ class Reruns:
 
         current = self.generation
         if group.startswith(JOIN_PREFIX):
-            deps = state.steps[group[len(JOIN_PREFIX) :]].spec.depends_on
+            deps = state.upstreams[group[len(JOIN_PREFIX) :]]
             return sum(1 for d in deps if self.scope_of(d) == current)
         children = state.steps[group].children
         if children is None:

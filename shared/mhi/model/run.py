@@ -99,11 +99,12 @@ class RunState:
         self.grace = timedelta(seconds=DISPATCH_GRACE_SECONDS)
         self.closed = False  # set by the shell once the run left the active index
         self._expanded: set[str] = set()
+        self.upstreams = flow.upstreams()  # depends_on plus the steps a handler handles
+        self.handled = flow.handled()  # error-handler step -> the steps whose failure runs it
         for i, spec in enumerate(flow.steps):
-            self.steps[spec.id] = StepState(
-                spec.id, spec, (i, -1), unfinished_deps=len(spec.depends_on)
-            )
-            for dep in spec.depends_on:
+            deps = self.upstreams[spec.id]
+            self.steps[spec.id] = StepState(spec.id, spec, (i, -1), unfinished_deps=len(deps))
+            for dep in deps:
                 self.dependents[dep].append(spec.id)
         for sid, step in self.steps.items():
             if step.unfinished_deps == 0:
@@ -365,7 +366,7 @@ class RunState:
         if group == RUN_GROUP:
             return sum(1 for deps in self.dependents.values() if not deps)
         if group.startswith(JOIN_PREFIX):
-            return len(self.steps[group[len(JOIN_PREFIX) :]].spec.depends_on)
+            return len(self.upstreams[group[len(JOIN_PREFIX) :]])
         children = self.steps[group].children
         return None if children is None else len(children)
 

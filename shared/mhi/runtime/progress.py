@@ -40,7 +40,7 @@ class Progress:
         if not dependents:
             self._claim(cached, RUN_GROUP, step.id)
         for dependent in dependents:
-            if len(state.steps[dependent].spec.depends_on) > 1:
+            if len(state.upstreams[dependent]) > 1:
                 self._claim(cached, join_group(dependent), step.id)
 
     def _claim(self, cached: CachedRun, group: str, member: str) -> None:
@@ -79,7 +79,7 @@ class Progress:
         if group == RUN_GROUP:
             self.cache.refresh(cached)
         elif group.startswith(JOIN_PREFIX):
-            for dep in state.steps[group[len(JOIN_PREFIX) :]].spec.depends_on:
+            for dep in state.upstreams[group[len(JOIN_PREFIX) :]]:
                 if not state.is_terminal(state.steps[dep]):
                     self.cache.refresh_step(cached, dep)
         else:

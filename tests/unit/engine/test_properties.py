@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mhi.constants import NOTIFY_STEP
-from mhi.model.flow import FlowDefinition
+from mhi.model.flow import TRIGGER_RULES, FlowDefinition, StepSpec
 from mhi.model.keys import RunRef
-from mhi.model.run import RunStatus, StepStatus
+from mhi.model.run import RunState, RunStatus, StepStatus
 from mhi.model.validate import parse_flow
 from mhi.runtime.controller import Controller
 from mhi.runtime.start import StartRequest, start_run
@@ -40,6 +40,13 @@ def scenarios(draw: st.DrawFn) -> tuple[FlowDefinition, Plan, int, float]:
                 "type": "ms-echo",
                 "depends_on": [f"s{d}" for d in deps],
                 "optional": draw(st.booleans()),
+                "trigger_rule": draw(st.sampled_from(TRIGGER_RULES)),
+                # a handler comes later in the flow, so every edge goes forward: no cycle
+                "on_failure": sorted(
+                    f"s{j}" for j in draw(st.sets(st.integers(i + 1, n - 1), max_size=2))
+                )
+                if i < n - 1
+                else [],
                 "timeout_seconds": 180,
                 "retry": {"max_attempts": draw(st.integers(1, 3)), "initial_backoff_seconds": 5},
             }
@@ -50,6 +57,8 @@ def scenarios(draw: st.DrawFn) -> tuple[FlowDefinition, Plan, int, float]:
         "flow_config": {"steps": steps},
         "max_parallel": draw(st.one_of(st.none(), st.integers(1, 3))),
     }
+    if n > 1 and draw(st.booleans()):
+        raw["on_failure"] = [f"s{n - 1}"]  # the last step: nothing depends on it
     if draw(st.booleans()):
         block = {"type": ["outbox"], "recipients": "team@example.com"}
         raw["notifications"] = {"success": block, "fail": block}
@@ -72,6 +81,7 @@ def _check(sim: Sim, flow: FlowDefinition) -> None:
     # lease of the first lapsed (its process died)
     assert all(count == 1 for count in sim.runs.values()), sim.runs
     failed_required = []
+    handled = flow.handled()
     for spec in flow.steps:
         step = final.steps[spec.id]
         status = final.status(step)
@@ -79,12 +89,13 @@ def _check(sim: Sim, flow: FlowDefinition) -> None:
         assert status in (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED)
         assert max(ran, default=0) <= spec.retry.max_attempts
         assert max(step.attempts, default=0) <= spec.retry.max_attempts
-        upstream_bad = any(
-            final.counts_as_failed(final.steps[d])
-            or final.status(final.steps[d]) == StepStatus.SKIPPED
-            for d in spec.depends_on
-        )
-        assert (status == StepStatus.SKIPPED) == upstream_bad, (spec.id, status, upstream_bad)
+        should_skip = _should_skip(final, spec, handled.get(spec.id))
+        assert (status == StepStatus.SKIPPED) == should_skip, (spec.id, status, should_skip)
+        if spec.id in handled:
+            # a compensating step runs exactly once per final failure of what it handles (its
+            # first attempt ran, each turn once: checked above), and never without one
+            ran_first = (spec.id, 1, 0) in sim.runs
+            assert ran_first == (not should_skip), (spec.id, sorted(sim.runs))
         if status != StepStatus.SKIPPED:
             # every non-skipped step ran to a real result: none timed out without running
             last = step.last
@@ -100,6 +111,22 @@ def _check(sim: Sim, flow: FlowDefinition) -> None:
         assert final.notify is not None and final.is_terminal(final.notify)
         delivered = final.status(final.notify) == StepStatus.SUCCEEDED
         assert sim.sends == 1 if delivered else sim.sends <= 1, sim.runs
+
+
+def _should_skip(final: RunState, spec: StepSpec, handles: list[str] | None) -> bool:
+    """The join rule, restated: whether a step must have been skipped given its upstreams."""
+    statuses = [final.status(final.steps[h]) for h in handles or []]
+    if handles is not None and StepStatus.FAILED not in statuses:
+        return True  # an error handler runs only after a final failure of a step it handles
+    deps = [final.steps[d] for d in spec.depends_on]
+    failed = any(final.counts_as_failed(d) for d in deps)
+    skipped = any(final.status(d) == StepStatus.SKIPPED for d in deps)
+    rule = spec.trigger_rule
+    if rule == "all_done" or not deps:
+        return False
+    if rule == "any_succeeded":
+        return all(final.status(d) != StepStatus.SUCCEEDED for d in deps)
+    return failed or (rule == "all_succeeded" and skipped)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
