@@ -9,6 +9,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from mhi.api.auth import Authenticator
+from mhi.api.console import error_page
+from mhi.api.console import register as register_console
 from mhi.api.openapi import document
 from mhi.errors import AuthError, OrchestratorError
 from mhi.model.keys import RunRef
@@ -73,6 +75,8 @@ def create_app(ops: OpsService, auth: Authenticator) -> Flask:
         if isinstance(e, AuthError):
             return _error(401, "unauthenticated", str(e))
         status = getattr(e, "status", 400 if not e.retryable else 503)
+        if request.path.startswith("/ui/"):
+            return error_page(status, str(e))
         return _error(status, e.kind, str(e), getattr(e, "field", None))
 
     def http_error(e: Exception) -> Response:
@@ -94,6 +98,7 @@ def create_app(ops: OpsService, auth: Authenticator) -> Flask:
     _run_routes(app, ops, by)
     _action_routes(app, ops, by)
     _other_routes(app, ops, by)
+    register_console(app, ops)
     return app
 
 

@@ -1,0 +1,75 @@
+// MHI run console: refresh while runs are active; actions with confirmation through the JSON API.
+"use strict";
+
+function runsSignature(body) {
+  return body.runs.map((r) => `${r.run_id}:${r.status}:${r.generation}`).join("|");
+}
+
+function runSignature(body) {
+  return `${body.status}:${body.generation}:${body.paused}`;
+}
+
+function poll() {
+  const url = document.body.dataset.poll;
+  if (!url) return;
+  const tick = async () => {
+    try {
+      const answer = await fetch(url, { headers: { Accept: "application/json" } });
+      if (answer.ok) {
+        const body = await answer.json();
+        const sig = Array.isArray(body.runs) ? runsSignature(body) : runSignature(body);
+        if (sig !== document.body.dataset.sig) { window.location.reload(); return; }
+      }
+    } catch (err) { /* the server restarting: try again at the next tick */ }
+    window.setTimeout(tick, 2000);
+  };
+  window.setTimeout(tick, 2000);
+}
+
+function parsed(id, name) {
+  const field = document.getElementById(id);
+  const text = field ? field.value.trim() : "";
+  if (!text) return undefined;
+  try { return JSON.parse(text); } catch (err) { throw new Error(`${name}: not JSON (${err.message})`); }
+}
+
+function bodyOf(button) {
+  const body = JSON.parse(button.dataset.body || "{}");
+  if (button.dataset.action === "rerun-from") body.from_step = document.getElementById("from-step").value;
+  if (button.dataset.action === "replay") {
+    const edits = parsed("replay-set", "edits");
+    const params = parsed("replay-params", "params");
+    if (edits !== undefined) body.set = edits;
+    if (params !== undefined) body.params = params;
+  }
+  return body;
+}
+
+async function act(button) {
+  const result = document.getElementById("action-result");
+  let body;
+  try { body = bodyOf(button); } catch (err) { result.textContent = err.message; return; }
+  if (!window.confirm(button.dataset.confirm)) return;
+  result.textContent = "…";
+  const answer = await fetch(button.dataset.url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+  });
+  const reply = await answer.json().catch(() => ({}));
+  if (!answer.ok) {
+    const error = reply.error || {};
+    result.textContent = `Refused (${answer.status}): ${error.message || answer.statusText}`;
+    result.className = "error";
+    return;
+  }
+  result.textContent = `Done: ${JSON.stringify(reply)}`;
+  window.setTimeout(() => window.location.reload(), 600);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  poll();
+  for (const button of document.querySelectorAll("button[data-action]")) {
+    button.addEventListener("click", () => act(button));
+  }
+});
