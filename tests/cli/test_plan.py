@@ -1,0 +1,101 @@
+"""`mhi plan FLOW.json`: validation, the run's shape, duration and cost, learning from past runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mhi.cli.main import main
+from tests.cli.test_startup import _modules_loaded_by
+
+FLOW: dict[str, Any] = {
+    "flow_id": "planned",
+    "account": "acme",
+    "on_failure": ["alert"],
+    "flow_config": {
+        "steps": [
+            {"id": "list", "type": "ms-echo", "config": {"ids": [1, 2]}},
+            {
+                "id": "each",
+                "type": "ms-echo",
+                "depends_on": ["list"],
+                "for_each": "{{ steps.list.output.ids }}",
+                "on_failure": ["undo"],
+            },
+            {"id": "report", "type": "ms-echo", "depends_on": ["each"], "trigger_rule": "all_done"},
+            {"id": "undo", "type": "ms-echo"},
+            {"id": "alert", "type": "ms-echo"},
+        ]
+    },
+}
+
+
+@pytest.fixture
+def flow_file(tmp_path: Path) -> Path:
+    path = tmp_path / "planned.json"
+    path.write_text(json.dumps(FLOW))
+    return path
+
+
+def _plan(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    assert main(["plan", *args, "--json"]) == 0
+    result: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return result
+
+
+def test_plan_shows_the_shape_with_fan_out_bounds_and_handlers(
+    flow_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = _plan(capsys, str(flow_file), "--items", "each=2")
+    steps = {s["id"]: s for s in result["steps"]}
+    assert steps["each"]["fan_out"][0] == 0 and steps["each"]["fan_out"][1] >= 1000
+    assert steps["each"]["items_assumed"] == 2
+    assert steps["undo"]["handles"] == ["each"] and steps["undo"]["upstreams"] == ["each"]
+    assert steps["alert"]["handles"] == ["list", "each", "report", "undo"]
+    assert steps["report"]["trigger_rule"] == "all_done"
+    assert result["critical_path"] == ["list", "each", "report"]
+    assert {s["seconds_from"] for s in steps.values()} == {"type default"}
+    # 2 items: list, 2 children, report run; undo and alert are skipped
+    assert result["operations"]["transitions"] == 4
+    assert result["measured_runs"] == 0
+    assert result["cost"]["total"] > 0 and result["prices"]["storage_class_a_per_1000"] > 0
+
+
+def test_plan_learns_step_durations_from_past_runs_of_the_flow(
+    flow_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(flow_file), "--run-id", "p-1", "-q"]) == 0
+    capsys.readouterr()
+    result = _plan(capsys, str(flow_file))
+    steps = {s["id"]: s for s in result["steps"]}
+    assert steps["list"]["seconds_from"] == "median of 1 run(s)"
+    assert steps["undo"]["seconds_from"] == "type default"  # skipped: no duration to learn
+    assert result["measured_runs"] == 1 and result["measured_median_seconds"] >= 0
+
+
+def test_plan_prints_prices_and_rejects_a_bad_flow_with_its_path(
+    flow_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plan", str(flow_file)]) == 0
+    out = capsys.readouterr().out
+    assert "critical path: list → each → report" in out
+    assert "list prices used (USD): storage_class_a_per_1000 0.005" in out
+    bad = tmp_path / "bad.json"
+    steps = [{"id": "a", "type": "ms-echo", "trigger_rule": "one_success"}]
+    bad.write_text(json.dumps({**FLOW, "on_failure": [], "flow_config": {"steps": steps}}))
+    assert main(["plan", str(bad)]) == 1
+    assert "$.flow_config.steps[0].trigger_rule" in capsys.readouterr().out
+
+
+def test_plan_rejects_items_for_a_step_without_for_each(
+    flow_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plan", str(flow_file), "--items", "report=3"]) != 0
+    assert "no for_each step 'report'" in capsys.readouterr().err
+
+
+def test_plan_loads_no_heavy_module(flow_file: Path, tmp_path: Path) -> None:
+    assert _modules_loaded_by(["plan", str(flow_file)], tmp_path) == (0, [])
