@@ -61,7 +61,19 @@ def _catalog_table() -> str:
     from mhi.cli.common import table
 
     rows = [(entry.type, entry.summary) for entry in CATALOG]
-    return table(rows, ["TYPE", "WHAT IT DOES"]) + "\n\nEvery option of one type: mhi steps TYPE"
+    listing = table(rows, ["TYPE", "WHAT IT DOES"])
+    return f"{listing}\n\nEvery option of one type: mhi steps TYPE\n{STEP_KEYS}"
+
+
+# The keys every step takes beside its type's config (README: Flows, Flow language).
+STEP_KEYS = """\
+Keys of any step beside its config: id, type, depends_on, when, optional, retry, timeout_seconds,
+for_each, and:
+  trigger_rule  when it runs after its depends_on ended: all_succeeded (default), all_done,
+                any_succeeded, none_failed; e.g. "trigger_rule": "all_done" for a report
+                that always goes out
+  on_failure    steps that run when this step finally fails (also a flow key: when the run
+                fails), e.g. "on_failure": ["undo-load"]; the run still fails"""
 
 
 def _option_text(option: OptionDoc) -> str:
