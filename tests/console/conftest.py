@@ -21,6 +21,7 @@ from mhi.ops.wiring import build
 from mhi.runtime.embedded import EmbeddedRuntime
 from mhi.services import Services
 
+CHART = "charts/demo-hotels/demo-echo/20260101T060000Z-demo/kpi/adr.png"
 ACTOR = "ana <script>alert(1)</script>@team"
 DEMO = {
     "flow_id": "demo-echo",
@@ -44,7 +45,15 @@ DEMO = {
                 "retry": {"max_attempts": 2, "initial_backoff_seconds": 0.05},
                 "config": {"fail_until_attempt": 2, "file": "gs://demo-bucket/model.csv"},
             },
-            {"id": "report", "type": "ms-echo", "depends_on": ["model"], "config": {"ok": True}},
+            {
+                "id": "report",
+                "type": "ms-echo",
+                "depends_on": ["model"],
+                "config": {
+                    "headline": [{"hotel": "City Hotel", "period": "2017-08-01", "adr": 118.5}],
+                    "charts": [f"gs://demo-bucket/{CHART}"],
+                },
+            },
         ]
     },
     "notifications": {"success": {"type": ["outbox"], "recipients": "team@example.com"}},
@@ -66,6 +75,24 @@ NIGHTLY = {
         ]
     },
 }
+
+
+def _chart() -> bytes:
+    """A small ADR trend chart as PNG (matplotlib, as the KPI step draws them)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(4, 2.4), dpi=80)
+    axes.plot(["May", "Jun", "Jul", "Aug"], [101.2, 109.8, 121.0, 118.5], marker="o")
+    axes.set_title("ADR, City Hotel")
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    plt.close(figure)
+    return out.getvalue()
 
 
 @dataclass
@@ -104,10 +131,12 @@ def console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Console
         by = {"actor": ACTOR, "via": "test"}
         demo = ops.start("demo-echo", {}, by, "20260101T060000Z-demo")
         failed = ops.start("nightly", {}, by, "20260102T060000Z-fail")
+        runtime.services.blobs.write_bytes(CHART, _chart(), "image/png")
         served = Console("", ops, runtime, demo, failed)
         served.wait(demo, "succeeded")
         served.wait(failed, "failed")
-        server = make_server("127.0.0.1", 0, create_app(ops, LocalAuth(None, ACTOR)), threaded=True)
+        app = create_app(ops, LocalAuth(None, ACTOR), runtime.services.blobs)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         served.base = f"http://127.0.0.1:{server.port}"

@@ -76,6 +76,8 @@ def test_runs_page_and_both_run_pages(console: Console, browser: Any) -> None:
     assert len(gantt.find_elements(By.CSS_SELECTOR, "line.wait")) == 1  # model's retry wait
     panel = d.find_element(By.ID, "panel")
     assert "gs://demo-bucket/model.csv" in panel.text and "injected failure" in panel.text
+    chart = d.find_element(By.CSS_SELECTOR, ".analytics img")
+    assert int(chart.get_attribute("naturalWidth")) > 0  # the PNG loaded through the console
     d.save_screenshot(str(ROOT / "docs" / "console-run.png"))
 
 

@@ -10,13 +10,14 @@ from typing import Any
 from mhi.api.app import create_app
 from mhi.api.auth import LocalAuth
 from mhi.api.console_pages import next_fires
-from tests.console.conftest import ACTOR, Console
+from tests.console.conftest import ACTOR, CHART, Console
 
 PAGES = ("/ui/runs", "/ui/flows", "/ui/flows/nightly", "/ui/static/console.css")
 
 
 def _client(console: Console, token: str | None = None) -> Any:
-    return create_app(console.ops, LocalAuth(token, "bob@team")).test_client()
+    blobs = console.runtime.services.blobs
+    return create_app(console.ops, LocalAuth(token, "bob@team"), blobs).test_client()
 
 
 def _path(console: Console, which: str) -> str:
@@ -106,3 +107,18 @@ def test_an_action_of_the_page_is_audited_by_the_api(console: Console) -> None:
     assert answer.status_code == 202 and answer.get_json()["steps"] == ["load", "publish"]
     run = console.wait(console.failed, "succeeded")
     assert [(a["action"], a["by"]["actor"]) for a in run["audit"]][-1] == ("rerun", "bob@team")
+
+
+def test_headline_figures_and_charts_of_a_run(console: Console) -> None:
+    client = _client(console)
+    html = client.get(_path(console, "demo")).get_data(as_text=True)
+    assert "Headline figures" in html and "City Hotel" in html and "118.5" in html
+    src = re.search(r'<img src="([^"]+)"', html)
+    assert src is not None and src.group(1).endswith("/kpi/adr.png")
+    chart = client.get(src.group(1))
+    assert chart.status_code == 200 and chart.mimetype == "image/png"
+    assert chart.data.startswith(b"\x89PNG")
+    other = src.group(1).replace(console.demo.run_id, console.failed.run_id)
+    for path in (other, src.group(1).replace("kpi/adr.png", "kpi/../adr.png"), "/ui/charts/x"):
+        assert client.get(path).status_code == 404, path
+    assert CHART.endswith("adr.png")

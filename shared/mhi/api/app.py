@@ -17,6 +17,7 @@ from mhi.model.keys import RunRef
 from mhi.ops.errors import OpsError
 from mhi.ops.index import RunFilter
 from mhi.ops.service import OpsService
+from mhi.ports import BlobStore
 
 PREFIX = "/api/v1"
 RUN = PREFIX + "/runs/<account>/<flow_id>/<run_id>"
@@ -65,8 +66,9 @@ def _since(default: str | None) -> datetime | None:
         raise OpsError(str(e), "since") from None
 
 
-def create_app(ops: OpsService, auth: Authenticator) -> Flask:
-    """The API over `ops`; `auth` says who calls (every action records it)."""
+def create_app(ops: OpsService, auth: Authenticator, blobs: BlobStore | None = None) -> Flask:
+    """The API (and the console) over `ops`; `auth` says who calls (every action records it);
+    `blobs`, where runs wrote their charts, lets the console show them."""
     app = Flask("mhi.api")
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
@@ -98,7 +100,7 @@ def create_app(ops: OpsService, auth: Authenticator) -> Flask:
     _run_routes(app, ops, by)
     _action_routes(app, ops, by)
     _other_routes(app, ops, by)
-    register_console(app, ops)
+    register_console(app, ops, blobs)
     return app
 
 

@@ -9,12 +9,14 @@ from importlib.resources import files
 
 from flask import Flask, Response, redirect, request
 
+from mhi.api.console_analytics import CHART_TYPES, chart_key
 from mhi.api.console_html import UI
 from mhi.api.console_pages import flow_page, flows_page, runs_page
 from mhi.api.console_run import run_page
 from mhi.errors import OrchestratorError
 from mhi.ops.errors import NotFound, OpsError
 from mhi.ops.service import OpsService
+from mhi.ports import BlobStore
 
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 _HTML = "text/html; charset=utf-8"
@@ -40,8 +42,13 @@ def _since() -> datetime | None:
         raise OpsError(str(err), "since") from None
 
 
-def register(app: Flask, ops: OpsService) -> None:
-    """Add the console's pages and assets to the API app."""
+def register(app: Flask, ops: OpsService, blobs: BlobStore | None = None) -> None:
+    """Add the console's pages and assets to the API app (`blobs`: where runs wrote charts)."""
+    _pages(app, ops)
+    _assets(app, blobs)
+
+
+def _pages(app: Flask, ops: OpsService) -> None:
 
     @app.get("/")
     def home() -> Response:
@@ -65,6 +72,21 @@ def register(app: Flask, ops: OpsService) -> None:
     @app.get(UI + "/flows/<flow_id>")
     def ui_flow(flow_id: str) -> Response:
         return _html(flow_page(ops, flow_id))
+
+
+def _assets(app: Flask, blobs: BlobStore | None) -> None:
+    @app.get(UI + "/charts/<account>/<flow_id>/<run_id>/<path:rest>")
+    def ui_chart(account: str, flow_id: str, run_id: str, rest: str) -> Response:
+        key = chart_key(account, flow_id, run_id, rest)
+        data = blobs.read_bytes(key) if key is not None and blobs is not None else None
+        if key is None or data is None:
+            raise NotFound(f"no chart {rest!r} of run {run_id!r}", "path")
+        response = Response(data, mimetype=CHART_TYPES[key[key.rfind(".") :]])
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
     @app.get(UI + "/static/<name>")
     def ui_static(name: str) -> Response:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from mhi.api.console_analytics import analytics_section
 from mhi.api.console_html import (
     API,
     UI,
@@ -62,6 +63,7 @@ def run_page(
         + _gantt(run, top, children, base, expand)
         + _steps(top, children, base, expand)
         + _panel(steps.get(chosen), chosen)
+        + analytics_section(run)
         + _notification(run.get("notification"))
         + _history(run)
     )

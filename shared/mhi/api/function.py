@@ -34,7 +34,7 @@ def app() -> Any:
             ops = build(services, pace_seconds=pace)
             # On Cloud Run (K_SERVICE set) the platform verified the caller's token.
             auth = CloudRunAuth() if os.environ.get("K_SERVICE") else LocalAuth.from_env()
-            _app = create_app(ops, auth)
+            _app = create_app(ops, auth, services.blobs)
         return _app
 
 

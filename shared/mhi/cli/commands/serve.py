@@ -30,9 +30,10 @@ def run(args: argparse.Namespace) -> int:
         runtime = EmbeddedRuntime(services).__enter__()
     try:
         ops = build(services, runtime=runtime)
-        app = create_app(ops, LocalAuth.from_env())
+        app = create_app(ops, LocalAuth.from_env(), services.blobs)
         server = make_server(args.host, args.port, app, threaded=True)
-        print(f"serving the MHI API on http://{args.host}:{server.port}/api/v1", flush=True)
+        base = f"http://{args.host}:{server.port}"
+        print(f"serving the MHI API on {base}/api/v1 and its console on {base}/ui/runs", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
