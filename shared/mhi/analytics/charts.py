@@ -68,7 +68,7 @@ def _date_axis(ax: Axes, grain: str) -> None:
     from matplotlib.dates import AutoDateLocator, DateFormatter
 
     ax.set_xlabel(GRAIN_WORDS.get(grain, grain.capitalize()))
-    ax.xaxis.set_major_locator(AutoDateLocator(maxticks=12))  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(AutoDateLocator(maxticks=8))  # type: ignore[no-untyped-call]
     fmt = {"year": "%Y", "month": "%b %Y"}.get(grain, "%d %b %Y")
     ax.xaxis.set_major_formatter(DateFormatter(fmt))  # type: ignore[no-untyped-call]
 
@@ -111,10 +111,14 @@ def kpi_trend_figure(
         rows = rows.groupby(pd.to_datetime(rows["period"]))[cols].sum(min_count=1).sort_index()
         flags = [is_partial(p, grain, *complete) for p in rows.index]
         partial |= {p for p, f in zip(rows.index, flags, strict=True) if f}
-        (line,) = ax.plot(rows.index, rows[metric], marker="o", ms=3, label=str(hotel))
-        if any(flags):
-            cut = rows[metric].where(flags)
-            ax.plot(rows.index, cut, "o", mfc="white", color=line.get_color(), ms=6)
+        mask = pd.Series(flags, index=rows.index)
+        whole = rows[metric].where(~mask)
+        (line,) = ax.plot(rows.index, whole, marker="o", ms=3, label=str(hotel))
+        if mask.any():  # partial periods: hollow markers joined by a dotted line, never solid
+            near = mask | mask.shift(1, fill_value=False) | mask.shift(-1, fill_value=False)
+            colour = line.get_color()
+            ax.plot(rows.index, rows[metric].where(near), ":", color=colour)
+            ax.plot(rows.index, rows[metric].where(mask), "o", mfc="white", color=colour, ms=6)
         if f"{metric}_ly" in rows.columns and rows[f"{metric}_ly"].notna().any():
             ax.plot(
                 rows.index,
@@ -128,7 +132,7 @@ def kpi_trend_figure(
     ax.set_title(f"{metric_name(metric)} by {grain} and hotel")
     _value_axis(ax, metric, currency)
     _date_axis(ax, grain)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.grid(alpha=0.3)
     return fig
 
@@ -146,11 +150,14 @@ def kpi_trend_png(
     return None if fig is None else png(fig)
 
 
-def year_to_date(monthly: pd.DataFrame, metric: str, last_day: date) -> pd.DataFrame:
+def year_to_date(
+    monthly: pd.DataFrame, metric: str, last_day: date, first_day: date | None = None
+) -> pd.DataFrame:
     """Sum an additive metric per hotel and year over the same months as the last year's to date.
 
     Only whole months up to `last_day` count; each earlier year gets the same months, so 2017
-    Jan–Aug is compared with 2016 Jan–Aug. Raises ValueError for a metric that does not add up.
+    Jan–Aug is compared with 2016 Jan–Aug; a year whose months start before `first_day` (the
+    data's first day) is left out. Raises ValueError for a metric that does not add up.
     """
     if metric_unit(metric) not in _ADDITIVE:
         raise ValueError(f"{metric} is a ratio: a year-to-date sum of it means nothing")
@@ -160,7 +167,10 @@ def year_to_date(monthly: pd.DataFrame, metric: str, last_day: date) -> pd.DataF
     last_month = periods[whole].max()
     if pd.isna(last_month):
         raise ValueError(f"no whole month of data up to {last_day}")
-    keep = whole & (periods.dt.month <= last_month.month) & (periods.dt.month >= 1)
+    keep = whole & (periods.dt.month <= last_month.month)
+    if first_day is not None:  # a year counts only when its 1 January is inside the data
+        whole_year = periods.dt.year.map(lambda y: date(int(y), 1, 1) >= first_day)
+        keep &= whole_year.astype(bool)
     frame = monthly[keep].assign(year=periods[keep].dt.year)
     out = frame.groupby(["hotel", "year"], observed=True)[metric].sum(min_count=1).reset_index()
     out.attrs["months"] = f"Jan–{last_month:%b}"
@@ -168,10 +178,14 @@ def year_to_date(monthly: pd.DataFrame, metric: str, last_day: date) -> pd.DataF
 
 
 def year_to_date_figure(
-    monthly: pd.DataFrame, metric: str, last_day: date, *, currency: str = "EUR"
+    monthly: pd.DataFrame,
+    metric: str,
+    complete: tuple[date | None, date],
+    *,
+    currency: str = "EUR",
 ) -> Figure:
     """Draw year to date against the same months of earlier years, one bar group per hotel."""
-    ytd = year_to_date(monthly, metric, last_day)
+    ytd = year_to_date(monthly, metric, complete[1], complete[0])
     months = ytd.attrs["months"]
     wide = ytd.pivot(index="hotel", columns="year", values=metric)
     fig = _figure()

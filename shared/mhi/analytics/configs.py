@@ -148,6 +148,14 @@ class KpiConfig(_Config):
         default=None, description="layer holding the model tables (default: upstream's, or model)"
     )
     charts: bool = Field(default=True, description="draw trend charts (PNG) of the KPIs")
+    report: bool = Field(
+        default=False,
+        description="write an HTML KPI report (headline, changes against last year, a table per "
+        "hotel, charts) to the run's artifacts; needs dimensions [hotel] and a dated grain",
+    )
+    currency: str = Field(
+        default="EUR", pattern=r"^[A-Za-z]{3}$", description="currency named in charts and report"
+    )
 
     _check_rooms = field_validator("rooms")(lambda v: v if v is None else _rooms(v))
 
@@ -164,6 +172,8 @@ class KpiConfig(_Config):
         for g in self.grains():
             if g not in GRAINS:
                 raise ValueError(f"unknown grain {g!r}: valid grains are {', '.join(GRAINS)}")
+        if self.report and (list(self.dimensions) != ["hotel"] or set(self.grains()) <= {"all"}):
+            raise ValueError("report needs dimensions [hotel] and a grain other than all")
         return self
 
     def grains(self) -> list[str]:

@@ -144,6 +144,7 @@ def _kpi_engine(ctx: StepContext, config: KpiConfig) -> dict[str, Any]:
     wh, account = ctx.services.warehouse, ctx.account
     schema = store.model_schema(config.model_schema, ctx.upstream)
     tables, total, warnings, summary, charts = [], 0, [], [], []
+    report: tuple[str, KpiSpec, Any] | None = None
     mode = "merge" if (config.start or config.end) else "replace"
     dims = "_".join(config.dimensions) or "all"
     for grain in config.grains():
@@ -160,11 +161,13 @@ def _kpi_engine(ctx: StepContext, config: KpiConfig) -> dict[str, Any]:
         if list(config.dimensions) == ["hotel"]:
             last = read_last_periods(wh, account, table, plan)
             summary = headline(last, spec, pd.Timestamp(plan.last_arrival)) or summary
+            complete = (plan.ctx.first, plan.last_arrival)
             if config.charts and grain != "all":
-                complete = (plan.ctx.first, plan.last_arrival)
                 charts += _kpi_charts(ctx, table, spec, complete)
+            if grain != "all" and (report is None or grain == "month"):
+                report = (table, spec, complete)
     ctx.log.info("kpis in %s: %d rows in %s", wh.dialect, total, ", ".join(tables))
-    return {
+    out = {
         "schema": schema,
         "tables": tables,
         "rows": total,
@@ -172,6 +175,23 @@ def _kpi_engine(ctx: StepContext, config: KpiConfig) -> dict[str, Any]:
         "warnings": warnings,
         "charts": charts,
     }
+    if config.report:
+        out.update(_report(ctx, config, report))
+    return out
+
+
+def _report(
+    ctx: StepContext, config: KpiConfig, found: tuple[str, KpiSpec, Any] | None
+) -> dict[str, Any]:
+    from mhi.analytics.report import write_report
+
+    if found is None:
+        raise StepExecutionError(
+            "report needs dimensions [hotel] and a grain other than all "
+            f"(got dimensions {list(config.dimensions)}, grain {config.grain})"
+        )
+    table, spec, complete = found
+    return write_report(ctx, table, spec, complete, config.currency.upper())
 
 
 def _spec(config: KpiConfig, grain: str) -> KpiSpec:

@@ -65,6 +65,12 @@ class NotificationsConfig(BaseModel):
     subject: str | None = Field(default=None, max_length=998, description="subject template")
     body: str | None = Field(default=None, max_length=100_000, description="plain-text template")
     html: str | None = Field(default=None, max_length=200_000, description="HTML template")
+    report: str | None = Field(
+        default=None,
+        max_length=500,
+        description="artifact key of an HTML report written earlier in this run (e.g. "
+        "ms-kpi-engine report: {{ steps.<id>.output.report_key }}), sent as the mail's HTML body",
+    )
     sender: str | None = Field(default=None, alias="from", description="email From address")
     reply_to: str | None = Field(default=None, description="email Reply-To address")
     email_transport: Literal["auto", "mailgun", "outbox"] = Field(

@@ -83,6 +83,11 @@ def render_message(config: NotificationsConfig, context: dict[str, Any]) -> Mess
     return Message(subject[:998], text, body_html, context)
 
 
+def with_report(message: Message, page: str) -> Message:
+    """Return the message with a ready HTML page as its HTML body (its text part the page's)."""
+    return Message(message.subject, _html_to_text(page), page, message.context)
+
+
 def default_message(context: dict[str, Any]) -> Message:
     """The message with every default template (the fallback when a template is broken)."""
     return Message(default_subject(context), default_text(context), default_html(context), context)

@@ -33,6 +33,7 @@ from mhi.notify.render import (
     build_context,
     default_message,
     render_message,
+    with_report,
 )
 from mhi.steps.sdk import StepContext, StepKind
 
@@ -174,12 +175,24 @@ def _message(
     ctx: StepContext, config: NotificationsConfig, context: dict[str, Any]
 ) -> tuple[Message, str | None]:
     try:
-        return render_message(config, context), None
+        message = render_message(config, context)
     except TemplateError as e:
         if config.fail_on_error:
             raise StepExecutionError(f"notification template: {e}") from None
         ctx.log.warning("notification template failed (%s): default template used", e)
         return default_message(context), str(e)
+    return (_with_report(ctx, config.report, message) if config.report else message), None
+
+
+def _with_report(ctx: StepContext, key: str, message: Message) -> Message:
+    """Use a report page of this run's artifacts as the HTML body; raise when it is not there."""
+    own = f"reports/{ctx.account}/{ctx.flow_id}/{ctx.run_id}/"
+    if not key.startswith(own) or ".." in key or not key.endswith(".html"):
+        raise StepExecutionError(f"report {key!r} is not an artifact of this run (under {own})")
+    page = ctx.services.blobs.read_bytes(key)
+    if page is None:
+        raise StepExecutionError(f"report {key!r} does not exist: did the report step run?")
+    return with_report(message, page.decode("utf-8"))
 
 
 def _budget(ctx: StepContext, config: NotificationsConfig, options: NotifyOptions) -> Budget:

@@ -95,7 +95,11 @@ def test_year_to_date_compares_the_same_months() -> None:
     # Jan-Aug 2016 are months 0..7 (100..107), Jan-Aug 2017 months 12..19 (112..119).
     assert city[2016] == sum(range(100, 108))
     assert city[2017] == sum(range(112, 120))
-    fig = year_to_date_figure(monthly, "rooms_sold", date(2017, 8, 31))
+    # Data from 1 Jul 2016: 2016's Jan-Aug is not all there, so only 2017 is drawn.
+    assert list(
+        year_to_date(monthly, "rooms_sold", date(2017, 8, 31), date(2016, 7, 1))["year"]
+    ) == [2017, 2017]
+    fig = year_to_date_figure(monthly, "rooms_sold", (date(2016, 1, 1), date(2017, 8, 31)))
     ax = fig.axes[0]
     assert "year to date (Jan–Aug)" in ax.get_title()
     assert ax.get_ylabel() == "Rooms sold (nights)"
@@ -135,3 +139,16 @@ def test_formats() -> None:
     assert format_value("rooms_sold", 12345, "EUR") == "12,345"
     assert format_value("adr", None, "EUR") == "–"
     assert format_change(0.053) == "+5.3 %"
+
+
+def test_a_partial_period_is_never_on_the_solid_line() -> None:
+    fig = kpi_trend_figure(
+        _monthly(), "occupancy", "month", complete=(date(2016, 1, 1), date(2017, 8, 31))
+    )
+    solid = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == "-"]
+    assert len(solid) == 2  # one per hotel
+    for line in solid:
+        ys = pd.Series(line.get_ydata(), index=pd.to_datetime(line.get_xdata()))
+        assert pd.isna(ys[pd.Timestamp("2017-09-01")]) and ys.notna().sum() == 20
+    dotted = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == ":"]
+    assert {float(ln.get_ydata()[-1]) for ln in dotted} == {0.08}
