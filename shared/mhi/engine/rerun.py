@@ -103,7 +103,29 @@ def _failed(state: RunState) -> list[str]:
             f"run {state.run_id!r}: every step succeeded, nothing to rerun from failure "
             "(name a step to rerun from)",
         )
-    return chosen
+    return _with_reactions(state, chosen)
+
+
+def _with_reactions(state: RunState, chosen: list[str]) -> list[str]:
+    """Add the succeeded steps that ran because of a re-run step's outcome, and their downstream.
+
+    An error handler of a re-run step, or a step whose `trigger_rule` let it run after a failed
+    or skipped upstream, ran on an outcome the rerun replaces: it runs again (it is skipped if
+    the new outcome says so), and so does everything downstream of it, as with `from_step`.
+    """
+    picked = set(chosen)
+    queue = [(sid, False) for sid in chosen]
+    while queue:
+        sid, whole = queue.pop()
+        for dep_id in state.dependents[sid]:
+            dependent = state.steps[dep_id]
+            reacts = sid in state.handled.get(dep_id, ()) or (
+                dependent.spec.trigger_rule != "all_succeeded"
+            )
+            if dep_id not in picked and (whole or reacts):
+                picked.add(dep_id)
+                queue.append((dep_id, True))
+    return [s.id for s in state.flow.steps if s.id in picked]
 
 
 def _from(state: RunState, from_step: str) -> list[str]:

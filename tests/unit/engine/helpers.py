@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mhi.model.flow import FlowDefinition
-from mhi.model.run import RunState
+from mhi.model.flow import FlowDefinition, StepSpec
+from mhi.model.run import RunState, StepStatus
 
 T0 = datetime(2026, 1, 1, 6, 0, tzinfo=UTC)
 TYPES = frozenset({"ms-echo"})
@@ -86,3 +86,19 @@ def ran(s: RunState, sid: str, attempt: int = 1, ok: bool = True, **kw: Any) -> 
     """Dispatched and finished."""
     dispatched(s, sid, attempt)
     result(s, sid, attempt, ok=ok, **kw)
+
+
+def should_skip(final: RunState, spec: StepSpec, handles: list[str] | None) -> bool:
+    """The join rule, restated: whether a step must have been skipped given its upstreams."""
+    statuses = [final.status(final.steps[h]) for h in handles or []]
+    if handles is not None and StepStatus.FAILED not in statuses:
+        return True  # an error handler runs only after a final failure of a step it handles
+    deps = [final.steps[d] for d in spec.depends_on]
+    failed = any(final.counts_as_failed(d) for d in deps)
+    skipped = any(final.status(d) == StepStatus.SKIPPED for d in deps)
+    rule = spec.trigger_rule
+    if rule == "all_done" or not deps:
+        return False
+    if rule == "any_succeeded":
+        return all(final.status(d) != StepStatus.SUCCEEDED for d in deps)
+    return failed or (rule == "all_succeeded" and skipped)

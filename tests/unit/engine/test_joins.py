@@ -161,3 +161,22 @@ def test_a_flow_level_handler_must_name_a_step() -> None:
     with pytest.raises(FlowDefinitionError) as e:
         flow({"id": "a"}, on_failure=["ghost"])
     assert ("$.on_failure[0]", "unknown step 'ghost' (on_failure names steps)") in e.value.problems
+
+
+def test_a_rerun_from_failure_also_reruns_what_ran_on_the_failure() -> None:
+    from mhi.engine.rerun import plan_rerun
+
+    s = state(
+        flow(
+            {"id": "load", "on_failure": ["undo"]},
+            {"id": "report", "depends_on": ["load"], "trigger_rule": "all_done"},
+            {"id": "after", "depends_on": ["report"]},
+            {"id": "undo"},
+            {"id": "other"},
+        )
+    )
+    ran(s, "load", ok=False, retryable=False)
+    for sid in ("report", "after", "undo", "other"):
+        ran(s, sid)
+    s.apply("done.json", {"status": "failed", "at": at(9).isoformat()})
+    assert plan_rerun(s).top_level == ["load", "report", "after", "undo"]

@@ -16,12 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mhi.constants import NOTIFY_STEP
-from mhi.model.flow import TRIGGER_RULES, FlowDefinition, StepSpec
+from mhi.model.flow import TRIGGER_RULES, FlowDefinition
 from mhi.model.keys import RunRef
-from mhi.model.run import RunState, RunStatus, StepStatus
+from mhi.model.run import RunStatus, StepStatus
 from mhi.model.validate import parse_flow
 from mhi.runtime.controller import Controller
 from mhi.runtime.start import StartRequest, start_run
+from tests.unit.engine.helpers import should_skip
 from tests.unit.engine.sim import GRACE, LEASE, Crash, Sim
 
 OUTCOMES = ["ok", "ok", "ok", "retryable", "fatal", "died"]
@@ -89,13 +90,13 @@ def _check(sim: Sim, flow: FlowDefinition) -> None:
         assert status in (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED)
         assert max(ran, default=0) <= spec.retry.max_attempts
         assert max(step.attempts, default=0) <= spec.retry.max_attempts
-        should_skip = _should_skip(final, spec, handled.get(spec.id))
-        assert (status == StepStatus.SKIPPED) == should_skip, (spec.id, status, should_skip)
+        skip = should_skip(final, spec, handled.get(spec.id))
+        assert (status == StepStatus.SKIPPED) == skip, (spec.id, status, skip)
         if spec.id in handled:
             # a compensating step runs exactly once per final failure of what it handles (its
             # first attempt ran, each turn once: checked above), and never without one
             ran_first = (spec.id, 1, 0) in sim.runs
-            assert ran_first == (not should_skip), (spec.id, sorted(sim.runs))
+            assert ran_first == (not skip), (spec.id, sorted(sim.runs))
         if status != StepStatus.SKIPPED:
             # every non-skipped step ran to a real result: none timed out without running
             last = step.last
@@ -111,22 +112,6 @@ def _check(sim: Sim, flow: FlowDefinition) -> None:
         assert final.notify is not None and final.is_terminal(final.notify)
         delivered = final.status(final.notify) == StepStatus.SUCCEEDED
         assert sim.sends == 1 if delivered else sim.sends <= 1, sim.runs
-
-
-def _should_skip(final: RunState, spec: StepSpec, handles: list[str] | None) -> bool:
-    """The join rule, restated: whether a step must have been skipped given its upstreams."""
-    statuses = [final.status(final.steps[h]) for h in handles or []]
-    if handles is not None and StepStatus.FAILED not in statuses:
-        return True  # an error handler runs only after a final failure of a step it handles
-    deps = [final.steps[d] for d in spec.depends_on]
-    failed = any(final.counts_as_failed(d) for d in deps)
-    skipped = any(final.status(d) == StepStatus.SKIPPED for d in deps)
-    rule = spec.trigger_rule
-    if rule == "all_done" or not deps:
-        return False
-    if rule == "any_succeeded":
-        return all(final.status(d) != StepStatus.SUCCEEDED for d in deps)
-    return failed or (rule == "all_succeeded" and skipped)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,7 +5,8 @@ messages in random order, duplicated and delayed, with controller crashes betwee
 writes (a crash loses the cache; the message is redelivered). Each run finishes, is re-run from
 failure (or from a random step when nothing failed) with a fresh plan of outcomes, and must
 finish again: a second done, no attempt dispatched twice in either generation, kept steps never
-dispatched again, retries bounded per generation, skips exactly where upstream failed.
+dispatched again, retries bounded per generation, skips exactly where the join rule (or an
+error handler's) says so.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 from mhi.adapters.local.memory_run_store import MemoryRunStore
 from mhi.constants import CALLBACK_TOPIC, NOTIFY_STEP
 from mhi.model import keys
-from mhi.model.flow import FlowDefinition
+from mhi.model.flow import TRIGGER_RULES, FlowDefinition
 from mhi.model.keys import RunRef
 from mhi.model.messages import CallbackMessage, CallbackStatus, ErrorInfo, parse_step
 from mhi.model.run import RunState, RunStatus, StepStatus
@@ -30,7 +31,7 @@ from mhi.model.validate import parse_flow
 from mhi.ops.control import rerun
 from mhi.runtime.controller import Controller
 from mhi.runtime.start import StartRequest, start_run
-from tests.unit.engine.helpers import T0
+from tests.unit.engine.helpers import T0, should_skip
 from tests.unit.engine.sim import Crash, CrashingStore
 
 OUTCOMES = ["ok", "ok", "ok", "retryable", "fatal", "lost"]
@@ -159,6 +160,12 @@ def scenarios(draw: st.DrawFn) -> tuple[FlowDefinition, int, float, list[str], l
                 "type": "ms-echo",
                 "depends_on": [f"s{d}" for d in deps],
                 "optional": draw(st.booleans()),
+                "trigger_rule": draw(st.sampled_from(TRIGGER_RULES)),
+                "on_failure": [
+                    f"s{j}" for j in draw(st.sets(st.integers(i + 1, n - 1), max_size=2))
+                ]
+                if i < n - 1
+                else [],
                 "timeout_seconds": 60,
                 "retry": {"max_attempts": draw(st.integers(1, 3)), "initial_backoff_seconds": 5},
             }
@@ -168,6 +175,7 @@ def scenarios(draw: st.DrawFn) -> tuple[FlowDefinition, int, float, list[str], l
         "account": "acme",
         "flow_config": {"steps": steps},
         "max_parallel": draw(st.one_of(st.none(), st.integers(1, 3))),
+        "on_failure": [f"s{n - 1}"] if n > 1 and draw(st.booleans()) else [],
     }
     flow = parse_flow(raw, frozenset({"ms-echo"}))
     first = draw(st.lists(st.sampled_from(OUTCOMES), min_size=3 * n, max_size=3 * n))
@@ -196,12 +204,8 @@ def _check_generation(sim: Sim, flow: FlowDefinition, generation: int, run: set[
         assert status in (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED)
         # retries never exceed the policy within one generation
         assert max(step.attempts, default=0) <= spec.retry.max_attempts
-        upstream_bad = any(
-            final.counts_as_failed(final.steps[d])
-            or final.status(final.steps[d]) == StepStatus.SKIPPED
-            for d in spec.depends_on
-        )
-        assert (status == StepStatus.SKIPPED) == upstream_bad, (spec.id, status, upstream_bad)
+        skip = should_skip(final, spec, flow.handled().get(spec.id))
+        assert (status == StepStatus.SKIPPED) == skip, (spec.id, status, skip)
         if spec.id in run and status != StepStatus.SKIPPED:
             assert step.attempts, spec.id
         if final.counts_as_failed(step):
@@ -246,7 +250,11 @@ def test_a_rerun_keeps_what_succeeded_and_every_invariant_holds(scenario: Any) -
             assert all(a >= reset[spec.id] for a in numbers), (spec.id, numbers)
             assert set(step.history) == set(before.steps[spec.id].attempts)
     if from_step is None:
-        assert top_reset == {s.id for s in flow.steps} - succeeded
+        # what did not succeed, and what ran on its outcome (handlers, join rules) downstream
+        not_succeeded = {s.id for s in flow.steps} - succeeded
+        assert top_reset >= not_succeeded
+        ups = flow.upstreams()
+        assert all(set(ups[sid]) & top_reset for sid in top_reset - not_succeeded), top_reset
     # the first generation's objects are all still there, unchanged
     assert sim.store.read(REF.key(keys.DONE)) is not None
 
