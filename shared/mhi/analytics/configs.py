@@ -60,7 +60,10 @@ class FileImportConfig(_Config):
 class ModelingConfig(_Config):
     """Map a source's raw reservations onto the canonical model."""
 
-    source: str = Field(description="hotel_bookings, avalon or ulysescloud")
+    source: str = Field(
+        description="reservations: hotel_bookings, avalon or ulysescloud; revenue sources: "
+        "madisa_tickets (POS), fourvenues_tickets (events), holded_invoices"
+    )
     target_schema: str = Field(default="model", description="layer that receives model tables")
     table: str | None = Field(default=None, description="raw table to read instead of the default")
     rooms: dict[str, int] = Field(default_factory=dict, description="rooms per hotel")

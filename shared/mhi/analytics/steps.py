@@ -21,6 +21,7 @@ from mhi.analytics.configs import (
     KpiConfig,
     ModelingConfig,
 )
+from mhi.analytics.facts import MAPPINGS as FACT_MAPPINGS
 from mhi.analytics.kpi_spec import KpiSpec
 from mhi.analytics.modeling import inventory_for, model_reservations, stay_nights
 from mhi.analytics.personal import protect_guests, read_guest_key
@@ -59,6 +60,8 @@ def _file_import(ctx: StepContext, config: FileImportConfig) -> dict[str, Any]:
 
 
 def _data_modeling(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
+    if config.source in FACT_MAPPINGS:
+        return _model_facts(ctx, config)
     wh, account = ctx.services.warehouse, ctx.account
     mapping = source_mapping(config.source)
     raw_table = config.table or mapping.reservations_table
@@ -101,6 +104,36 @@ def _data_modeling(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
         "revenue_excluded": len(result.excluded),
         "revenue_excluded_by_reason": result.excluded_by_reason(),
         "notes": result.notes[:20],
+    }
+
+
+def _model_facts(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
+    """Model a revenue or cost source (POS, events, invoices) with its validation report."""
+    from mhi.analytics.facts import fact_mapping, model_facts
+
+    wh, account, mapping = ctx.services.warehouse, ctx.account, fact_mapping(config.source)
+    raw_table = config.table or mapping.raw_table
+    hint = f"load it first (ms-extractor-{mapping.name.split('_')[0]})"
+    raw = store.read_table(wh, account, raw_table, hint)
+    result = model_facts(mapping, raw, config.currency, config.fx_rates)
+    schema = config.target_schema
+    tables = {mapping.target: f"{schema}.{mapping.target}"}
+    tables["validation_report"] = f"{schema}.{mapping.target}_validation_report"
+    wh.write(account, tables[mapping.target], result.rows)
+    wh.write(account, tables["validation_report"], result.rejected)
+    ctx.log.info(
+        "modelled %d %s rows, rejected %d", len(result.rows), mapping.name, len(result.rejected)
+    )
+    return {
+        "source": config.source,
+        "schema": schema,
+        "mode": "full",
+        "tables": tables,
+        "rows": len(result.rows),
+        "rejected": len(result.rejected),
+        "rejected_by_reason": result.rejected_by_reason(),
+        "net_revenue": round(float(result.rows["net_revenue_reporting"].sum()), 2),
+        "currency": config.currency.upper(),
     }
 
 

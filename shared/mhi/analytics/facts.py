@@ -1,0 +1,210 @@
+"""Revenue and cost sources in the canonical model: declarative mappings from raw extracts.
+
+A `FactMapping` is data: for each canonical field the raw names that may hold it (first present
+wins), its type (text, date, amount, integer), whether it is required, which rows are not facts
+(e.g. cancelled tickets) and how net revenue is derived (gross minus a deduction such as tax or
+booking fees). Every raw row is either modelled or rejected with its reason; amounts are
+converted to the reporting currency with the configured rates (no rate: rejected, never guessed).
+
+Departments follow USALI 11th edition operated departments: `food_and_beverage` (outlets, POS),
+`other_operated` (events and ticketing), `rooms`; documents that name none are `unallocated`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+from mhi.errors import StepConfigError, StepExecutionError
+
+Kind = Literal["text", "date", "amount", "integer"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical field: raw aliases, type, whether a row without it is rejected."""
+
+    aliases: tuple[str, ...]
+    kind: Kind = "text"
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class FactMapping:
+    """How one source's raw records become rows of a model fact table."""
+
+    name: str
+    raw_table: str
+    target: str
+    department: str
+    columns: Mapping[str, Column]
+    gross: str
+    deduct: str | None = None
+    exclude: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    default_currency: str | None = None
+
+
+@dataclass
+class FactResult:
+    """Modelled rows and rejected rows (raw row number and reason)."""
+
+    rows: pd.DataFrame
+    rejected: pd.DataFrame
+
+    def rejected_by_reason(self) -> dict[str, int]:
+        """Return how many rows each reason rejected."""
+        return {str(k): int(v) for k, v in self.rejected["reason"].value_counts().items()}
+
+
+MAPPINGS: dict[str, FactMapping] = {
+    m.name: m
+    for m in (
+        FactMapping(
+            "madisa_tickets",
+            "raw.madisa_tickets",
+            "pos_tickets",
+            "food_and_beverage",
+            {
+                "ticket_id": Column(("id", "ticket_id"), required=True),
+                "outlet": Column(("outlet_id", "outlet", "outlet_code"), required=True),
+                "business_date": Column(("closed_at", "opened_at", "date"), "date", True),
+                "covers": Column(("covers", "pax"), "integer"),
+                "gross_amount": Column(("total", "total_amount", "amount"), "amount", True),
+                "tax": Column(("tax", "tax_amount", "vat"), "amount"),
+                "currency": Column(("currency", "currency_code")),
+                "status": Column(("status",)),
+                "deleted": Column(("deleted", "is_deleted")),
+            },
+            gross="gross_amount",
+            deduct="tax",
+            exclude={"status": ("cancelled", "void", "voided"), "deleted": ("true", "1")},
+        ),
+        FactMapping(
+            "fourvenues_tickets",
+            "raw.fourvenues_tickets",
+            "event_tickets",
+            "other_operated",
+            {
+                "ticket_id": Column(("_id", "id"), required=True),
+                "event_id": Column(("event_id", "event"), required=True),
+                "sale_date": Column(("updated_at", "created_at", "date"), "date", True),
+                "gross_amount": Column(("total_paid", "total"), "amount", True),
+                "fees": Column(("total_fees", "fees"), "amount"),
+                "refunded": Column(("refunded",), "amount"),
+                "status": Column(("status",)),
+                "currency": Column(("currency",)),
+            },
+            gross="gross_amount",
+            deduct="fees",
+            exclude={"status": ("cancelled", "refunded")},
+            default_currency="EUR",
+        ),
+        FactMapping(
+            "holded_invoices",
+            "raw.holded_invoices",
+            "invoices",
+            "unallocated",
+            {
+                "invoice_id": Column(("id",), required=True),
+                "invoice_number": Column(("docNumber", "doc_number"), required=True),
+                "invoice_date": Column(("date", "issued_at"), "date", True),
+                "customer": Column(("contactName", "contact_name")),
+                "gross_amount": Column(("total",), "amount", True),
+                "tax": Column(("tax",), "amount"),
+                "currency": Column(("currency",)),
+                "status": Column(("status",)),
+            },
+            gross="gross_amount",
+            deduct="tax",
+            default_currency="EUR",
+        ),
+    )
+}
+
+
+def fact_mapping(name: str) -> FactMapping:
+    """Return the named mapping, or raise StepConfigError listing the known ones."""
+    if name not in MAPPINGS:
+        raise StepConfigError(f"unknown fact source {name!r}: known are {', '.join(MAPPINGS)}")
+    return MAPPINGS[name]
+
+
+def _dates(s: pd.Series) -> pd.Series:
+    """Parse ISO text, epoch seconds or epoch milliseconds to day precision (UTC)."""
+    numeric = pd.to_numeric(s, errors="coerce")
+    if numeric.notna().any() and (numeric.notna() | s.isna()).all():
+        unit = "ms" if numeric.abs().max() > 1e11 else "s"
+        parsed = pd.to_datetime(numeric, unit=unit, utc=True)
+    else:
+        text = s.astype("string")
+        parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+    return parsed.dt.tz_localize(None).dt.normalize().astype("datetime64[us]")
+
+
+def _typed(raw: pd.Series, kind: Kind) -> pd.Series:
+    if kind == "date":
+        return _dates(raw)
+    if kind in ("amount", "integer"):
+        number = pd.to_numeric(raw, errors="coerce").astype("float64")
+        return number.round().astype("Int64") if kind == "integer" else number
+    return raw.astype("string").str.strip()
+
+
+def model_facts(
+    mapping: FactMapping, raw: pd.DataFrame, currency: str, fx_rates: Mapping[str, float]
+) -> FactResult:
+    """Map raw records onto the mapping's fact table; every row modelled or rejected."""
+    cols = mapping.columns
+    found = {k: next((a for a in c.aliases if a in raw.columns), None) for k, c in cols.items()}
+    absent = [k for k, c in mapping.columns.items() if c.required and found[k] is None]
+    if absent:
+        looked = {k: mapping.columns[k].aliases for k in absent}
+        raise StepExecutionError(f"{mapping.raw_table} lacks {absent}; looked for {looked}")
+    out = pd.DataFrame(index=raw.index)
+    reason = pd.Series(pd.NA, index=raw.index, dtype="string")
+    for name, col in mapping.columns.items():
+        src = found[name]
+        if src is None:
+            continue
+        out[name] = _typed(raw[src], col.kind)
+        if col.required:
+            bad = out[name].isna() | (out[name].astype("string").str.len() == 0)
+            reason = reason.mask(reason.isna() & bad, f"{name} missing or unreadable ({src})")
+    for name, values in mapping.exclude.items():
+        if name in out.columns:
+            hit = out[name].astype("string").str.lower().isin(values)
+            reason = reason.mask(reason.isna() & hit, f"{name} is {'/'.join(values)}: not a sale")
+    out = _to_reporting(out, mapping, currency.upper(), fx_rates)
+    reason = reason.mask(reason.isna() & out["_no_rate"], "no fx rate for its currency")
+    keep = reason.isna()
+    rows = out[keep].drop(columns="_no_rate").assign(department=mapping.department)
+    rows.insert(0, "source", mapping.name)
+    number = raw["_row"] if "_row" in raw.columns else pd.Series(range(1, len(raw) + 1), raw.index)
+    rejected = pd.DataFrame(
+        {"source": mapping.name, "row": number[~keep], "reason": reason[~keep].astype(str)}
+    ).reset_index(drop=True)
+    return FactResult(rows.reset_index(drop=True), rejected)
+
+
+def _to_reporting(
+    out: pd.DataFrame, mapping: FactMapping, currency: str, fx_rates: Mapping[str, float]
+) -> pd.DataFrame:
+    """Add net revenue in the source and reporting currencies; flag rows without a rate."""
+    own = out["currency"].str.upper() if "currency" in out.columns else None
+    if own is None:
+        own = pd.Series(mapping.default_currency or currency, index=out.index, dtype="string")
+    own = own.fillna(mapping.default_currency or currency)
+    rates = {currency: 1.0, **{k.upper(): float(v) for k, v in fx_rates.items()}}
+    rate = own.map(rates).astype("float64")
+    deduction = out[mapping.deduct].fillna(0.0) if mapping.deduct in out.columns else 0.0
+    net = out[mapping.gross] - deduction
+    return out.assign(
+        currency=own,
+        net_revenue=net,
+        net_revenue_reporting=(net * rate).round(2),
+        reporting_currency=currency,
+        _no_rate=rate.isna(),
+    )
