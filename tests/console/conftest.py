@@ -22,7 +22,8 @@ from mhi.runtime.embedded import EmbeddedRuntime
 from mhi.services import Services
 
 CHART = "charts/demo-hotels/demo-echo/20260101T060000Z-demo/kpi/adr.png"
-ACTOR = "ana <script>alert(1)</script>@team"
+ACTOR = "ana@hotel-team.example"
+HOSTILE = "eve <script>alert(1)</script>@team"
 DEMO = {
     "flow_id": "demo-echo",
     "account": "demo-hotels",
@@ -128,7 +129,7 @@ def console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Console
     monkeypatch.setenv("MHI_HOME", str(tmp_path / "home"))
     with EmbeddedRuntime(Services(Settings.from_env())) as runtime:
         ops = build(runtime.services, runtime=runtime)
-        by = {"actor": ACTOR, "via": "test"}
+        by = {"actor": ACTOR, "via": "cli"}
         demo = ops.start("demo-echo", {}, by, "20260101T060000Z-demo")
         failed = ops.start("nightly", {}, by, "20260102T060000Z-fail")
         runtime.services.blobs.write_bytes(CHART, _chart(), "image/png")

@@ -45,6 +45,15 @@ def _run_url(console: Console, ref: RunRef) -> str:
     return f"{console.base}/ui/runs/{ref.account}/{ref.flow_id}/{ref.run_id}"
 
 
+def _waiter(driver: Any) -> Any:
+    """A wait of up to a minute that looks again when the page re-loaded under it."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    stale = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, 60, ignored_exceptions=stale)
+
+
 def _status(driver: Any) -> str:
     from selenium.webdriver.common.by import By
 
@@ -60,7 +69,7 @@ def test_runs_page_and_both_run_pages(console: Console, browser: Any) -> None:
     assert links == [console.failed.run_id, console.demo.run_id]  # newest first
     badges = [b.text for b in d.find_elements(By.CSS_SELECTOR, "table.runs .badge")]
     assert badges == ["failed", "succeeded"]
-    assert "<script>" in d.find_element(By.CSS_SELECTOR, "table.runs").text
+    assert "ana@hotel-team.example" in d.find_element(By.CSS_SELECTOR, "table.runs").text
     d.save_screenshot(str(ROOT / "docs" / "console-runs.png"))
 
     d.get(_run_url(console, console.demo) + "?step=model")
@@ -78,20 +87,28 @@ def test_runs_page_and_both_run_pages(console: Console, browser: Any) -> None:
     assert "gs://demo-bucket/model.csv" in panel.text and "injected failure" in panel.text
     chart = d.find_element(By.CSS_SELECTOR, ".analytics img")
     assert int(chart.get_attribute("naturalWidth")) > 0  # the PNG loaded through the console
-    d.save_screenshot(str(ROOT / "docs" / "console-run.png"))
+    _screenshot(d, "console-run.png", 1280)
+
+
+def _screenshot(d: Any, name: str, width: int) -> None:
+    """The whole page at `width` into docs/."""
+    d.set_window_size(width, 900)
+    height = int(d.execute_script("return document.documentElement.scrollHeight"))
+    d.set_window_size(width, min(height + 140, 4000))
+    d.save_screenshot(str(ROOT / "docs" / name))
 
 
 def test_rerun_from_failure_in_the_browser(console: Console, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     d: Any = browser
     d.get(_run_url(console, console.failed))
     assert _status(d) == "failed"
-    assert "load" in d.find_element(By.ID, "panel").text
+    panel = d.find_element(By.ID, "panel").text
+    assert "Step load" in panel and "Rendered config (dead letter)" in panel
     d.find_element(By.CSS_SELECTOR, 'button[data-action="rerun"]').click()
-    wait = WebDriverWait(d, 60)
+    wait = _waiter(d)
     wait.until(ec.alert_is_present()).accept()
     wait.until(lambda drv: _status(drv) == "succeeded")
     audit = d.find_element(By.CSS_SELECTOR, "table.audit").text
@@ -99,3 +116,47 @@ def test_rerun_from_failure_in_the_browser(console: Console, browser: Any) -> No
     run = console.ops.show(console.failed)
     assert run["status"] == "succeeded"
     assert [a["action"] for a in run["audit"]] == ["start", "rerun"]
+
+
+def test_pages_refresh_while_runs_are_active_and_resume_acts(
+    console: Console, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    d, by = browser, {"actor": "scheduler", "via": "scheduler"}
+    held = [console.ops.start("demo-echo", {}, by, f"held-{i}") for i in (1, 2)]
+    for ref in held:  # paused at once: the run stays active until someone resumes it
+        assert console.ops.pause(ref, {"actor": "ana", "via": "console"})
+    console.runtime.wait_idle(5.0)
+
+    def badge_of(drv: Any, run_id: str) -> str:
+        row = drv.find_element(By.XPATH, f"//tr[td/a[text()='{run_id}']]")
+        return str(row.find_element(By.CSS_SELECTOR, ".badge").text)
+
+    d.get(console.base + "/ui/runs?flow=demo-echo")
+    assert d.find_element(By.TAG_NAME, "body").get_attribute("data-poll")
+    assert badge_of(d, "held-1") in ("running", "paused")
+    console.ops.resume(held[0], {"actor": "bob", "via": "cli"})  # elsewhere, not in this page
+    wait = _waiter(d)
+    wait.until(lambda drv: badge_of(drv, "held-1") == "succeeded")  # the page re-loaded itself
+
+    d.get(_run_url(console, held[1]))
+    assert _status(d) in ("running", "paused")
+    d.find_element(By.CSS_SELECTOR, 'button[data-action="resume"]').click()
+    wait.until(ec.alert_is_present()).accept()
+    wait.until(lambda drv: _status(drv) == "succeeded")
+    audit = [a["action"] for a in console.ops.show(held[1])["audit"]]
+    assert audit == ["start", "pause", "resume"]
+
+
+def test_a_run_page_fits_a_phone(console: Console, browser: Any) -> None:
+    d = browser
+    d.set_window_size(390, 844)
+    for url in (console.base + "/ui/runs", _run_url(console, console.failed)):
+        d.get(url)
+        overflow = d.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, url
+    _screenshot(d, "console-run-phone.png", 390)

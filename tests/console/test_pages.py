@@ -10,7 +10,7 @@ from typing import Any
 from mhi.api.app import create_app
 from mhi.api.auth import LocalAuth
 from mhi.api.console_pages import next_fires
-from tests.console.conftest import ACTOR, CHART, Console
+from tests.console.conftest import ACTOR, CHART, HOSTILE, Console
 
 PAGES = ("/ui/runs", "/ui/flows", "/ui/flows/nightly", "/ui/static/console.css")
 
@@ -38,12 +38,17 @@ def test_pages_and_actions_need_the_api_token(console: Console) -> None:
 
 
 def test_user_data_is_escaped(console: Console) -> None:
-    client = _client(console)
-    for path in ("/ui/runs", _path(console, "demo")):
-        html = client.get(path).get_data(as_text=True)
-        assert "<script>alert" not in html
-        assert "ana &lt;script&gt;alert(1)&lt;/script&gt;@team" in html
-    assert ACTOR.startswith("ana <script>")
+    blobs = console.runtime.services.blobs
+    client = create_app(console.ops, LocalAuth(None, HOSTILE), blobs).test_client()
+    edits = {"reason": "<img src=x onerror=alert(2)>", "set": {"load": {"note": "<b>x</b>"}}}
+    api = "/api/v1" + _path(console, "failed").removeprefix("/ui")
+    assert client.post(api + "/rerun", json=edits).status_code == 202
+    console.wait(console.failed, "succeeded")
+    html = client.get(_path(console, "failed")).get_data(as_text=True)
+    assert "<script>alert" not in html and "<img src=x" not in html and "<b>x" not in html
+    assert "eve &lt;script&gt;alert(1)&lt;/script&gt;@team" in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
+    assert ACTOR in client.get("/ui/runs").get_data(as_text=True)
 
 
 def test_runs_filters_and_clear_errors(console: Console) -> None:

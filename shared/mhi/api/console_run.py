@@ -303,7 +303,10 @@ def _panel(line: Mapping[str, Any] | None, chosen: str) -> str:
     parts.append(f"<h3>Config</h3>{pretty(line.get('config'))}")
     dead = line.get("dead_letter")
     if dead:
-        parts.append(f"<h3>Rendered config (dead letter)</h3>{pretty(dead.get('config'))}")
+        message = dead.get("message") or {}
+        parts.append(f"<h3>Rendered config (dead letter)</h3>{pretty(message.get('config'))}")
+        if message.get("upstream"):
+            parts.append(f"<h3>Upstream outputs it was given</h3>{pretty(message['upstream'])}")
     parts.append(f"<h3>Output</h3>{pretty(line.get('output'))}")
     parts.append(
         "<h3>Attempts</h3>"
