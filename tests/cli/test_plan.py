@@ -8,8 +8,13 @@ from typing import Any
 
 import pytest
 
+from mhi.adapters.local.fs_run_store import FsRunStore
 from mhi.cli.main import main
+from mhi.config import Settings
+from mhi.runtime.embedded import EmbeddedRuntime
+from mhi.services import Services
 from tests.cli.test_startup import _modules_loaded_by
+from tests.conftest import ROOT
 
 FLOW: dict[str, Any] = {
     "flow_id": "planned",
@@ -99,3 +104,38 @@ def test_plan_rejects_items_for_a_step_without_for_each(
 
 def test_plan_loads_no_heavy_module(flow_file: Path, tmp_path: Path) -> None:
     assert _modules_loaded_by(["plan", str(flow_file)], tmp_path) == (0, [])
+
+
+class _CountingStore(FsRunStore):
+    """The local run store, not counting the embedded runtime's once-a-second cancel checks
+    (a local-only poll: in the cloud a cancel arrives as a message)."""
+
+    def read(self, key: str) -> bytes | None:
+        data = super().read(key)
+        if key.rsplit("/", 1)[-1].startswith("cancel"):
+            self.stats.reads -= 1
+        return data
+
+
+@pytest.mark.slow
+def test_plan_of_the_demo_flow_matches_a_real_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # the flow names data/hotel_bookings.csv.gz relative to the checkout
+    demo = "flows/demo-hotel-kpis.json"
+    before = _plan(capsys, demo)
+    settings = Settings.from_env()
+    store = _CountingStore(settings.home / "state")
+    with EmbeddedRuntime(Services(settings, run_store=store)) as runtime:
+        state = runtime.wait(runtime.start_json(json.loads(Path(demo).read_text())), timeout=600)
+    assert state.done is not None and state.done["status"] == "succeeded"
+    ops = before["operations"]
+    assert (ops["creates"], ops["reads"], ops["lists"]) == (
+        store.stats.creates,
+        store.stats.reads,
+        store.stats.lists,
+    )
+    after = _plan(capsys, demo)
+    measured = after["measured_median_seconds"]
+    assert after["measured_runs"] == 1
+    assert measured / 2 <= after["duration_seconds"] <= measured * 2
