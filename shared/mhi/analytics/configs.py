@@ -62,7 +62,8 @@ class ModelingConfig(_Config):
 
     source: str = Field(
         description="reservations: hotel_bookings, avalon or ulysescloud; revenue sources: "
-        "madisa_tickets (POS), fourvenues_tickets (events), holded_invoices"
+        "madisa_tickets (POS), fourvenues_tickets (events), holded_invoices, "
+        "businesscentral_sales_invoices (mhi.analytics.facts)"
     )
     target_schema: str = Field(default="model", description="layer that receives model tables")
     table: str | None = Field(default=None, description="raw table to read instead of the default")

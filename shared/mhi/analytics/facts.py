@@ -41,8 +41,10 @@ class FactMapping:
     target: str
     department: str
     columns: Mapping[str, Column]
+    key: str
     gross: str
     deduct: str | None = None
+    net: str | None = None
     exclude: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     default_currency: str | None = None
 
@@ -57,6 +59,38 @@ class FactResult:
     def rejected_by_reason(self) -> dict[str, int]:
         """Return how many rows each reason rejected."""
         return {str(k): int(v) for k, v in self.rejected["reason"].value_counts().items()}
+
+
+# Invoice columns: (canonical, Holded names, Business Central names, type, required).
+_INVOICE_COLUMNS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], Kind, bool], ...] = (
+    ("invoice_id", ("id",), ("id",), "text", True),
+    ("invoice_number", ("docNumber",), ("number",), "text", True),
+    ("invoice_date", ("date",), ("invoiceDate", "postingDate"), "date", True),
+    ("customer", ("contactName",), ("customerName",), "text", False),
+    ("gross_amount", ("total",), ("totalAmountIncludingTax",), "amount", True),
+    ("net_amount", ("subtotal",), ("totalAmountExcludingTax",), "amount", False),
+    ("tax", ("tax",), ("totalTaxAmount",), "amount", False),
+    ("currency", ("currency",), ("currencyCode",), "text", False),
+    ("status", ("status",), ("status",), "text", False),
+)
+_HOLDED, _BC = 1, 2
+
+
+def _invoices(name: str, raw_table: str, which: int) -> FactMapping:
+    """Sales invoices of an ERP: one canonical invoices table for every ERP (Holded, BC)."""
+    columns = {c[0]: Column(c[which], c[3], c[4]) for c in _INVOICE_COLUMNS}  # type: ignore[arg-type]
+    return FactMapping(
+        name,
+        raw_table,
+        "invoices",
+        "unallocated",
+        columns,
+        key="invoice_id",
+        gross="gross_amount",
+        deduct="tax",
+        net="net_amount",
+        default_currency="EUR",
+    )
 
 
 MAPPINGS: dict[str, FactMapping] = {
@@ -78,6 +112,7 @@ MAPPINGS: dict[str, FactMapping] = {
                 "status": Column(("status",)),
                 "deleted": Column(("deleted", "is_deleted")),
             },
+            key="ticket_id",
             gross="gross_amount",
             deduct="tax",
             exclude={"status": ("cancelled", "void", "voided"), "deleted": ("true", "1")},
@@ -97,30 +132,14 @@ MAPPINGS: dict[str, FactMapping] = {
                 "status": Column(("status",)),
                 "currency": Column(("currency",)),
             },
+            key="ticket_id",
             gross="gross_amount",
             deduct="fees",
             exclude={"status": ("cancelled", "refunded")},
             default_currency="EUR",
         ),
-        FactMapping(
-            "holded_invoices",
-            "raw.holded_invoices",
-            "invoices",
-            "unallocated",
-            {
-                "invoice_id": Column(("id",), required=True),
-                "invoice_number": Column(("docNumber", "doc_number"), required=True),
-                "invoice_date": Column(("date", "issued_at"), "date", True),
-                "customer": Column(("contactName", "contact_name")),
-                "gross_amount": Column(("total",), "amount", True),
-                "tax": Column(("tax",), "amount"),
-                "currency": Column(("currency",)),
-                "status": Column(("status",)),
-            },
-            gross="gross_amount",
-            deduct="tax",
-            default_currency="EUR",
-        ),
+        _invoices("holded_invoices", "raw.holded_invoices", _HOLDED),
+        _invoices("businesscentral_sales_invoices", "raw.businesscentral_sales_invoices", _BC),
     )
 }
 
@@ -167,8 +186,9 @@ def model_facts(
     reason = pd.Series(pd.NA, index=raw.index, dtype="string")
     for name, col in mapping.columns.items():
         src = found[name]
-        if src is None:
-            continue
+        if src is None:  # an optional column the source lacks: empty, so every source of a
+            out[name] = _typed(pd.Series(pd.NA, index=raw.index, dtype="object"), col.kind)
+            continue  # table has the same columns
         out[name] = _typed(raw[src], col.kind)
         if col.required:
             bad = out[name].isna() | (out[name].astype("string").str.len() == 0)
@@ -177,6 +197,8 @@ def model_facts(
         if name in out.columns:
             hit = out[name].astype("string").str.lower().isin(values)
             reason = reason.mask(reason.isna() & hit, f"{name} is {'/'.join(values)}: not a sale")
+    twice = reason.isna() & out[mapping.key].duplicated(keep="last")
+    reason = reason.mask(twice, f"duplicate {mapping.key}: a later record replaces it")
     out = _to_reporting(out, mapping, currency.upper(), fx_rates)
     reason = reason.mask(reason.isna() & out["_no_rate"], "no fx rate for its currency")
     keep = reason.isna()
@@ -201,6 +223,8 @@ def _to_reporting(
     rate = own.map(rates).astype("float64")
     deduction = out[mapping.deduct].fillna(0.0) if mapping.deduct in out.columns else 0.0
     net = out[mapping.gross] - deduction
+    if mapping.net is not None:  # a net amount the source states wins over gross - deduction
+        net = out[mapping.net].fillna(net)
     return out.assign(
         currency=own,
         net_revenue=net,

@@ -118,8 +118,10 @@ def _model_facts(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
     result = model_facts(mapping, raw, config.currency, config.fx_rates)
     schema = config.target_schema
     tables = {mapping.target: f"{schema}.{mapping.target}"}
-    tables["validation_report"] = f"{schema}.{mapping.target}_validation_report"
-    wh.write(account, tables[mapping.target], result.rows)
+    tables["validation_report"] = f"{schema}.validation_report_{mapping.name}"
+    # Several sources share a table (invoices from each ERP): each source's rows merge in.
+    keys = ["source", mapping.key]
+    wh.write(account, tables[mapping.target], result.rows, mode="merge", keys=keys)
     wh.write(account, tables["validation_report"], result.rejected)
     ctx.log.info(
         "modelled %d %s rows, rejected %d", len(result.rows), mapping.name, len(result.rejected)

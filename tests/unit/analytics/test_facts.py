@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from mhi.adapters.local.duckdb_warehouse import DuckDbWarehouse
 from mhi.analytics.facts import MAPPINGS, fact_mapping, model_facts
 from mhi.catalog import load_kind
 from mhi.errors import StepConfigError, StepExecutionError
@@ -24,6 +25,7 @@ SYSTEM_OF = {
     "madisa_tickets": "madisa",
     "fourvenues_tickets": "fourvenues",
     "holded_invoices": "holded",
+    "businesscentral_sales_invoices": "businesscentral",
 }
 
 
@@ -95,7 +97,7 @@ def test_madisa_pos_tickets(env: Env, extracted: Any) -> None:
     outlet = model.groupby("outlet")["net_revenue_reporting"].sum()
     rest1 = sum(r["total"] - r["tax"] for r in records[5:] if r["outlet_id"] == "REST-01")
     assert outlet["REST-01"] == pytest.approx(rest1, abs=0.02)
-    report = env.warehouse.read(ACCOUNT, "model.pos_tickets_validation_report")
+    report = env.warehouse.read(ACCOUNT, "model.validation_report_madisa_tickets")
     assert len(report) == out["rejected"] and set(report["source"]) == {"madisa_tickets"}
 
 
@@ -130,6 +132,57 @@ def test_holded_invoices(env: Env, extracted: Any) -> None:
     assert out["net_revenue"] == pytest.approx(sum(r["subtotal"] for r in records[1:]))
     model = env.warehouse.read(ACCOUNT, "model.invoices")
     assert set(model["currency"]) == {"EUR"}  # Holded writes "eur"
+
+
+def _plant_bc(records: list[dict[str, Any]]) -> None:
+    records[0]["invoiceDate"] = None
+    records[0]["postingDate"] = None
+    records[1]["currencyCode"] = "USD"
+    records[1]["totalAmountExcludingTax"] = 1000.0
+
+
+@pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.drop")
+def test_business_central_invoices_join_holded_in_one_table(
+    env: Env, extracted: Any, tmp_path: Path
+) -> None:
+    env.warehouse = DuckDbWarehouse(tmp_path / "warehouse.duckdb")  # the real merge
+    holded = extracted("holded", 6, lambda records: None)
+    assert _model(env, {"source": "holded_invoices"})["rows"] == 6
+    records = extracted("businesscentral", 10, _plant_bc)
+    out = _model(env, {"source": "businesscentral_sales_invoices", "fx_rates": {"usd": 0.5}})
+    assert out["rows"] + out["rejected"] == len(records) == 10
+    assert out["rejected_by_reason"] == {"invoice_date missing or unreadable (invoiceDate)": 1}
+    assert out["net_revenue"] == pytest.approx(8 * 1200.0 + 1000.0 * 0.5)
+    model = env.warehouse.read(ACCOUNT, "model.invoices")
+    assert model.groupby("source").size().to_dict() == {
+        "businesscentral_sales_invoices": 9,
+        "holded_invoices": 6,
+    }
+    assert model["tax"].isna().sum() == 9  # BC states net amounts, not the tax
+    holded_net = model[model["source"] == "holded_invoices"]["net_revenue_reporting"].sum()
+    assert holded_net == pytest.approx(sum(r["subtotal"] for r in holded))
+
+
+def test_a_duplicate_record_is_rejected_once() -> None:
+    raw = pd.DataFrame(
+        {
+            "id": ["a", "b", "a"],
+            "outlet_id": ["R1", "R1", "R1"],
+            "closed_at": ["2026-01-01T10:00:00Z"] * 3,
+            "total": [10.0, 20.0, 12.0],
+            "tax": [1.0, 2.0, 1.2],
+        }
+    )
+    result = model_facts(MAPPINGS["madisa_tickets"], raw, "EUR", {})
+    assert list(result.rows["ticket_id"]) == ["b", "a"]
+    assert result.rows["net_revenue"].sum() == pytest.approx(18.0 + 10.8)
+    assert result.rejected.to_dict("records") == [
+        {
+            "source": "madisa_tickets",
+            "row": 1,
+            "reason": "duplicate ticket_id: a later record replaces it",
+        }
+    ]
 
 
 def test_unknown_source_and_missing_columns_are_named() -> None:
