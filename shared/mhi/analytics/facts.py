@@ -12,7 +12,7 @@ Departments follow USALI 11th edition operated departments: `food_and_beverage` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,6 +45,9 @@ class FactMapping:
     gross: str
     deduct: str | None = None
     net: str | None = None
+    # code where a mapping must: why a typed row is left out (NA: keep), then derived columns
+    check: Callable[[pd.DataFrame], pd.Series] | None = None
+    derive: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     exclude: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     default_currency: str | None = None
 
@@ -91,6 +94,60 @@ def _invoices(name: str, raw_table: str, which: int) -> FactMapping:
         net="net_amount",
         default_currency="EUR",
     )
+
+
+def _pgc_group(accounts: pd.Series) -> pd.Series:
+    """Return the Spanish chart of accounts (PGC) group: the account's first digit."""
+    return accounts.astype("string").str.strip().str[0]
+
+
+def _ledger_check(out: pd.DataFrame) -> pd.Series:
+    """Leave out balance-sheet lines: only PGC group 6 (expenses) and 7 (income) are P&L."""
+    group = _pgc_group(out["account"])
+    return pd.Series(
+        ("account group " + group + ": balance sheet, not a cost or revenue").where(
+            ~group.isin(["6", "7"])
+        ),
+        index=out.index,
+        dtype="string",
+    )
+
+
+def _ledger_derive(rows: pd.DataFrame) -> pd.DataFrame:
+    """Name each line cost or revenue; revenue is credit - debit, cost debit - credit."""
+    revenue = _pgc_group(rows["account"]) == "7"
+    sign = revenue.map({True: -1.0, False: 1.0}).astype("float64")
+    return rows.assign(
+        kind=revenue.map({True: "revenue", False: "cost"}).astype("string"),
+        net_revenue=rows["net_revenue"] * sign,
+        net_revenue_reporting=rows["net_revenue_reporting"] * sign,
+    ).rename(columns={"net_revenue": "amount", "net_revenue_reporting": "amount_reporting"})
+
+
+_AXIONAL = FactMapping(
+    "axional_journal_entries",
+    "raw.axional_journal_entries",
+    "ledger",
+    "unallocated",
+    {
+        "entry_id": Column(("id", "entry_id", "line_id"), required=True),
+        "account": Column(("account", "account_code"), required=True),
+        "department": Column(("cost_centre", "cost_center", "department")),
+        "posting_date": Column(("posting_date", "date"), "date", True),
+        "debit": Column(("debit",), "amount", True),
+        "credit": Column(("credit",), "amount", True),
+        "description": Column(("description", "concept")),
+        "status": Column(("status",)),
+        "currency": Column(("currency",)),
+    },
+    key="entry_id",
+    gross="debit",
+    deduct="credit",
+    exclude={"status": ("draft", "cancelled", "reversed")},
+    default_currency="EUR",
+    check=_ledger_check,
+    derive=_ledger_derive,
+)
 
 
 MAPPINGS: dict[str, FactMapping] = {
@@ -140,6 +197,7 @@ MAPPINGS: dict[str, FactMapping] = {
         ),
         _invoices("holded_invoices", "raw.holded_invoices", _HOLDED),
         _invoices("businesscentral_sales_invoices", "raw.businesscentral_sales_invoices", _BC),
+        _AXIONAL,
     )
 }
 
@@ -196,13 +254,19 @@ def model_facts(
     for name, values in mapping.exclude.items():
         if name in out.columns:
             hit = out[name].astype("string").str.lower().isin(values)
-            reason = reason.mask(reason.isna() & hit, f"{name} is {'/'.join(values)}: not a sale")
+            reason = reason.mask(reason.isna() & hit, f"{name} is {'/'.join(values)}: not counted")
+    if mapping.check is not None:
+        reason = reason.fillna(mapping.check(out).astype("string"))
     twice = reason.isna() & out[mapping.key].duplicated(keep="last")
     reason = reason.mask(twice, f"duplicate {mapping.key}: a later record replaces it")
     out = _to_reporting(out, mapping, currency.upper(), fx_rates)
     reason = reason.mask(reason.isna() & out["_no_rate"], "no fx rate for its currency")
     keep = reason.isna()
-    rows = out[keep].drop(columns="_no_rate").assign(department=mapping.department)
+    rows = out[keep].drop(columns="_no_rate")
+    if mapping.derive is not None:
+        rows = mapping.derive(rows)
+    own = rows["department"] if "department" in rows.columns else None
+    rows["department"] = mapping.department if own is None else own.fillna(mapping.department)
     rows.insert(0, "source", mapping.name)
     number = raw["_row"] if "_row" in raw.columns else pd.Series(range(1, len(raw) + 1), raw.index)
     rejected = pd.DataFrame(

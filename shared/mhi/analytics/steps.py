@@ -134,9 +134,17 @@ def _model_facts(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
         "rows": len(result.rows),
         "rejected": len(result.rejected),
         "rejected_by_reason": result.rejected_by_reason(),
-        "net_revenue": round(float(result.rows["net_revenue_reporting"].sum()), 2),
         "currency": config.currency.upper(),
+        **_fact_totals(result.rows),
     }
+
+
+def _fact_totals(rows: pd.DataFrame) -> dict[str, Any]:
+    """Return net revenue, or a ledger's totals per kind (cost, revenue), reporting currency."""
+    if "kind" in rows.columns:
+        totals = rows.groupby("kind")["amount_reporting"].sum().round(2)
+        return {"totals": {str(k): float(v) for k, v in totals.items()}}
+    return {"net_revenue": round(float(rows["net_revenue_reporting"].sum()), 2)}
 
 
 def _guest_key(ctx: StepContext) -> bytes:

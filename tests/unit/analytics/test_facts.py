@@ -26,6 +26,7 @@ SYSTEM_OF = {
     "fourvenues_tickets": "fourvenues",
     "holded_invoices": "holded",
     "businesscentral_sales_invoices": "businesscentral",
+    "axional_journal_entries": "axional",
 }
 
 
@@ -84,7 +85,7 @@ def test_madisa_pos_tickets(env: Env, extracted: Any) -> None:
     out = _model(env, {"source": "madisa_tickets", "fx_rates": {"USD": 0.9}})
     assert out["rows"] + out["rejected"] == len(records) == 40
     assert out["rejected_by_reason"] == {
-        "status is cancelled/void/voided: not a sale": 1,
+        "status is cancelled/void/voided: not counted": 1,
         "gross_amount missing or unreadable (total)": 1,
         "no fx rate for its currency": 1,
         "business_date missing or unreadable (closed_at)": 1,
@@ -161,6 +162,34 @@ def test_business_central_invoices_join_holded_in_one_table(
     assert model["tax"].isna().sum() == 9  # BC states net amounts, not the tax
     holded_net = model[model["source"] == "holded_invoices"]["net_revenue_reporting"].sum()
     assert holded_net == pytest.approx(sum(r["subtotal"] for r in holded))
+
+
+def _plant_axional(records: list[dict[str, Any]]) -> None:
+    for i, r in enumerate(records):
+        r["credit"], r["debit"] = (r["debit"], 0.0) if i % 2 else (0.0, r["debit"])
+        r["account"] = "700000" if i % 2 else "628000"  # sales / utilities (PGC)
+        r["cost_centre"] = ["ROOMS", "F&B", None][i % 3]
+    records[0]["account"] = "572000"  # bank: balance sheet
+    records[2]["status"] = "draft"
+
+
+def test_axional_ledger_costs_and_revenue_by_department(env: Env, extracted: Any) -> None:
+    records = extracted("axional", 24, _plant_axional)
+    out = _model(env, {"source": "axional_journal_entries"})
+    assert out["rows"] + out["rejected"] == len(records) == 24
+    assert out["rejected_by_reason"] == {
+        "account group 5: balance sheet, not a cost or revenue": 1,
+        "status is draft/cancelled/reversed: not counted": 1,
+    }
+    kept = records[1:2] + records[3:]
+    cost = sum(r["debit"] - r["credit"] for r in kept if r["account"].startswith("6"))
+    revenue = sum(r["credit"] - r["debit"] for r in kept if r["account"].startswith("7"))
+    assert out["totals"] == {"cost": pytest.approx(cost), "revenue": pytest.approx(revenue)}
+    ledger = env.warehouse.read(ACCOUNT, "model.ledger")
+    by_dept = ledger[ledger["kind"] == "cost"].groupby("department")["amount_reporting"].sum()
+    fb = sum(r["debit"] for r in kept if r["account"] == "628000" and r["cost_centre"] == "F&B")
+    assert by_dept["F&B"] == pytest.approx(fb)
+    assert "unallocated" in set(ledger["department"])  # no cost centre
 
 
 def test_a_duplicate_record_is_rejected_once() -> None:
