@@ -85,6 +85,7 @@ def test_runs_page_and_both_run_pages(console: Console, browser: Any) -> None:
     assert len(gantt.find_elements(By.CSS_SELECTOR, "line.wait")) == 1  # model's retry wait
     panel = d.find_element(By.ID, "panel")
     assert "gs://demo-bucket/model.csv" in panel.text and "injected failure" in panel.text
+    assert "succeeded to team@example.com" in d.find_element(By.ID, "notification").text
     chart = d.find_element(By.CSS_SELECTOR, ".analytics img")
     assert int(chart.get_attribute("naturalWidth")) > 0  # the PNG loaded through the console
     _screenshot(d, "console-run.png", 1280)
@@ -158,5 +159,5 @@ def test_a_run_page_fits_a_phone(console: Console, browser: Any) -> None:
         overflow = d.execute_script(
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
-        assert overflow <= 0, url
+        assert overflow <= 0, (url, overflow, d.get_window_size())
     _screenshot(d, "console-run-phone.png", 390)

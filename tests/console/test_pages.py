@@ -127,3 +127,13 @@ def test_headline_figures_and_charts_of_a_run(console: Console) -> None:
     for path in (other, src.group(1).replace("kpi/adr.png", "kpi/../adr.png"), "/ui/charts/x"):
         assert client.get(path).status_code == 404, path
     assert CHART.endswith("adr.png")
+
+
+def test_an_action_must_be_a_json_post(console: Console) -> None:
+    client = _client(console)
+    api = "/api/v1" + _path(console, "failed").removeprefix("/ui")
+    for kind in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data"):
+        answer = client.post(api + "/rerun", data="", content_type=kind)
+        assert answer.status_code == 415 and "JSON" in answer.get_json()["error"]["message"]
+    assert client.post(api + "/rerun").status_code == 415  # no body, no type: refused too
+    assert [a["action"] for a in console.ops.show(console.failed)["audit"]] == ["start"]

@@ -89,8 +89,13 @@ def create_app(ops: OpsService, auth: Authenticator, blobs: BlobStore | None = N
         app.register_error_handler(code, http_error)
 
     @app.before_request
-    def authenticate() -> None:
+    def authenticate() -> Response | None:
         request.environ["mhi.actor"] = auth.identify(request)
+        # Only a JSON POST acts: a page of another site cannot send one here without CORS
+        # consent (which this app never gives), so a browser's session cannot be used against it.
+        if request.method == "POST" and request.mimetype != "application/json":
+            return _error(415, "http", "send actions as JSON (Content-Type: application/json)")
+        return None
 
     def by() -> dict[str, Any]:
         actor: dict[str, Any] = request.environ["mhi.actor"]

@@ -64,7 +64,7 @@ def run_page(
         + _steps(top, children, base, expand)
         + _panel(steps.get(chosen), chosen)
         + analytics_section(run)
-        + _notification(run.get("notification"))
+        + _notification(run.get("notification"), _recipients(run, frozen))
         + _history(run)
     )
     poll = API + run_path(account, flow_id, run_id) if run["status"] in ACTIVE_STATUSES else None
@@ -325,18 +325,28 @@ def _file_link(uri: str) -> str:
     return uri
 
 
-def _notification(note: Mapping[str, Any] | None) -> str:
+def _recipients(run: Mapping[str, Any], frozen: Mapping[str, Any]) -> str:
+    """Who the flow notification of this run's outcome goes to (from the run's frozen flow)."""
+    specs = (frozen.get("flow") or {}).get("notifications") or {}
+    spec = specs.get("success" if run["status"] == "succeeded" else "fail") or {}
+    who = spec.get("recipients")
+    return ", ".join(who) if isinstance(who, list) else str(who or "")
+
+
+def _notification(note: Mapping[str, Any] | None, recipients: str) -> str:
     if not note:
         return (
-            '<section><h2>Notification</h2><p class="empty">No flow notification for this '
-            "run (none configured, or the run has not finished).</p></section>"
+            '<section id="notification"><h2>Notification</h2><p class="empty">No flow '
+            "notification for this run (none configured, or the run has not finished).</p>"
+            "</section>"
         )
     error = (note.get("error") or {}).get("message") if note.get("error") else None
     attempts = note.get("attempts")
     count = len(attempts) if isinstance(attempts, list) else attempts
     return (
-        f"<section><h2>Notification</h2><p>{badge(note.get('status'))} to "
-        f"{e(note.get('recipients') or '(the flow recipients)')}, "
+        '<section id="notification"><h2>Notification</h2>'
+        f"<p>{badge(note.get('status'))} to "
+        f"{e(recipients or '(no recipients)')}, "
         f"{e(count)} attempt(s)"
         + (f' <span class="error">{e(error)}</span>' if error else "")
         + "</p></section>"
