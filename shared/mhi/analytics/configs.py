@@ -63,7 +63,8 @@ class ModelingConfig(_Config):
     source: str = Field(
         description="reservations: hotel_bookings, avalon or ulysescloud; revenue sources: "
         "madisa_tickets (POS), fourvenues_tickets (events), holded_invoices, "
-        "businesscentral_sales_invoices; costs: axional_journal_entries (mhi.analytics.facts)"
+        "businesscentral_sales_invoices; costs: axional_journal_entries; scores: "
+        "reviewpro_reviews (mhi.analytics.facts)"
     )
     target_schema: str = Field(default="model", description="layer that receives model tables")
     table: str | None = Field(default=None, description="raw table to read instead of the default")

@@ -20,7 +20,7 @@ import pandas as pd
 
 from mhi.errors import StepConfigError, StepExecutionError
 
-Kind = Literal["text", "date", "amount", "integer"]
+Kind = Literal["text", "date", "amount", "integer", "score"]
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,10 @@ class FactMapping:
     name: str
     raw_table: str
     target: str
-    department: str
+    department: str | None
     columns: Mapping[str, Column]
     key: str
-    gross: str
+    gross: str | None = None
     deduct: str | None = None
     net: str | None = None
     # code where a mapping must: why a typed row is left out (NA: keep), then derived columns
@@ -150,6 +150,32 @@ _AXIONAL = FactMapping(
 )
 
 
+def _score_check(out: pd.DataFrame) -> pd.Series:
+    """Leave out scores outside 0-10 (ReviewPro scores out of 10; other scales say `out_of`)."""
+    bad = out["score"].notna() & ~out["score"].between(0, 10)
+    return pd.Series(pd.NA, index=out.index, dtype="string").mask(bad, "score outside 0-10")
+
+
+_REVIEWPRO = FactMapping(
+    "reviewpro_reviews",
+    "raw.reviewpro_survey_responses",
+    "review_scores",
+    None,
+    {
+        "review_id": Column(("id", "review_id", "response_id"), required=True),
+        "hotel": Column(("productId", "pid", "hotel", "lodging_id"), required=True),
+        "review_date": Column(("date", "review_date", "published_at"), "date", True),
+        "score": Column(("customScore", "score", "rating", "overall"), "score", True),
+        "source": Column(("source", "site", "channel")),
+    },
+    key="review_id",
+    check=_score_check,
+    derive=lambda rows: rows.assign(review_source=rows["source"].fillna("reviewpro")).drop(
+        columns="source"
+    ),
+)
+
+
 MAPPINGS: dict[str, FactMapping] = {
     m.name: m
     for m in (
@@ -198,6 +224,7 @@ MAPPINGS: dict[str, FactMapping] = {
         _invoices("holded_invoices", "raw.holded_invoices", _HOLDED),
         _invoices("businesscentral_sales_invoices", "raw.businesscentral_sales_invoices", _BC),
         _AXIONAL,
+        _REVIEWPRO,
     )
 }
 
@@ -224,49 +251,57 @@ def _dates(s: pd.Series) -> pd.Series:
 def _typed(raw: pd.Series, kind: Kind) -> pd.Series:
     if kind == "date":
         return _dates(raw)
+    if kind == "score":  # a number, or a JSON object such as {"value": 8.6}
+        inner = raw.astype("string").str.extract(r'"value"\s*:\s*(-?[0-9.]+)', expand=False)
+        return pd.to_numeric(inner.fillna(raw.astype("string")), errors="coerce")
     if kind in ("amount", "integer"):
         number = pd.to_numeric(raw, errors="coerce").astype("float64")
         return number.round().astype("Int64") if kind == "integer" else number
     return raw.astype("string").str.strip()
 
 
+def _typed_frame(mapping: FactMapping, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Return the typed canonical columns and, per row, why it is rejected (NA: kept so far)."""
+    cols = mapping.columns
+    found = {k: next((a for a in c.aliases if a in raw.columns), None) for k, c in cols.items()}
+    absent = [k for k, c in cols.items() if c.required and found[k] is None]
+    if absent:
+        looked = {k: cols[k].aliases for k in absent}
+        raise StepExecutionError(f"{mapping.raw_table} lacks {absent}; looked for {looked}")
+    out = pd.DataFrame(index=raw.index)
+    reason = pd.Series(pd.NA, index=raw.index, dtype="string")
+    for name, col in cols.items():
+        src = found[name]
+        # an optional column the source lacks is empty: every source of a table has its columns
+        values = raw[src] if src else pd.Series(pd.NA, index=raw.index, dtype="object")
+        out[name] = _typed(values, col.kind)
+        if col.required:
+            bad = out[name].isna() | (out[name].astype("string").str.len() == 0)
+            reason = reason.mask(reason.isna() & bad, f"{name} missing or unreadable ({src})")
+    for name, words in mapping.exclude.items():
+        hit = out[name].astype("string").str.lower().isin(words)
+        reason = reason.mask(reason.isna() & hit, f"{name} is {'/'.join(words)}: not counted")
+    if mapping.check is not None:
+        reason = reason.fillna(mapping.check(out).astype("string"))
+    twice = reason.isna() & out[mapping.key].duplicated(keep="last")
+    return out, reason.mask(twice, f"duplicate {mapping.key}: a later record replaces it")
+
+
 def model_facts(
     mapping: FactMapping, raw: pd.DataFrame, currency: str, fx_rates: Mapping[str, float]
 ) -> FactResult:
     """Map raw records onto the mapping's fact table; every row modelled or rejected."""
-    cols = mapping.columns
-    found = {k: next((a for a in c.aliases if a in raw.columns), None) for k, c in cols.items()}
-    absent = [k for k, c in mapping.columns.items() if c.required and found[k] is None]
-    if absent:
-        looked = {k: mapping.columns[k].aliases for k in absent}
-        raise StepExecutionError(f"{mapping.raw_table} lacks {absent}; looked for {looked}")
-    out = pd.DataFrame(index=raw.index)
-    reason = pd.Series(pd.NA, index=raw.index, dtype="string")
-    for name, col in mapping.columns.items():
-        src = found[name]
-        if src is None:  # an optional column the source lacks: empty, so every source of a
-            out[name] = _typed(pd.Series(pd.NA, index=raw.index, dtype="object"), col.kind)
-            continue  # table has the same columns
-        out[name] = _typed(raw[src], col.kind)
-        if col.required:
-            bad = out[name].isna() | (out[name].astype("string").str.len() == 0)
-            reason = reason.mask(reason.isna() & bad, f"{name} missing or unreadable ({src})")
-    for name, values in mapping.exclude.items():
-        if name in out.columns:
-            hit = out[name].astype("string").str.lower().isin(values)
-            reason = reason.mask(reason.isna() & hit, f"{name} is {'/'.join(values)}: not counted")
-    if mapping.check is not None:
-        reason = reason.fillna(mapping.check(out).astype("string"))
-    twice = reason.isna() & out[mapping.key].duplicated(keep="last")
-    reason = reason.mask(twice, f"duplicate {mapping.key}: a later record replaces it")
-    out = _to_reporting(out, mapping, currency.upper(), fx_rates)
-    reason = reason.mask(reason.isna() & out["_no_rate"], "no fx rate for its currency")
+    out, reason = _typed_frame(mapping, raw)
+    if mapping.gross is not None:
+        out = _to_reporting(out, mapping, currency.upper(), fx_rates)
+        reason = reason.mask(reason.isna() & out.pop("_no_rate"), "no fx rate for its currency")
     keep = reason.isna()
-    rows = out[keep].drop(columns="_no_rate")
+    rows = out[keep]
     if mapping.derive is not None:
         rows = mapping.derive(rows)
-    own = rows["department"] if "department" in rows.columns else None
-    rows["department"] = mapping.department if own is None else own.fillna(mapping.department)
+    if mapping.department is not None:
+        own = rows["department"] if "department" in rows.columns else None
+        rows["department"] = mapping.department if own is None else own.fillna(mapping.department)
     rows.insert(0, "source", mapping.name)
     number = raw["_row"] if "_row" in raw.columns else pd.Series(range(1, len(raw) + 1), raw.index)
     rejected = pd.DataFrame(
@@ -286,7 +321,7 @@ def _to_reporting(
     rates = {currency: 1.0, **{k.upper(): float(v) for k, v in fx_rates.items()}}
     rate = own.map(rates).astype("float64")
     deduction = out[mapping.deduct].fillna(0.0) if mapping.deduct in out.columns else 0.0
-    net = out[mapping.gross] - deduction
+    net = out[str(mapping.gross)] - deduction
     if mapping.net is not None:  # a net amount the source states wins over gross - deduction
         net = out[mapping.net].fillna(net)
     return out.assign(

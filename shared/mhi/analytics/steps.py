@@ -140,7 +140,10 @@ def _model_facts(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
 
 
 def _fact_totals(rows: pd.DataFrame) -> dict[str, Any]:
-    """Return net revenue, or a ledger's totals per kind (cost, revenue), reporting currency."""
+    """Return net revenue, a ledger's totals per kind (cost, revenue), or the mean score."""
+    if "score" in rows.columns:
+        mean = rows["score"].mean()
+        return {"mean_score": None if pd.isna(mean) else round(float(mean), 3)}
     if "kind" in rows.columns:
         totals = rows.groupby("kind")["amount_reporting"].sum().round(2)
         return {"totals": {str(k): float(v) for k, v in totals.items()}}

@@ -27,6 +27,7 @@ SYSTEM_OF = {
     "holded_invoices": "holded",
     "businesscentral_sales_invoices": "businesscentral",
     "axional_journal_entries": "axional",
+    "reviewpro_reviews": "reviewpro",
 }
 
 
@@ -47,6 +48,7 @@ def extracted(env: Env) -> Iterator[Any]:
         env.add_secrets(ACCOUNT, {**sc.secrets, **sc.urls})
         cb = env.run(system, sc.step_config(), run_id="r1")
         assert cb.status == "succeeded", cb.error
+        assert len(env.warehouse.read(ACCOUNT, sc.table)) == len(sc.records())  # rows in
         return sc.records()
 
     yield extract
@@ -190,6 +192,31 @@ def test_axional_ledger_costs_and_revenue_by_department(env: Env, extracted: Any
     fb = sum(r["debit"] for r in kept if r["account"] == "628000" and r["cost_centre"] == "F&B")
     assert by_dept["F&B"] == pytest.approx(fb)
     assert "unallocated" in set(ledger["department"])  # no cost centre
+
+
+def _plant_reviewpro(records: list[dict[str, Any]]) -> None:
+    for i, r in enumerate(records):
+        r["customScore"] = {"value": 5 + i % 5}
+    records[0]["customScore"] = {"value": 12}
+    records[1]["customScore"] = "n/a"
+
+
+def test_reviewpro_scores(env: Env, extracted: Any) -> None:
+    records = extracted("reviewpro", 20, _plant_reviewpro)
+    out = _model(env, {"source": "reviewpro_reviews"})
+    assert out["rows"] + out["rejected"] == len(records) == 20
+    assert out["rejected_by_reason"] == {
+        "score outside 0-10": 1,
+        "score missing or unreadable (customScore)": 1,
+    }
+    reviews = env.warehouse.read(ACCOUNT, "model.review_scores")
+    mean = sum(r["customScore"]["value"] for r in records[2:]) / 18
+    assert out["mean_score"] == pytest.approx(mean, abs=1e-3)
+    assert reviews["score"].mean() == pytest.approx(mean)
+    assert set(reviews["review_source"]) == {"reviewpro"}
+    assert reviews["review_date"].max() == max(
+        pd.Timestamp(r["date"], unit="ms").normalize() for r in records[2:]
+    )
 
 
 def test_a_duplicate_record_is_rejected_once() -> None:
