@@ -81,6 +81,10 @@ def test_runs_page_and_both_run_pages(console: Console, browser: Any) -> None:
         "model",
         "report",
     ]
+    dag = d.find_element(By.CSS_SELECTOR, "svg.dag")
+    before = dag.size["width"]
+    d.find_element(By.CSS_SELECTOR, '.zoom button[aria-label="zoom +"]').click()
+    assert dag.size["width"] > before  # the drawings zoom
     gantt = d.find_element(By.CSS_SELECTOR, "svg.gantt")
     assert len(gantt.find_elements(By.CSS_SELECTOR, "line.wait")) == 1  # model's retry wait
     panel = d.find_element(By.ID, "panel")

@@ -67,8 +67,33 @@ async function act(button) {
   window.setTimeout(() => window.location.reload(), 600);
 }
 
+function zoomable() {
+  for (const svg of document.querySelectorAll("svg.dag, svg.gantt")) {
+    const width = Number(svg.getAttribute("width"));
+    const tools = document.createElement("div");
+    tools.className = "zoom";
+    let scale = 1;
+    const set = (next) => {
+      scale = Math.min(Math.max(next, 0.25), 4);
+      svg.style.width = `${Math.round(width * scale)}px`;
+      svg.style.height = "auto";
+      svg.dataset.scale = String(scale);
+    };
+    for (const [label, change] of [["−", 0.8], ["+", 1.25], ["1:1", 0]]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = label;
+      button.setAttribute("aria-label", label === "1:1" ? "actual size" : `zoom ${label}`);
+      button.addEventListener("click", () => set(change ? scale * change : 1));
+      tools.appendChild(button);
+    }
+    svg.parentElement.before(tools);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   poll();
+  zoomable();
   for (const button of document.querySelectorAll("button[data-action]")) {
     button.addEventListener("click", () => act(button));
   }
