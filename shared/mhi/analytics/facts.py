@@ -12,9 +12,10 @@ Departments follow USALI 11th edition operated departments: `food_and_beverage` 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -176,6 +177,23 @@ _REVIEWPRO = FactMapping(
 )
 
 
+_SHAREPOINT = FactMapping(
+    "sharepoint365_list_items",
+    "raw.sharepoint365_list_items",
+    "documents",
+    None,
+    {
+        "document_id": Column(("id",), required=True),
+        "title": Column(("fields.Title", "fields.FileLeafRef", "name"), required=True),
+        "url": Column(("webUrl",)),
+        "owner": Column(("createdBy.user.displayName", "createdBy.user.email")),
+        "created_at": Column(("createdDateTime",), "date"),
+        "modified_at": Column(("lastModifiedDateTime",), "date", True),
+    },
+    key="document_id",
+)
+
+
 MAPPINGS: dict[str, FactMapping] = {
     m.name: m
     for m in (
@@ -225,6 +243,7 @@ MAPPINGS: dict[str, FactMapping] = {
         _invoices("businesscentral_sales_invoices", "raw.businesscentral_sales_invoices", _BC),
         _AXIONAL,
         _REVIEWPRO,
+        _SHAREPOINT,
     )
 }
 
@@ -260,10 +279,35 @@ def _typed(raw: pd.Series, kind: Kind) -> pd.Series:
     return raw.astype("string").str.strip()
 
 
+def _dig(value: Any, path: list[str]) -> Any:
+    """Return the value at `path` inside a dict or a JSON object text; None when absent."""
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    for part in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _values(raw: pd.DataFrame, alias: str) -> pd.Series:
+    """Return a raw column, or a nested value for a dotted alias (`createdBy.user.name`)."""
+    column, *path = alias.split(".")
+    if not path:
+        return raw[column]
+    return raw[column].map(lambda v: _dig(v, path)).astype("object")
+
+
 def _typed_frame(mapping: FactMapping, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """Return the typed canonical columns and, per row, why it is rejected (NA: kept so far)."""
     cols = mapping.columns
-    found = {k: next((a for a in c.aliases if a in raw.columns), None) for k, c in cols.items()}
+    have = set(raw.columns)
+    found = {
+        k: next((a for a in c.aliases if a.split(".")[0] in have), None) for k, c in cols.items()
+    }
     absent = [k for k, c in cols.items() if c.required and found[k] is None]
     if absent:
         looked = {k: cols[k].aliases for k in absent}
@@ -273,7 +317,7 @@ def _typed_frame(mapping: FactMapping, raw: pd.DataFrame) -> tuple[pd.DataFrame,
     for name, col in cols.items():
         src = found[name]
         # an optional column the source lacks is empty: every source of a table has its columns
-        values = raw[src] if src else pd.Series(pd.NA, index=raw.index, dtype="object")
+        values = _values(raw, src) if src else pd.Series(pd.NA, index=raw.index, dtype="object")
         out[name] = _typed(values, col.kind)
         if col.required:
             bad = out[name].isna() | (out[name].astype("string").str.len() == 0)

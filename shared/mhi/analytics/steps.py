@@ -140,14 +140,17 @@ def _model_facts(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
 
 
 def _fact_totals(rows: pd.DataFrame) -> dict[str, Any]:
-    """Return net revenue, a ledger's totals per kind (cost, revenue), or the mean score."""
-    if "score" in rows.columns:
-        mean = rows["score"].mean()
-        return {"mean_score": None if pd.isna(mean) else round(float(mean), 3)}
+    """Return net revenue, a ledger's totals per kind, the mean score or the last change."""
     if "kind" in rows.columns:
         totals = rows.groupby("kind")["amount_reporting"].sum().round(2)
         return {"totals": {str(k): float(v) for k, v in totals.items()}}
-    return {"net_revenue": round(float(rows["net_revenue_reporting"].sum()), 2)}
+    if "net_revenue_reporting" in rows.columns:
+        return {"net_revenue": round(float(rows["net_revenue_reporting"].sum()), 2)}
+    if "score" in rows.columns:
+        mean = rows["score"].mean()
+        return {"mean_score": None if pd.isna(mean) else round(float(mean), 3)}
+    last = rows["modified_at"].max() if "modified_at" in rows.columns else None
+    return {"last_modified": None if last is None or pd.isna(last) else f"{last:%Y-%m-%d}"}
 
 
 def _guest_key(ctx: StepContext) -> bytes:

@@ -28,6 +28,7 @@ SYSTEM_OF = {
     "businesscentral_sales_invoices": "businesscentral",
     "axional_journal_entries": "axional",
     "reviewpro_reviews": "reviewpro",
+    "sharepoint365_list_items": "sharepoint365",
 }
 
 
@@ -217,6 +218,24 @@ def test_reviewpro_scores(env: Env, extracted: Any) -> None:
     assert reviews["review_date"].max() == max(
         pd.Timestamp(r["date"], unit="ms").normalize() for r in records[2:]
     )
+
+
+def _plant_sharepoint(records: list[dict[str, Any]]) -> None:
+    records[0]["fields"] = {"Amount": 5.0, "ID": 0}  # no title
+    records[1]["createdBy"] = {"user": {"displayName": "Luis Gil"}}
+
+
+def test_sharepoint_documents_catalogue(env: Env, extracted: Any) -> None:
+    records = extracted("sharepoint365", 12, _plant_sharepoint)
+    out = _model(env, {"source": "sharepoint365_list_items"})
+    assert out["rows"] + out["rejected"] == len(records) == 12
+    assert out["rejected_by_reason"] == {"title missing or unreadable (fields.Title)": 1}
+    docs = env.warehouse.read(ACCOUNT, "model.documents").set_index("document_id")
+    assert docs.loc["1", "owner"] == "Luis Gil" and docs.loc["2", "owner"] == "Ana Ruiz"
+    assert docs.loc["5", "title"] == "Hotel 5 budget"
+    assert docs.loc["5", "url"] == records[5]["webUrl"]
+    last = max(r["lastModifiedDateTime"][:10] for r in records[1:])
+    assert out["last_modified"] == last
 
 
 def test_a_duplicate_record_is_rejected_once() -> None:
