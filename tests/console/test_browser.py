@@ -165,3 +165,25 @@ def test_a_run_page_fits_a_phone(console: Console, browser: Any) -> None:
         )
         assert overflow <= 0, (url, overflow, d.get_window_size())
     _screenshot(d, "console-run-phone.png", 390)
+
+
+def test_replay_with_edited_config_in_the_browser(console: Console, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    d = browser
+    d.get(_run_url(console, console.failed))
+    d.find_element(By.CSS_SELECTOR, "details.replay summary").click()
+    edits = d.find_element(By.ID, "replay-set")
+    edits.send_keys("{not json")
+    d.find_element(By.CSS_SELECTOR, 'button[data-action="replay"]').click()
+    assert "edits: not JSON" in d.find_element(By.ID, "action-result").text  # nothing sent
+    edits.clear()
+    edits.send_keys('{"load": {"fail_until_attempt": 0}}')
+    d.find_element(By.CSS_SELECTOR, 'button[data-action="replay"]').click()
+    wait = _waiter(d)
+    wait.until(ec.alert_is_present()).accept()
+    wait.until(lambda drv: _status(drv) == "succeeded")
+    run = console.ops.show(console.failed)
+    assert run["reruns"][-1]["edits"] == {"config": {"load": {"fail_until_attempt": 0}}}
+    assert [a["action"] for a in run["audit"]] == ["start", "rerun"]
