@@ -45,3 +45,6 @@ RUN_GROUP = "_run"
 # The pseudo-step that carries a run's flow-level notification (never a user step id: user ids
 # cannot start with '_').
 NOTIFY_STEP = "_notify"
+# The pseudo-step that carries a run's SLA notification (sent once when a run is late).
+SLA_STEP = "_sla"
+PSEUDO_STEPS = frozenset({NOTIFY_STEP, SLA_STEP})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from datetime import datetime, timedelta
 
-from mhi.constants import MAX_FOR_EACH_ITEMS, NOTIFY_STEP
+from mhi.constants import MAX_FOR_EACH_ITEMS, SLA_STEP
 from mhi.engine.actions import (
     Action,
     CloseRun,
@@ -24,6 +24,7 @@ from mhi.engine.actions import (
 from mhi.engine.dispatch import context, dispatch, notification_message
 from mhi.engine.joins import skip_reason
 from mhi.engine.recovery import recover, timer_valid
+from mhi.engine.sla import sla_due
 from mhi.model import expr
 from mhi.model.run import RunState, RunStatus, StepState, StepStatus
 
@@ -42,10 +43,10 @@ def decide(state: RunState, now: datetime) -> Decision:
     actions += _aggregates(state)
     if not actions and state.terminal_count == len(state.flow.steps):
         actions.append(_finish(state))
+    deadlines = [wake_at, sla_due(state, now, actions)]
     if state.flow.timeout_seconds is not None:
-        run_deadline = state.started_at + timedelta(seconds=state.flow.timeout_seconds)
-        wake_at = run_deadline if wake_at is None else min(wake_at, run_deadline)
-    return Decision(actions, wake_at)
+        deadlines.append(state.started_at + timedelta(seconds=state.flow.timeout_seconds))
+    return Decision(actions, min((d for d in deadlines if d is not None), default=None))
 
 
 def _early_finish(state: RunState, now: datetime) -> list[Action] | None:
@@ -76,7 +77,8 @@ def _free_slots(state: RunState) -> float:
     if state.reruns.paused:
         return 0  # paused: nothing new is dispatched; turns of running attempts go on
     limit = state.flow.max_parallel
-    return float("inf") if limit is None else max(0, limit - len(state.in_flight))
+    busy = len(state.in_flight) - (SLA_STEP in state.in_flight)  # the SLA notice takes no slot
+    return float("inf") if limit is None else max(0, limit - busy)
 
 
 def _after_done(state: RunState, now: datetime) -> Decision:
@@ -87,21 +89,28 @@ def _after_done(state: RunState, now: datetime) -> Decision:
     notify = state.notify
     if notify is None or not notify.attempts:
         first = notification_message(state, 1, now + NOTIFY_TIMEOUT)
-        return Decision([first] if first is not None else [CloseRun()])
-    if state.is_terminal(notify):
+        if first is not None:
+            return Decision([first])
+    # the notification, and an SLA notification sent while the run was late, end first
+    owed = frozenset(
+        s.id
+        for s in (state.notify, state.sla)
+        if s is not None and s.attempts and not state.is_terminal(s)
+    )
+    if not owed:
         return Decision([CloseRun()])
     actions: list[Action] = []
-    wake_at, _ = _due_timers(state, now, float("inf"), actions, only=NOTIFY_STEP)
+    wake_at, _ = _due_timers(state, now, float("inf"), actions, only=owed)
     return Decision(actions, wake_at)
 
 
 def _timer_valid(
-    state: RunState, entry: tuple[datetime, str, str, int, int], only: str | None
+    state: RunState, entry: tuple[datetime, str, str, int, int], only: frozenset[str] | None
 ) -> bool:
     when, kind, sid, number, turn = entry
     step = state.step(sid)
     attempt = step.attempts.get(number) if step else None
-    if step is None or attempt is None or (only is not None and sid != only):
+    if step is None or attempt is None or (only is not None and sid not in only):
         return False
     if kind in ("grace", "lease"):
         return timer_valid(attempt, kind, when, turn)
@@ -113,7 +122,11 @@ def _timer_valid(
 
 
 def _due_timers(
-    state: RunState, now: datetime, free: float, actions: list[Action], only: str | None = None
+    state: RunState,
+    now: datetime,
+    free: float,
+    actions: list[Action],
+    only: frozenset[str] | None = None,
 ) -> tuple[datetime | None, float]:
     taken = []
     wake_at = None

@@ -10,9 +10,10 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from mhi.constants import MAX_STEP_MESSAGE_BYTES, NOTIFY_STEP
+from mhi.constants import MAX_STEP_MESSAGE_BYTES, NOTIFY_STEP, SLA_STEP
 from mhi.engine.actions import Action, DispatchStep, RecordResult
 from mhi.engine.rerun import run_fields
+from mhi.engine.sla import sla_message
 from mhi.engine.summary import flow_notification
 from mhi.model import expr
 from mhi.model.run import RunState, StepState, StepsView
@@ -49,6 +50,8 @@ def render_dispatch(
         note = notification_message(state, attempt, deadline, turn, continuation)
         assert note is not None  # a notify step exists only when the flow sends one
         return note
+    if step.id == SLA_STEP:
+        return sla_message(state, attempt, deadline, None, turn, continuation)
     try:
         config = expr.render(step.spec.config, context(state, step.item))
     except expr.ExpressionError as e:

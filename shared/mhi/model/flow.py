@@ -138,6 +138,17 @@ class Notifications(_Model):
     fail: NotificationSpec | None = None
 
 
+class Sla(_Model):
+    """When a run must be finished, and who is told (once) when it is not."""
+
+    within_seconds: int = Field(
+        ge=1,
+        le=7 * 86400,
+        description="after the schedule slot (a scheduled run) or the start (any other run)",
+    )
+    notify: NotificationSpec
+
+
 class FlowDefinition(_Model):
     """A flow, exactly as the seed writes it, plus the documented extensions."""
 
@@ -155,6 +166,7 @@ class FlowDefinition(_Model):
         default_factory=list,
         description="steps that run, after every other step ended, when the run fails",
     )
+    sla: Sla | None = None
 
     @property
     def steps(self) -> list[StepSpec]:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from mhi.constants import (
-    NOTIFY_STEP,
+    PSEUDO_STEPS,
     RUN_ID_RE,
     RUN_ID_RULE,
     SAFE_ID_RE,
@@ -30,8 +30,8 @@ def _safe_id(value: str) -> str:
 
 def _step_ref(value: str) -> str:
     # A step reference is a step id, `<step id>.<index>` for a for_each child, or the
-    # flow-level notification pseudo-step.
-    if value == NOTIFY_STEP:
+    # flow-level notification and SLA pseudo-steps.
+    if value in PSEUDO_STEPS:
         return value
     head, sep, tail = value.partition(".")
     _safe_id(head)

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mhi.constants import CHILD_SEPARATOR, DISPATCH_GRACE_SECONDS, NOTIFY_STEP, RUN_GROUP
+from mhi.constants import (
+    CHILD_SEPARATOR,
+    DISPATCH_GRACE_SECONDS,
+    NOTIFY_STEP,
+    PSEUDO_STEPS,
+    RUN_GROUP,
+    SLA_STEP,
+)
 from mhi.model import keys
 from mhi.model.flow import FlowDefinition, StepSpec
 from mhi.model.generations import Reruns
@@ -88,6 +95,7 @@ class RunState:
         self.progress: dict[str, int] = {}
         self.counted: dict[str, set[str]] = {}  # group -> members whose claims were folded
         self.notify: StepState | None = None
+        self.sla: StepState | None = None  # the SLA notification, once a late run sent it
         self.reruns = Reruns()  # reruns and pauses (mhi.model.generations)
         self.logical_time: str | None = None  # the schedule slot a run is for (ISO 8601)
         self.steps: dict[str, StepState] = {}
@@ -134,6 +142,8 @@ class RunState:
 
     def step(self, sid: str) -> StepState | None:
         """A step, for_each child or the flow notification by id (None if there is none)."""
+        if sid == SLA_STEP:
+            return self.sla
         return self.notify if sid == NOTIFY_STEP else self.steps.get(sid)
 
     def _step(self, sid: str) -> StepState | None:
@@ -145,6 +155,10 @@ class RunState:
                     sid, StepSpec(id="notify", type="ms-notifications"), (-1, -1)
                 )
             return self.notify
+        if sid == SLA_STEP:
+            if self.sla is None:
+                self.sla = StepState(sid, StepSpec(id="sla", type="ms-notifications"), (-1, -2))
+            return self.sla
         head, sep, tail = sid.partition(CHILD_SEPARATOR)
         parent = self.steps.get(head)
         if not sep or parent is None or not tail.isdigit() or parent.spec.for_each is None:
@@ -271,7 +285,7 @@ class RunState:
         if step.parent is not None:
             self.steps[step.parent].terminal_children += 1
             return
-        if step.id == NOTIFY_STEP:
+        if step.id in PSEUDO_STEPS:
             return
         self.terminal_count += 1
         for dep_id in self.dependents[step.id]:

@@ -197,4 +197,7 @@ def notification_problems(flow: FlowDefinition) -> list[Problem]:
         if spec is not None:
             model = catalog.config_model(NOTIFY_TYPE)
             problems += _model_problems(model, spec.step_config(event), f"$.notifications.{event}")
+    if flow.sla is not None:
+        model = catalog.config_model(NOTIFY_TYPE)
+        problems += _model_problems(model, flow.sla.notify.step_config("sla"), "$.sla.notify")
     return problems

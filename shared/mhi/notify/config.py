@@ -1,7 +1,8 @@
 """Config of `ms-notifications`: in-flow steps and the flow-level `notifications` blocks.
 
 The seed's block `{"type": ["email"], "recipients": "data-team@example.com"}` is valid as is;
-the controller adds `"event": "success" | "fail"` for flow-level notifications.
+the controller adds `"event": "success" | "fail"` for flow-level notifications (`"sla"` for a
+flow's SLA notification).
 
 `webhook_url` is the only URL a flow sets here: it must pass the URL policy (`mhi.http.policy`:
 https, a public address in every spelling). Mailgun's endpoint is the region's (or the
@@ -58,8 +59,8 @@ class NotificationsConfig(BaseModel):
         max_length=MAX_RECIPIENTS,
         description="email addresses (string, comma-separated string or list)",
     )
-    event: Literal["success", "fail"] | None = Field(
-        default=None, description="set by the controller for flow-level notifications"
+    event: Literal["success", "fail", "sla"] | None = Field(
+        default=None, description="set by the controller for flow-level and SLA notifications"
     )
     when: str | None = Field(default=None, description="send only if this condition holds")
     subject: str | None = Field(default=None, max_length=998, description="subject template")

@@ -18,7 +18,7 @@ from mhi.constants import (
     CALLBACK_TOPIC,
     DISPATCH_GRACE_SECONDS,
     MAX_OUTPUT_BYTES,
-    NOTIFY_STEP,
+    PSEUDO_STEPS,
 )
 from mhi.engine import DispatchStep, ExpandStep, FinishRun, RecordResult, SkipStep, decide
 from mhi.engine.actions import Action, CheckStep, CloseRun
@@ -80,7 +80,7 @@ class Controller:
         if not self.cache.create(cached, rel, body):
             self.cache.refresh_step(cached, step.id)
             return
-        if not was_terminal and state.is_terminal(step) and step.id != NOTIFY_STEP:
+        if not was_terminal and state.is_terminal(step) and step.id not in PSEUDO_STEPS:
             self.progress.count_finished(cached, step)
             record_dead_letter(self.store, cached.ref, state, step)
 
@@ -186,7 +186,7 @@ class Controller:
         self.cache.refresh_step(cached, action.step_id)
         if step is not None and not was_terminal and state.is_terminal(step):
             logger.warning("step %s: its lost callback was recovered", step.id)
-            if step.id != NOTIFY_STEP:
+            if step.id not in PSEUDO_STEPS:
                 self.progress.count_finished(cached, step)
                 record_dead_letter(self.store, cached.ref, state, step)
                 record_dead_letter(self.store, cached.ref, state, step)
@@ -279,11 +279,9 @@ class Controller:
 
     def _reported_step(self, cached: CachedRun, callback: CallbackMessage) -> StepState:
         state = cached.state
-        if callback.step_id == NOTIFY_STEP and state.notify is None:
-            self.cache.refresh_step(cached, NOTIFY_STEP)
-        step = (
-            state.notify if callback.step_id == NOTIFY_STEP else state.steps.get(callback.step_id)
-        )
+        if callback.step_id in PSEUDO_STEPS and state.step(callback.step_id) is None:
+            self.cache.refresh_step(cached, callback.step_id)
+        step = state.step(callback.step_id)
         if step is None:
             raise UnknownRunError(f"run {cached.ref.run_id!r} has no step {callback.step_id!r}")
         return step
@@ -324,7 +322,7 @@ class Controller:
             rel, body = outcome_record(cb, self.now())
             if not self.cache.create(cached, rel, body):
                 self.cache.refresh_step(cached, step.id)
-        if not was_terminal and state.is_terminal(step) and step.id != NOTIFY_STEP:
+        if not was_terminal and state.is_terminal(step) and step.id not in PSEUDO_STEPS:
             self.progress.count_finished(cached, step)
             record_dead_letter(self.store, cached.ref, state, step)
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mhi.adapters.local.memory_run_store import MemoryRunStore
 from mhi.config import Settings
-from mhi.constants import CALLBACK_TOPIC, NOTIFY_STEP
+from mhi.constants import CALLBACK_TOPIC, NOTIFY_STEP, SLA_STEP
 from mhi.errors import StepExecutionError, UpstreamUnavailableError
 from mhi.model import keys
 from mhi.model.flow import FlowDefinition
@@ -86,6 +86,7 @@ class Sim:
         self.delayed: list[tuple[str, bytes]] = []
         self.runs: Counter[tuple[str, int, int]] = Counter()
         self.crashes = self.deaths = self.sends = 0
+        self.sla_sends: list[dict[str, Any]] = []  # what each SLA notification said was late
         settings = Settings(lease_seconds=LEASE, heartbeat_seconds=3600.0)
         self.services = Services(settings, run_store=self.store, bus=self, clock=_Clock(self))
         self.kind = StepKind("sim", AnyConfig, self._handler)
@@ -116,9 +117,11 @@ class Sim:
             raise StepExecutionError("bad data")
         if m.step_id == NOTIFY_STEP:
             self._send_once(ctx)
+        if m.step_id == SLA_STEP and self._send_once(ctx):
+            self.sla_sends.append(dict(ctx.message.upstream["_run"]["sla"]))
         return {"by": m.step_id}
 
-    def _send_once(self, ctx: StepContext) -> None:
+    def _send_once(self, ctx: StepContext) -> bool:
         """A side effect made idempotent the way `ms-notifications` does it: a send recorded by
         an earlier attempt is not repeated; within an attempt, claim then send (a turn run again
         after its process died finds the claim)."""
@@ -126,9 +129,12 @@ class Sim:
         prefix = keys.run_prefix(m.account, m.flow_id, m.run_id)
         earlier = range(1, m.attempt)
         if any(self.store.read(prefix + keys.claim_key(m.step_id, a, "sent")) for a in earlier):
-            return
-        if ctx.claim("sent", {"turn": m.turn}) == {"turn": m.turn}:
+            return False
+        if ctx.claim("sent", {"turn": m.turn}) != {"turn": m.turn}:
+            return False
+        if m.step_id == NOTIFY_STEP:
             self.sends += 1
+        return True
 
     # ---- driving --------------------------------------------------------------------------
 

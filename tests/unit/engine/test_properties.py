@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -18,14 +18,16 @@ from hypothesis import strategies as st
 from mhi.constants import NOTIFY_STEP
 from mhi.model.flow import TRIGGER_RULES, FlowDefinition
 from mhi.model.keys import RunRef
-from mhi.model.run import RunStatus, StepStatus
+from mhi.model.run import RunStatus, StepStatus, parse_time
 from mhi.model.validate import parse_flow
 from mhi.runtime.controller import Controller
 from mhi.runtime.start import StartRequest, start_run
-from tests.unit.engine.helpers import should_skip
+from tests.unit.engine.helpers import T0, should_skip
 from tests.unit.engine.sim import GRACE, LEASE, Crash, Sim
 
 OUTCOMES = ["ok", "ok", "ok", "retryable", "fatal", "died"]
+# the simulator moves its clock by at most 10 s between sweeps; a crash may cost one more sweep
+SWEEP_SLACK = 60
 Plan = dict[tuple[str, int, int], str]
 
 
@@ -60,6 +62,9 @@ def scenarios(draw: st.DrawFn) -> tuple[FlowDefinition, Plan, int, float]:
     }
     if n > 1 and draw(st.booleans()):
         raw["on_failure"] = [f"s{n - 1}"]  # the last step: nothing depends on it
+    if draw(st.booleans()):
+        sla_notify = {"type": ["outbox"], "recipients": "ops@example.com"}
+        raw["sla"] = {"within_seconds": draw(st.integers(1, 400)), "notify": sla_notify}
     if draw(st.booleans()):
         block = {"type": ["outbox"], "recipients": "team@example.com"}
         raw["notifications"] = {"success": block, "fail": block}
@@ -104,6 +109,7 @@ def _check(sim: Sim, flow: FlowDefinition) -> None:
         if final.counts_as_failed(step):
             failed_required.append(spec.id)
     assert (done["status"] == "failed") == bool(failed_required)
+    _check_sla(sim, flow, parse_time(done["at"]))
     # the flow notification is sent exactly once (retried until one delivery succeeds; never
     # twice, even when a process dies between the send and its report)
     if flow.notifications is None:
@@ -142,6 +148,21 @@ def _chain(n: int, notify: bool = False) -> FlowDefinition:
         block = {"type": ["outbox"], "recipients": "team@example.com"}
         raw["notifications"] = {"success": block, "fail": block}
     return parse_flow(raw, frozenset({"ms-echo"}))
+
+
+def _check_sla(sim: Sim, flow: FlowDefinition, done_at: datetime) -> None:
+    """One SLA notification for a late run (none for an on-time one), never two."""
+    assert len(sim.sla_sends) <= 1, sim.sla_sends
+    if flow.sla is None:
+        assert sim.sla_sends == []
+        return
+    deadline = T0 + timedelta(seconds=flow.sla.within_seconds)
+    if sim.sla_sends:
+        assert done_at >= deadline  # sent only when the run was still running at the deadline
+    if done_at < deadline:
+        assert sim.sla_sends == []
+    elif done_at > deadline + timedelta(seconds=SWEEP_SLACK):
+        assert len(sim.sla_sends) == 1, (done_at, deadline)
 
 
 def test_simulator_exercises_crashes_deaths_and_redelivery() -> None:

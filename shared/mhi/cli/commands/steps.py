@@ -73,7 +73,8 @@ for_each, and:
                 any_succeeded, none_failed; e.g. "trigger_rule": "all_done" for a report
                 that always goes out
   on_failure    steps that run when this step finally fails (also a flow key: when the run
-                fails), e.g. "on_failure": ["undo-load"]; the run still fails"""
+                fails), e.g. "on_failure": ["undo-load"]; the run still fails
+Flow key sla: {"within_seconds": 7200, "notify": {...}}: one notification for a late run"""
 
 
 def _option_text(option: OptionDoc) -> str:

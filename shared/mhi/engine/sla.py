@@ -1,0 +1,98 @@
+"""SLAs: a run not finished `sla.within_seconds` after its schedule slot (or its start) sends
+the `sla` notification once, with what is late, as the pseudo-step `_sla`.
+
+What is late is what had not ended at the deadline, an answer that does not change afterwards:
+a message rendered again (a new turn, a retry) says the same as the first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from mhi.constants import SLA_STEP
+from mhi.engine.actions import Action, DispatchStep, FinishRun
+from mhi.engine.summary import run_summary
+from mhi.model.run import RunState, StepState, parse_time
+
+# How long the SLA notification may take before it counts as timed out (and is retried).
+SLA_NOTIFY_TIMEOUT = timedelta(seconds=600)
+
+
+def sla_deadline(state: RunState) -> datetime | None:
+    """When the run must be finished by, or None when its flow has no SLA."""
+    sla = state.flow.sla
+    if sla is None:
+        return None
+    base = parse_time(state.logical_time) if state.logical_time else state.started_at
+    return base + timedelta(seconds=sla.within_seconds)
+
+
+def sla_due(state: RunState, now: datetime, actions: list[Action]) -> datetime | None:
+    """Add the SLA notification to `actions` when the run is late; return when it will be."""
+    deadline = sla_deadline(state)
+    if deadline is None or (state.sla is not None and state.sla.attempts):
+        return None  # no SLA, or its notification already went out (retries: its timers)
+    if any(isinstance(a, FinishRun) for a in actions):
+        return None  # finishing now: the deadline is decided by the finish time
+    if now < deadline:
+        return deadline
+    actions.append(sla_message(state, 1, now + SLA_NOTIFY_TIMEOUT, deadline))
+    return None
+
+
+def sla_message(
+    state: RunState,
+    attempt: int,
+    timeout_at: datetime,
+    deadline: datetime | None = None,
+    turn: int = 0,
+    continuation: dict[str, Any] | None = None,
+) -> DispatchStep:
+    """The SLA notification's step message: the flow's `sla.notify` block, event `sla`."""
+    sla = state.flow.sla
+    assert sla is not None  # an SLA step exists only when the flow has an SLA
+    deadline = deadline or sla_deadline(state)
+    assert deadline is not None
+    late = [s.id for s in state.top_level() if not _ended_by(state, s, deadline)]
+    running = [s for s in late if _started_by(state.steps[s], deadline)]
+    summary = {
+        **run_summary(state),
+        "sla": {
+            "deadline": deadline.isoformat(),
+            "within_seconds": sla.within_seconds,
+            "unfinished_steps": late,
+            "running_steps": running,
+            "waiting_steps": [s for s in late if s not in running],
+        },
+    }
+    return DispatchStep(
+        SLA_STEP,
+        attempt,
+        turn,
+        "ms-notifications",
+        sla.notify.step_config("sla"),
+        {"_run": summary},
+        None,
+        continuation,
+        timeout_at,
+    )
+
+
+def _ended_by(state: RunState, step: StepState, deadline: datetime) -> bool:
+    """Whether the step had ended at the deadline (the same answer whenever it is asked)."""
+    if not state.is_terminal(step):
+        return False
+    if step.skipped is not None:
+        at = step.skipped.get("at")
+    else:
+        last = step.attempts.get(1) if step.is_parent else step.last
+        at = (last.result or {}).get("at") if last is not None else None
+    return isinstance(at, str) and parse_time(at) <= deadline
+
+
+def _started_by(step: StepState, deadline: datetime) -> bool:
+    """Whether an attempt of the step had been dispatched by the deadline."""
+    return any(
+        a.dispatched_at is not None and a.dispatched_at <= deadline for a in step.attempts.values()
+    )
