@@ -108,6 +108,7 @@ def page(title: str, body: str, *, poll: str | None = None, sig: str = "") -> st
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title)} · MHI console</title>"
+        '<link rel="icon" href="data:,">'
         f'<link rel="stylesheet" href="{UI}/static/console.css">'
         f'<script defer src="{UI}/static/console.js"></script></head>'
         f'<body{data}><header><a class=brand href="{UI}/runs">MHI console</a>'

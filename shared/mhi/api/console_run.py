@@ -265,6 +265,17 @@ def _step_row(
     ]
 
 
+def _attempt_row(a: Mapping[str, Any]) -> list[str]:
+    return [
+        e(a["attempt"]),
+        e(a["generation"]),
+        badge(a["status"]),
+        e(when(a["dispatched_at"])),
+        e(duration(a.get("duration_seconds"))),
+        e((a.get("error") or {}).get("message", "")),
+    ]
+
+
 def _panel(line: Mapping[str, Any] | None, chosen: str) -> str:
     if line is None:
         hint = f"No step {e(chosen)} in this run. " if chosen else ""
@@ -272,17 +283,7 @@ def _panel(line: Mapping[str, Any] | None, chosen: str) -> str:
             f'<section id="panel"><h2>Step</h2><p class="empty">{hint}'
             "Pick a step in the graph, timeline or table.</p></section>"
         )
-    attempts = [
-        [
-            e(a["attempt"]),
-            e(a["generation"]),
-            badge(a["status"]),
-            e(when(a["dispatched_at"])),
-            e(duration(a.get("duration_seconds"))),
-            e((a.get("error") or {}).get("message", "")),
-        ]
-        for a in line.get("attempt_history") or []
-    ]
+    attempts = [_attempt_row(a) for a in line.get("attempt_history") or []]
     artifacts = "".join(
         f'<li><a href="{e(_file_link(u))}">{e(u)}</a></li>' for u in line.get("artifacts") or []
     )
