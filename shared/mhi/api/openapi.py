@@ -36,6 +36,7 @@ _ERRORS = {
     "401": _ref("no acceptable identity", "Error"),
     "404": _ref("no such run or flow", "Error"),
     "409": _ref("the run's state does not allow this", "Error"),
+    "415": _ref("a POST without `Content-Type: application/json` (even with no body)", "Error"),
 }
 
 
