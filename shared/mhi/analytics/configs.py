@@ -98,6 +98,9 @@ class ModelingConfig(_Config):
     _check_rooms = field_validator("rooms")(_rooms)
 
 
+USALI_DEPARTMENTS = ("rooms", "food_and_beverage", "other_operated", "undistributed")
+
+
 class KpiConfig(_Config):
     """Which KPIs, at which grains, by which dimensions, over which dates."""
 
@@ -161,6 +164,22 @@ class KpiConfig(_Config):
     currency: str = Field(
         default="EUR", pattern=r"^[A-Za-z]{3}$", description="currency named in charts and report"
     )
+    usali: bool = Field(
+        default=False,
+        description="also write kpi.<grain>_usali_by_hotel (revenue by department, TRevPAR, GOP, "
+        "GOPPAR, cost per occupied room) from the model's pos_tickets, event_tickets and ledger, "
+        "and kpi.<grain>_reviews_by_hotel_source from review_scores; needs room_revenue, "
+        "rooms_sold and rooms_available among the metrics and dimensions [hotel]",
+    )
+    hotel_of: dict[str, str] = Field(
+        default_factory=dict,
+        description="hotel of each outlet, event and cost centre (not needed with one hotel)",
+    )
+    departments: dict[str, str] = Field(
+        default_factory=dict,
+        description="USALI department (rooms, food_and_beverage, other_operated, undistributed) "
+        "of cost centres the built-in words do not name",
+    )
 
     _check_rooms = field_validator("rooms")(lambda v: v if v is None else _rooms(v))
 
@@ -179,6 +198,19 @@ class KpiConfig(_Config):
                 raise ValueError(f"unknown grain {g!r}: valid grains are {', '.join(GRAINS)}")
         if self.report and (list(self.dimensions) != ["hotel"] or set(self.grains()) <= {"all"}):
             raise ValueError("report needs dimensions [hotel] and a grain other than all")
+        return self
+
+    @model_validator(mode="after")
+    def _usali_needs(self) -> KpiConfig:
+        lack = {"room_revenue", "rooms_sold", "rooms_available"} - set(self.metrics)
+        if self.usali and (lack or list(self.dimensions) != ["hotel"]):
+            raise ValueError(
+                "usali needs dimensions [hotel] and metrics room_revenue, rooms_sold, "
+                f"rooms_available (missing: {sorted(lack)})"
+            )
+        bad = sorted(set(self.departments.values()) - set(USALI_DEPARTMENTS))
+        if bad:
+            raise ValueError(f"departments {bad}: valid are {', '.join(USALI_DEPARTMENTS)}")
         return self
 
     def grains(self) -> list[str]:

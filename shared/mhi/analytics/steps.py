@@ -226,7 +226,38 @@ def _kpi_engine(ctx: StepContext, config: KpiConfig) -> dict[str, Any]:
     }
     if config.report:
         out.update(_report(ctx, config, report))
+    if config.usali:
+        for grain in [g for g in config.grains() if g != "all"]:
+            tables += _usali(ctx, config, schema, grain, f"kpi.{grain}_by_{dims}")
     return out
+
+
+def _usali(ctx: StepContext, config: KpiConfig, schema: str, grain: str, rooms: str) -> list[str]:
+    """Write the KPIs beyond rooms of one grain (and review KPIs when there are scores)."""
+    from mhi.analytics.kpi_usali import review_kpis, usali_kpis
+
+    wh, account = ctx.services.warehouse, ctx.account
+
+    def table(name: str) -> pd.DataFrame | None:
+        full = f"{schema}.{name}"
+        return wh.read(account, full) if wh.exists(account, full) else None
+
+    frame = usali_kpis(
+        wh.read(account, rooms),
+        grain,
+        pos=table("pos_tickets"),
+        events=table("event_tickets"),
+        ledger=table("ledger"),
+        hotel_of=config.hotel_of,
+        departments=config.departments,
+    )
+    written = [f"kpi.{grain}_usali_by_hotel"]
+    wh.write(account, written[0], frame)
+    reviews = table("review_scores")
+    if reviews is not None and not reviews.empty:
+        written.append(f"kpi.{grain}_reviews_by_hotel_source")
+        wh.write(account, written[1], review_kpis(reviews, grain))
+    return written
 
 
 def _report(
