@@ -88,6 +88,13 @@ def test_plan_prints_prices_and_rejects_a_bad_flow_with_its_path(
     out = capsys.readouterr().out
     assert "critical path: list → each → report" in out
     assert "list prices used (USD): storage_class_a_per_1000 0.005" in out
+    assert "sla:" not in out  # the flow has none
+    sla = {"within_seconds": 1, "notify": {"type": ["outbox"], "recipients": "a@example.com"}}
+    flow_file.write_text(json.dumps({**FLOW, "sla": sla}))
+    assert main(["plan", str(flow_file)]) == 0
+    assert "sla: finished within 1 s of the slot or start: the estimate misses it" in (
+        capsys.readouterr().out
+    )
     bad = tmp_path / "bad.json"
     steps = [{"id": "a", "type": "ms-echo", "trigger_rule": "one_success"}]
     bad.write_text(json.dumps({**FLOW, "on_failure": [], "flow_config": {"steps": steps}}))

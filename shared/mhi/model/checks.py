@@ -97,7 +97,10 @@ def _check_cycle(flow: FlowDefinition) -> list[Problem]:
         sorter.prepare()
     except graphlib.CycleError as e:
         cycle = list(reversed(e.args[1]))
-        return [("$.flow_config.steps", "dependency cycle: " + " → ".join(cycle))]
+        handled = flow.handled()
+        through = any(set(handled.get(sid, ())) & set(cycle) for sid in cycle)
+        how = " (through on_failure)" if through else ""
+        return [("$.flow_config.steps", f"dependency cycle{how}: " + " → ".join(cycle))]
     return []
 
 

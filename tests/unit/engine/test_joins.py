@@ -146,7 +146,7 @@ def test_a_handler_does_not_run_while_its_step_is_still_retrying() -> None:
         ({"trigger_rule": "one_success"}, "$.flow_config.steps[1].trigger_rule", "all_done"),
         ({"on_failure": ["nope"]}, "$.flow_config.steps[1].on_failure[0]", "unknown step 'nope'"),
         ({"on_failure": ["b"]}, "$.flow_config.steps[1].on_failure[0]", "its own failure"),
-        ({"on_failure": ["a"]}, "$.flow_config.steps", "dependency cycle"),
+        ({"on_failure": ["a"]}, "$.flow_config.steps", "dependency cycle (through on_failure)"),
     ],
 )
 def test_bad_join_and_handler_keys_are_reported_with_their_path(

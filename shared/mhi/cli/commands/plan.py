@@ -181,6 +181,7 @@ def plan(flow: FlowDefinition, given: dict[str, int], past: dict[str, Any]) -> d
         },
         "cost": cost(flow, ops, seconds, items),
         "prices": PRICES,
+        "sla_seconds": flow.sla.within_seconds if flow.sla else None,
     }
 
 
@@ -249,6 +250,10 @@ def _print(result: dict[str, Any]) -> None:
         line += f" (measured: median {result['measured_median_seconds']:g} s"
         line += f" over {result['measured_runs']} run(s))"
     print(line)
+    if result["sla_seconds"] is not None:
+        sla, estimate = result["sla_seconds"], result["duration_seconds"]
+        verdict = "fits" if estimate <= sla else "the estimate misses it"
+        print(f"sla: finished within {sla:g} s of the slot or start: {verdict}")
     ops, usd = result["operations"], result["cost"]
     print(
         f"\nper run (every step succeeds at once): {ops['creates']} creates, {ops['reads']} reads,"
