@@ -15,9 +15,11 @@ from collections.abc import Mapping
 import pandas as pd
 
 from mhi.analytics.kpi import period_start
+from mhi.analytics.kpi_spec import SUFFIXES, shift
 from mhi.errors import StepExecutionError
 
 OPERATED = ("rooms", "food_and_beverage", "other_operated")
+COMPARED = ("total_revenue", "trevpar", "gop", "goppar", "cost_per_occupied_room")
 # cost centre words (upper case) -> USALI department; anything else is undistributed
 _DEPARTMENT_WORDS: Mapping[str, str] = {
     **dict.fromkeys(("ROOMS", "ROOM", "HAB", "HABITACIONES", "ALOJAMIENTO"), "rooms"),
@@ -103,6 +105,7 @@ def usali_kpis(
     out["goppar"] = out["gop"] / available
     sold = out["rooms_sold"].where(out["rooms_sold"] > 0)
     out["cost_per_occupied_room"] = out["rooms_expenses"] / sold
+    out = with_comparisons(out, grain, COMPARED)
     return out.sort_values(["hotel", "period"]).reset_index(drop=True)
 
 
@@ -132,6 +135,25 @@ def _with_costs(
     return out
 
 
+def with_comparisons(
+    frame: pd.DataFrame, grain: str, metrics: tuple[str, ...], keys: tuple[str, ...] = ("hotel",)
+) -> pd.DataFrame:
+    """Add, as the room KPIs do, each metric of the previous period (`_prev`, change `_pop`)
+    and of the same period last year (`_ly`, change `_yoy`; changes as fractions)."""
+    out = frame
+    for comparison, (suffix, change) in SUFFIXES.items():
+        other = frame[["period", *keys, *metrics]].copy()
+        moved = {p: shift(p.date(), grain, comparison) for p in other["period"].unique()}
+        other["period"] = pd.to_datetime(other["period"].map(moved)).astype("datetime64[us]")
+        out = out.merge(
+            other.rename(columns={m: m + suffix for m in metrics}), on=["period", *keys], how="left"
+        )
+        for m in metrics:
+            base = out[m + suffix].where(out[m + suffix] != 0)
+            out[m + change] = out[m] / base - 1
+    return out
+
+
 def review_kpis(reviews: pd.DataFrame, grain: str) -> pd.DataFrame:
     """Return per period, hotel and review source: review_volume, review_score (mean, 0-10) and
     reputation_index (mean score × 10, 0-100, as ReviewPro's Global Review Index)."""
@@ -140,4 +162,7 @@ def review_kpis(reviews: pd.DataFrame, grain: str) -> pd.DataFrame:
     grouped = reviews.assign(period=periods).groupby(keys, observed=True)["score"]
     out = grouped.agg(review_volume="count", review_score="mean").reset_index()
     out["reputation_index"] = out["review_score"] * 10
-    return out
+    out["period"] = out["period"].astype("datetime64[us]")
+    return with_comparisons(
+        out, grain, ("review_volume", "review_score"), ("hotel", "review_source")
+    )

@@ -80,6 +80,18 @@ def test_one_hotel_gets_every_outlet_and_the_usali_figures_add_up() -> None:
     assert feb["cost_per_occupied_room"] == pytest.approx(700 / 80)  # the override: rooms
 
 
+def test_the_previous_period_and_last_year_stand_beside_each_figure() -> None:
+    rooms = pd.concat(
+        [_rooms(), _rooms().assign(period=lambda f: f["period"] - pd.DateOffset(years=1))]
+    ).assign(room_revenue=[10_000.0, 8_000.0, 5_000.0, 4_000.0])
+    out = usali_kpis(rooms, "month").set_index("period")
+    feb = out.loc[FEB]
+    assert feb["total_revenue_prev"] == 10_000.0 and feb["total_revenue_pop"] == pytest.approx(-0.2)
+    assert feb["total_revenue_ly"] == 4_000.0 and feb["total_revenue_yoy"] == pytest.approx(1.0)
+    assert feb["trevpar_ly"] == pytest.approx(4_000 / 280)
+    assert pd.isna(out.loc[pd.Timestamp("2025-01-01"), "gop_ly"])
+
+
 def test_several_hotels_need_every_outlet_mapped() -> None:
     with pytest.raises(StepExecutionError, match="unmapped: BAR-01, REST-01"):
         usali_kpis(_rooms(("Sol", "Mar")), "month", pos=POS)
@@ -122,3 +134,5 @@ def test_review_score_volume_and_reputation_index_by_source() -> None:
     assert out.loc[(JAN, "booking"), "review_score"] == 8.5
     assert out.loc[(JAN, "booking"), "reputation_index"] == 85.0
     assert out.loc[(JAN, "tripadvisor"), "review_score"] == 7.0
+    assert out.loc[(FEB, "booking"), "review_score_prev"] == 8.5
+    assert out.loc[(FEB, "booking"), "review_volume_pop"] == pytest.approx(-0.5)
