@@ -1,8 +1,9 @@
 """SLAs: a run not finished `sla.within_seconds` after its schedule slot (or its start) sends
 the `sla` notification once, with what is late, as the pseudo-step `_sla`.
 
-What is late is what had not ended at the deadline, an answer that does not change afterwards:
-a message rendered again (a new turn, a retry) says the same as the first.
+A rerun sends none: the SLA is the first run's. What is late is what had not ended at the
+deadline, an answer that does not change afterwards: a message rendered again (a new turn, a
+retry) says the same as the first.
 """
 
 from __future__ import annotations
@@ -31,8 +32,14 @@ def sla_deadline(state: RunState) -> datetime | None:
 def sla_due(state: RunState, now: datetime, actions: list[Action]) -> datetime | None:
     """Add the SLA notification to `actions` when the run is late; return when it will be."""
     deadline = sla_deadline(state)
-    if deadline is None or (state.sla is not None and state.sla.attempts):
-        return None  # no SLA, or its notification already went out (retries: its timers)
+    if (
+        deadline is None
+        or state.reruns.generation
+        or (state.sla is not None and state.sla.attempts)
+    ):
+        # no SLA; a rerun (late by nature: the run's SLA was decided by its first generation);
+        # or the notification already went out (its retries run on its timers)
+        return None
     if any(isinstance(a, FinishRun) for a in actions):
         return None  # finishing now: the deadline is decided by the finish time
     if now < deadline:

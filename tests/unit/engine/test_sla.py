@@ -9,6 +9,7 @@ import pytest
 from mhi.constants import SLA_STEP
 from mhi.engine import DispatchStep, FinishRun, decide
 from mhi.errors import FlowDefinitionError
+from mhi.model import keys
 from mhi.model.flow import FlowDefinition
 from mhi.model.validate import parse_flow
 from tests.unit.engine.helpers import at, dispatched, flow, ran, state
@@ -104,3 +105,11 @@ def test_with_a_fake_clock_an_on_time_run_sends_none(seed: int) -> None:
     sim = Sim(_sim_flow(3600), {("slow", 1, 0): "retryable"}, seed, crash_rate=0.1)
     sim.run()
     assert sim.sla_sends == []
+
+
+def test_a_rerun_sends_no_sla_notification() -> None:
+    s = state(_sla_flow(60))
+    s.apply(keys.generation_key(1), {"steps": {"a": 2, "b": 1}, "kept": []})
+    assert s.reruns.generation == 1
+    d = decide(s, at(3600))
+    assert _sla_actions(d.actions) == [] and d.wake_at is None
