@@ -114,11 +114,19 @@ def _ledger_check(out: pd.DataFrame) -> pd.Series:
     )
 
 
+# PGC subgroups (first two digits) of expenses -> cost category; other 6x lines are "other"
+_COST_CATEGORIES = {"60": "purchases", "62": "services", "63": "taxes", "64": "payroll"}
+
+
 def _ledger_derive(rows: pd.DataFrame) -> pd.DataFrame:
-    """Name each line cost or revenue; revenue is credit - debit, cost debit - credit."""
+    """Name each line cost or revenue (and a cost's category: payroll, purchases, services,
+    taxes, other); revenue is credit - debit, cost debit - credit."""
     revenue = _pgc_group(rows["account"]) == "7"
     sign = revenue.map({True: -1.0, False: 1.0}).astype("float64")
+    sub = rows["account"].astype("string").str.strip().str[:2]
+    category = sub.map(_COST_CATEGORIES).fillna("other").where(~revenue, "revenue")
     return rows.assign(
+        category=category.astype("string"),
         kind=revenue.map({True: "revenue", False: "cost"}).astype("string"),
         net_revenue=rows["net_revenue"] * sign,
         net_revenue_reporting=rows["net_revenue_reporting"] * sign,

@@ -193,6 +193,7 @@ def test_axional_ledger_costs_and_revenue_by_department(env: Env, extracted: Any
     fb = sum(r["debit"] for r in kept if r["account"] == "628000" and r["cost_centre"] == "F&B")
     assert by_dept["F&B"] == pytest.approx(fb)
     assert "unallocated" in set(ledger["department"])  # no cost centre
+    assert set(ledger["category"]) == {"services", "revenue"}  # 628: services (PGC)
 
 
 def _plant_reviewpro(records: list[dict[str, Any]]) -> None:

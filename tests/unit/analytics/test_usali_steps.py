@@ -119,3 +119,6 @@ def test_usali_kpis_from_pos_ledger_and_bookings(env: Env, tmp_path: Path) -> No
     assert u["cost_per_occupied_room"] == pytest.approx(rooms_cost / r["rooms_sold"])
     assert u["gop"] == pytest.approx(total - rooms_cost - admin, abs=0.05)
     assert u["goppar"] == pytest.approx((total - rooms_cost - admin) / r["rooms_available"])
+    ledger = env.warehouse.read(ACCOUNT, "model.ledger")
+    payroll = ledger[ledger["category"] == "payroll"]["amount_reporting"].sum()
+    assert payroll == pytest.approx(rooms_cost)  # 640: wages (PGC)
