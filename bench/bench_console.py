@@ -109,7 +109,7 @@ def _bench(home: Path, repeat: int) -> int:
             run = f"/runs/bench/{flow_id}/{ref.run_id}"
             paths += [
                 f"/ui{run}",
-                f"/ui{run}?step=s500",
+                f"/ui{run}?step={shapes[flow_id][len(shapes[flow_id]) // 2]['id']}",
                 f"/api/v1{run}",
                 f"/ui/flows/{flow_id}",
                 f"/api/v1/flows/{flow_id}",
