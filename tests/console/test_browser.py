@@ -94,6 +94,12 @@ def test_runs_page_and_both_run_pages(console: Console, browser: Any) -> None:
     assert int(chart.get_attribute("naturalWidth")) > 0  # the PNG loaded through the console
     _screenshot(d, "console-run.png", 1280)
 
+    d.find_element(By.LINK_TEXT, "demo-echo").click()  # the flow page
+    assert d.find_elements(By.CSS_SELECTOR, ".strip a.bar.st-succeeded")
+    assert len(d.find_elements(By.CSS_SELECTOR, "ul.fires li")) == 5
+    assert len(d.find_elements(By.CSS_SELECTOR, "svg.dag a.node")) == 4
+    _screenshot(d, "console-flow.png", 1280)
+
 
 def _screenshot(d: Any, name: str, width: int) -> None:
     """The whole page at `width` into docs/."""

@@ -116,13 +116,14 @@ def _box(node: Node, at: tuple[int, int], link: str) -> str:
     x, y = at
     label = node.id if len(node.id) <= 22 else node.id[:21] + "…"
     note = f" {node.note}" if node.note else ""
+    shown = node.note if node.status == "defined" else f"{node.status}{note}"
     return (
         f'<a href="{escape(link)}" class="node" data-step="{escape(node.id)}">'
         f"<title>{escape(node.id)}: {escape(node.status)}{escape(note)}</title>"
         f'<rect class="st-{escape(node.status)}" x="{x}" y="{y}" width="{NODE_W}" '
         f'height="{NODE_H}" rx="6"/>'
         f'<text x="{x + 8}" y="{y + 15}">{escape(label)}</text>'
-        f'<text class="sub" x="{x + 8}" y="{y + 29}">{escape(node.status)}{escape(note)}</text>'
+        f'<text class="sub" x="{x + 8}" y="{y + 29}">{escape(shown)}</text>'
         "</a>"
     )
 
