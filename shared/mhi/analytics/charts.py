@@ -171,6 +171,8 @@ def year_to_date(
     if first_day is not None:  # a year counts only when its 1 January is inside the data
         whole_year = periods.dt.year.map(lambda y: date(int(y), 1, 1) >= first_day)
         keep &= whole_year.astype(bool)
+    if not keep.any():
+        raise ValueError(f"no year whose months Jan–{last_month:%b} are all in the data")
     frame = monthly[keep].assign(year=periods[keep].dt.year)
     out = frame.groupby(["hotel", "year"], observed=True)[metric].sum(min_count=1).reset_index()
     out.attrs["months"] = f"Jan–{last_month:%b}"

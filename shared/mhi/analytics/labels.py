@@ -7,7 +7,7 @@ from typing import Literal
 
 import pandas as pd
 
-Unit = Literal["percent", "currency", "count", "days", "nights"]
+Unit = Literal["percent", "currency", "count", "days", "nights", "score"]
 
 # metric -> (name in words, unit); metrics not listed get their name spelled out, as a count.
 _LABELS: dict[str, tuple[str, Unit]] = {
@@ -20,6 +20,14 @@ _LABELS: dict[str, tuple[str, Unit]] = {
     "rooms_available": ("Rooms available", "nights"),
     "unrated_rooms": ("Rooms sold without a valid rate", "nights"),
     "room_nights": ("Room nights", "nights"),
+    "total_revenue": ("Total revenue", "currency"),
+    "food_and_beverage_revenue": ("Food and beverage revenue", "currency"),
+    "other_operated_revenue": ("Other operated revenue (events)", "currency"),
+    "gop": ("Gross operating profit (GOP)", "currency"),
+    "goppar": ("GOP per available room (GOPPAR)", "currency"),
+    "cost_per_occupied_room": ("Cost per occupied room", "currency"),
+    "review_score": ("Review score", "score"),
+    "reputation_index": ("Reputation index", "score"),
     "cancellation_rate": ("Cancellation rate", "percent"),
     "no_show_rate": ("No-show rate", "percent"),
     "alos": ("Average length of stay", "nights"),
@@ -52,7 +60,8 @@ def metric_unit(metric: str) -> Unit:
 def axis_label(metric: str, currency: str) -> str:
     """Return the value-axis label of a metric with its unit (e.g. 'Room revenue (EUR)')."""
     unit = metric_unit(metric)
-    suffix = {"percent": "%", "currency": currency.upper(), "count": "number"}.get(unit, unit)
+    words = {"percent": "%", "currency": currency.upper(), "count": "number", "score": "points"}
+    suffix = words.get(unit, unit)
     return f"{metric_name(metric)} ({suffix})"
 
 
@@ -76,7 +85,7 @@ def format_value(metric: str, value: float | None, currency: str) -> str:
     if unit == "currency":
         decimals = 0 if abs(value) >= 10_000 else 2
         return f"{currency.upper()} {value:,.{decimals}f}"
-    if unit in ("days", "nights") and abs(value) < 100:
+    if unit == "score" or (unit in ("days", "nights") and abs(value) < 100):
         return f"{value:,.1f}"
     return f"{value:,.0f}"
 

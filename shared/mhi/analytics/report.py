@@ -32,7 +32,16 @@ if TYPE_CHECKING:
 LOWER_IS_BETTER = frozenset(
     {"cancellation_rate", "no_show_rate", "cancellations", "no_shows", "unrated_rooms"}
 )
-HEADLINE = ("occupancy", "adr", "revpar", "room_revenue", "trevpar")
+HEADLINE = ("occupancy", "adr", "revpar", "room_revenue", "trevpar", "goppar")
+# KPIs beyond rooms shown when the KPI step also wrote its USALI table (`usali: true`)
+USALI_FIGURES = (
+    "total_revenue",
+    "food_and_beverage_revenue",
+    "trevpar",
+    "gop",
+    "goppar",
+    "cost_per_occupied_room",
+)
 _GREEN, _RED, _GREY = "#1a7f37", "#cf222e", "#6e7781"
 
 
@@ -204,14 +213,30 @@ def report_charts(
     return out
 
 
+def _with_usali(
+    ctx: StepContext, frame: pd.DataFrame, metrics: list[str], table: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """Add the USALI figures (and their last-year values) beside the room KPIs."""
+    beyond = ctx.services.warehouse.read(ctx.account, table)
+    extra = [m for m in USALI_FIGURES if m in beyond.columns and m not in metrics]
+    cols = [c for m in extra for c in (m, f"{m}_ly") if c in beyond.columns]
+    beyond = beyond[["period", "hotel", *cols]].assign(
+        period=pd.to_datetime(beyond["period"]), hotel=beyond["hotel"].astype(str)
+    )
+    frame = frame.assign(period=pd.to_datetime(frame["period"]), hotel=frame["hotel"].astype(str))
+    return frame.merge(beyond, on=["period", "hotel"], how="left"), metrics + extra
+
+
 def write_report(
     ctx: StepContext,
     table: str,
     spec: KpiSpec,
     complete: tuple[date | None, date | None],
     currency: str,
+    usali: str | None = None,
 ) -> dict[str, Any]:
-    """Build the report from a hotel-level KPI table and write it to the run's artifacts."""
+    """Build the report from a hotel-level KPI table (and its USALI table, when named) and write
+    it to the run's artifacts."""
     from mhi.analytics.kpi_warehouse import read_hotel_rows
 
     metrics = list(spec.metrics)
@@ -219,6 +244,8 @@ def write_report(
     frame = read_hotel_rows(
         ctx.services.warehouse, ctx.account, table, ["period", "hotel", *columns]
     )
+    if usali is not None:
+        frame, metrics = _with_usali(ctx, frame, metrics, usali)
     sections = latest_sections(frame, metrics, spec.grain, complete)
     charts = report_charts(frame, metrics, spec.grain, complete, currency)
     title = f"Hotel KPI report, {grain_adverb(spec.grain)}: {ctx.flow_id}"

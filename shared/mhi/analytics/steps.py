@@ -224,11 +224,11 @@ def _kpi_engine(ctx: StepContext, config: KpiConfig) -> dict[str, Any]:
         "warnings": warnings,
         "charts": charts,
     }
-    if config.report:
-        out.update(_report(ctx, config, report))
     if config.usali:
         for grain in [g for g in config.grains() if g != "all"]:
             tables += _usali(ctx, config, schema, grain, f"kpi.{grain}_by_{dims}")
+    if config.report:
+        out.update(_report(ctx, config, report))
     return out
 
 
@@ -271,7 +271,8 @@ def _report(
             f"(got dimensions {list(config.dimensions)}, grain {config.grain})"
         )
     table, spec, complete = found
-    return write_report(ctx, table, spec, complete, config.currency.upper())
+    usali = f"kpi.{spec.grain}_usali_by_hotel" if config.usali else None
+    return write_report(ctx, table, spec, complete, config.currency.upper(), usali)
 
 
 def _spec(config: KpiConfig, grain: str) -> KpiSpec:

@@ -103,6 +103,8 @@ def test_year_to_date_compares_the_same_months() -> None:
     ax = fig.axes[0]
     assert "year to date (Jan–Aug)" in ax.get_title()
     assert ax.get_ylabel() == "Rooms sold (nights)"
+    with pytest.raises(ValueError, match="no year whose months"):
+        year_to_date(monthly, "rooms_sold", date(2017, 8, 31), date(2017, 2, 1))
     with pytest.raises(ValueError, match="ratio"):
         year_to_date(monthly, "occupancy", date(2017, 8, 31))
 
@@ -139,6 +141,7 @@ def test_formats() -> None:
     assert format_value("rooms_sold", 12345, "EUR") == "12,345"
     assert format_value("adr", None, "EUR") == "–"
     assert format_change(0.053) == "+5.3 %"
+    assert format_value("review_score", 8.64, "EUR") == "8.6"
 
 
 def test_a_partial_period_is_never_on_the_solid_line() -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from mhi.adapters.local.duckdb_warehouse import DuckDbWarehouse
+from mhi.analytics.labels import format_value
 from mhi.catalog import load_kind
 from mhi.model.messages import CallbackStatus, StepMessage
 from mhi.steps.sdk import run_step
@@ -96,10 +97,11 @@ def test_usali_kpis_from_pos_ledger_and_bookings(env: Env, tmp_path: Path) -> No
         {
             "metrics": ["room_revenue", "rooms_sold", "rooms_available"],
             "grain": "month",
-            "comparisons": [],
+            "comparisons": ["last_year"],
             "charts": False,
             "usali": True,
             "hotel_of": hotel_of,
+            "report": True,
         },
     )
     assert "kpi.month_usali_by_hotel" in out["tables"]
@@ -122,3 +124,7 @@ def test_usali_kpis_from_pos_ledger_and_bookings(env: Env, tmp_path: Path) -> No
     ledger = env.warehouse.read(ACCOUNT, "model.ledger")
     payroll = ledger[ledger["category"] == "payroll"]["amount_reporting"].sum()
     assert payroll == pytest.approx(rooms_cost)  # 640: wages (PGC)
+    page = env.blobs.read_bytes(out["report_key"]).decode()  # the report shows them too
+    assert "Gross operating profit (GOP)" in page and "City Hotel · Mar 2016" in page
+    for metric in ("gop", "goppar", "trevpar", "total_revenue", "food_and_beverage_revenue"):
+        assert format_value(metric, u[metric], "EUR") in page, metric
