@@ -137,3 +137,15 @@ def test_an_action_must_be_a_json_post(console: Console) -> None:
         assert answer.status_code == 415 and "JSON" in answer.get_json()["error"]["message"]
     assert client.post(api + "/rerun").status_code == 415  # no body, no type: refused too
     assert [a["action"] for a in console.ops.show(console.failed)["audit"]] == ["start"]
+
+
+def test_without_a_token_only_requests_to_this_machine_are_served(console: Console) -> None:
+    client = _client(console)
+    for host in ("localhost", "127.0.0.1:8080", "[::1]:8080"):
+        assert client.get("/ui/runs", headers={"Host": host}).status_code == 200, host
+    api = "/api/v1" + _path(console, "failed").removeprefix("/ui")
+    for host in ("rebound.example:8080", "192.168.1.9:8080", "localhost.example", ""):
+        headers = {"Host": host}
+        assert client.get("/ui/runs", headers=headers).status_code == 401, host
+        assert client.post(api + "/rerun", json={}, headers=headers).status_code == 401, host
+    assert [a["action"] for a in console.ops.show(console.failed)["audit"]] == ["start"]

@@ -79,6 +79,9 @@ class CloudRunAuth:
         return {"actor": actor, "via": "api"}
 
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
 class LocalAuth:
     """`mhi serve`: the local user; with a token set, only requests bearing it."""
 
@@ -94,8 +97,18 @@ class LocalAuth:
         return cls(os.environ.get("MHI_API_TOKEN") or None, local_user())
 
     def identify(self, request: Request) -> dict[str, Any]:
-        """The local user, once the token (if any) matches."""
-        if self.token is not None:
+        """The local user, once the token (if any) matches; without a token, only a request
+        addressed to this machine by name (a page whose DNS name was re-bound to 127.0.0.1 is
+        not, so it cannot act through the browser)."""
+        if self.token is None:
+            host = str(request.headers.get("Host", ""))
+            name = host.rpartition("]")[0] + "]" if host.startswith("[") else host.split(":")[0]
+            if name not in LOOPBACK_NAMES:
+                raise AuthError(
+                    f"without MHI_API_TOKEN only requests to 127.0.0.1 or localhost are served "
+                    f"(Host: {host[:100]!r})"
+                )
+        else:
             given = _bearer(request)
             if given is None or not hmac.compare_digest(given.encode(), self.token.encode()):
                 raise AuthError("missing or wrong bearer token (MHI_API_TOKEN is set)")
