@@ -62,7 +62,7 @@ class ModelingConfig(_Config):
 
     source: str = Field(
         description="reservations: hotel_bookings, avalon or ulysescloud; revenue sources: "
-        "madisa_tickets (POS), fourvenues_tickets (events), holded_invoices, "
+        "madisa_tickets (POS), fourvenues_tickets and fourvenues_events, holded_invoices, "
         "businesscentral_sales_invoices; costs: axional_journal_entries; scores: "
         "reviewpro_reviews; documents: sharepoint365_list_items (mhi.analytics.facts)"
     )

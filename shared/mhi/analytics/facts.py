@@ -202,6 +202,20 @@ _SHAREPOINT = FactMapping(
 )
 
 
+_FOURVENUES_EVENTS = FactMapping(
+    "fourvenues_events",
+    "raw.fourvenues_events",
+    "events",
+    "other_operated",
+    {
+        "event_id": Column(("_id", "id"), required=True),
+        "event_name": Column(("name", "title"), required=True),
+        "event_date": Column(("date", "start"), "date", True),
+    },
+    key="event_id",
+)
+
+
 MAPPINGS: dict[str, FactMapping] = {
     m.name: m
     for m in (
@@ -251,6 +265,7 @@ MAPPINGS: dict[str, FactMapping] = {
         _invoices("businesscentral_sales_invoices", "raw.businesscentral_sales_invoices", _BC),
         _AXIONAL,
         _REVIEWPRO,
+        _FOURVENUES_EVENTS,
         _SHAREPOINT,
     )
 }

@@ -29,6 +29,7 @@ SYSTEM_OF = {
     "axional_journal_entries": "axional",
     "reviewpro_reviews": "reviewpro",
     "sharepoint365_list_items": "sharepoint365",
+    "fourvenues_events": "fourvenues",
 }
 
 
@@ -41,7 +42,9 @@ def env(tmp_path: Path) -> Env:
 def extracted(env: Env) -> Iterator[Any]:
     started: list[Scenario] = []
 
-    def extract(system: str, n: int, plant: Any) -> list[dict[str, Any]]:
+    def extract(
+        system: str, n: int, plant: Any, also: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
         sc = build(system)
         started.append(sc)
         sc.seed(n)
@@ -50,6 +53,9 @@ def extracted(env: Env) -> Iterator[Any]:
         cb = env.run(system, sc.step_config(), run_id="r1")
         assert cb.status == "succeeded", cb.error
         assert len(env.warehouse.read(ACCOUNT, sc.table)) == len(sc.records())  # rows in
+        if also:
+            cb = env.run(system, sc.step_config(datasets=list(also)), run_id="r2")
+            assert cb.status == "succeeded", cb.error
         return sc.records()
 
     yield extract
@@ -122,6 +128,24 @@ def test_fourvenues_event_tickets(env: Env, extracted: Any) -> None:
     assert per_event["ev0"] == pytest.approx(ev0)
     first = min(pd.Timestamp(r["updated_at"], unit="ms").normalize() for r in records[2:])
     assert model["sale_date"].min() == first
+
+
+def test_fourvenues_events_name_the_tickets(env: Env, extracted: Any) -> None:
+    tickets = extracted("fourvenues", 12, lambda records: None, also=("events",))
+    _model(env, {"source": "fourvenues_tickets"})
+    sc_events = env.warehouse.read(ACCOUNT, "raw.fourvenues_events")
+    out = _model(env, {"source": "fourvenues_events"})
+    assert out["rows"] + out["rejected"] == len(sc_events) == 4 and out["rejected"] == 0
+    events = env.warehouse.read(ACCOUNT, "model.events").set_index("event_id")
+    assert events.loc["ev1", "event_name"] == "Saturday Night 1"
+    raw_date = int(sc_events.set_index("id").loc["ev1", "date"])
+    assert events.loc["ev1", "event_date"] == pd.Timestamp(raw_date, unit="s").normalize()
+    sold = env.warehouse.read(ACCOUNT, "model.event_tickets")
+    named = sold.merge(events.reset_index(), on="event_id")
+    per_name = named.groupby("event_name")["net_revenue_reporting"].sum()
+    assert per_name["Saturday Night 1"] == pytest.approx(
+        12.0 * sum(t["event_id"] == "ev1" for t in tickets)
+    )
 
 
 def _plant_holded(records: list[dict[str, Any]]) -> None:
