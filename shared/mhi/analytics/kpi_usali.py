@@ -95,6 +95,8 @@ def usali_kpis(
             out[name] = 0.0
             continue
         frame = frame.assign(hotel=_hotels(frame[key], hotels, hotel_of, key).astype(str))
+        if "event_date" in frame.columns:  # USALI: an event's revenue falls on the event's date
+            frame = frame.assign(**{day: frame["event_date"].fillna(frame[day])})
         out = out.merge(_by_period(frame, day, "net_revenue_reporting", grain, name), "left")
         out[name] = out[name].fillna(0.0)
     out["total_revenue"] = out[[f"{d}_revenue" for d in OPERATED]].sum(axis=1)

@@ -242,11 +242,14 @@ def _usali(ctx: StepContext, config: KpiConfig, schema: str, grain: str, rooms: 
         full = f"{schema}.{name}"
         return wh.read(account, full) if wh.exists(account, full) else None
 
+    events, dates = table("event_tickets"), table("events")
+    if events is not None and dates is not None:
+        events = events.merge(dates[["event_id", "event_date"]], on="event_id", how="left")
     frame = usali_kpis(
         wh.read(account, rooms),
         grain,
         pos=table("pos_tickets"),
-        events=table("event_tickets"),
+        events=events,
         ledger=table("ledger"),
         hotel_of=config.hotel_of,
         departments=config.departments,

@@ -92,6 +92,13 @@ def test_the_previous_period_and_last_year_stand_beside_each_figure() -> None:
     assert pd.isna(out.loc[pd.Timestamp("2025-01-01"), "gop_ly"])
 
 
+def test_event_revenue_falls_on_the_event_date_when_known() -> None:
+    sold_in_jan_for_feb = EVENTS.assign(event_date=pd.to_datetime(["2026-02-14"]))
+    out = usali_kpis(_rooms(), "month", events=sold_in_jan_for_feb).set_index("period")
+    assert out.loc[JAN, "other_operated_revenue"] == 0.0
+    assert out.loc[FEB, "other_operated_revenue"] == 1_000.0
+
+
 def test_several_hotels_need_every_outlet_mapped() -> None:
     with pytest.raises(StepExecutionError, match="unmapped: BAR-01, REST-01"):
         usali_kpis(_rooms(("Sol", "Mar")), "month", pos=POS)
