@@ -14,6 +14,7 @@ import pytest
 from mhi.analytics.labels import format_value
 from mhi.config import Settings
 from mhi.engine.summary import run_summary
+from mhi.notify.render import inline_images
 from mhi.runtime.embedded import EmbeddedRuntime
 from mhi.services import Services
 from tests.conftest import ROOT
@@ -57,7 +58,14 @@ def test_the_report_flow_writes_the_page_and_mails_it(
     [path] = list(eml.rglob("revenue@example.com.eml"))
     mail = message_from_bytes(path.read_bytes(), policy=policy.default)
     assert isinstance(mail, EmailMessage)
-    assert mail.get_body(("html",)).get_content().strip() == text.strip()
+    # the mail carries the page with its charts as related PNG parts (cid:), not data URIs
+    page, images = inline_images(text)
+    body = mail.get_body(("html",))
+    assert body is not None and body.get_content().strip() == page.strip()
+    parts = {
+        p["Content-ID"]: p.get_content() for p in mail.walk() if p.get_content_type() == "image/png"
+    }
+    assert parts == {f"<{cid}>": data for cid, data in images} and len(parts) == 4
     assert "Occupancy" in mail.get_body(("plain",)).get_content()
 
 

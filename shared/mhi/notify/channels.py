@@ -31,7 +31,7 @@ from mhi.http.answers import body_excerpt, tries
 from mhi.http.endpoints import configured_url, host_scope, optional_secret
 from mhi.http.policy import UrlPolicy
 from mhi.notify.config import NotificationsConfig
-from mhi.notify.render import Message
+from mhi.notify.render import Message, inline_images
 from mhi.steps.sdk import StepContext
 
 logger = logging.getLogger(__name__)
@@ -242,7 +242,12 @@ class Channels:
         mail["Message-ID"] = make_msgid(domain="mhi.local")
         mail["X-MHI-Run"] = m.run_id
         mail.set_content(message.text)
-        mail.add_alternative(message.html, subtype="html")
+        page, images = inline_images(message.html)  # charts as related parts, not data URIs
+        mail.add_alternative(page, subtype="html")
+        html_part = mail.get_body(("html",))
+        for cid, data in images:
+            if html_part is not None:
+                html_part.add_related(data, maintype="image", subtype="png", cid=f"<{cid}>")
         uri = self.ctx.services.blobs.write_bytes(key, bytes(mail), "message/rfc822")
         return Delivery(channel, recipient or "outbox", "sent", 1, uri=uri)
 

@@ -12,6 +12,7 @@ Inside a flow, the engine renders `{{ ... }}` in a step's config before dispatch
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -81,6 +82,22 @@ def render_message(config: NotificationsConfig, context: dict[str, Any]) -> Mess
     if body_html is None:
         body_html = _text_to_html(text) if config.body else default_html(context)
     return Message(subject[:998], text, body_html, context)
+
+
+_DATA_PNG = re.compile(r"src=(['\"])data:image/png;base64,([A-Za-z0-9+/=]+)\1")
+
+
+def inline_images(page: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """Move PNG data URIs out of a page: return it with `cid:` references, and the images
+    (content id, bytes), for mail clients that block data URIs."""
+    images: list[tuple[str, bytes]] = []
+
+    def _cid(match: re.Match[str]) -> str:
+        cid = f"chart{len(images) + 1}@mhi.local"
+        images.append((cid, base64.b64decode(match.group(2))))
+        return f"src={match.group(1)}cid:{cid}{match.group(1)}"
+
+    return _DATA_PNG.sub(_cid, page), images
 
 
 def with_report(message: Message, page: str) -> Message:
