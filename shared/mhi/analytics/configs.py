@@ -64,7 +64,7 @@ class ModelingConfig(_Config):
         description="reservations: hotel_bookings, avalon or ulysescloud; revenue sources: "
         "madisa_tickets (POS), fourvenues_tickets and fourvenues_events, holded_invoices, "
         "businesscentral_sales_invoices; costs: axional_journal_entries; scores: "
-        "reviewpro_reviews; documents: sharepoint365_list_items (mhi.analytics.facts)"
+        "reviewpro_reviews; documents: sharepoint365_list_items (mhi.analytics.fact_sources)"
     )
     target_schema: str = Field(default="model", description="layer that receives model tables")
     table: str | None = Field(default=None, description="raw table to read instead of the default")

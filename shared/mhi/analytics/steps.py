@@ -21,7 +21,7 @@ from mhi.analytics.configs import (
     KpiConfig,
     ModelingConfig,
 )
-from mhi.analytics.facts import MAPPINGS as FACT_MAPPINGS
+from mhi.analytics.fact_sources import MAPPINGS as FACT_MAPPINGS
 from mhi.analytics.kpi_spec import KpiSpec
 from mhi.analytics.modeling import inventory_for, model_reservations, stay_nights
 from mhi.analytics.personal import protect_guests, read_guest_key
@@ -109,7 +109,8 @@ def _data_modeling(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
 
 def _model_facts(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
     """Model a revenue or cost source (POS, events, invoices) with its validation report."""
-    from mhi.analytics.facts import fact_mapping, model_facts
+    from mhi.analytics.fact_sources import fact_mapping
+    from mhi.analytics.facts import model_facts
 
     wh, account, mapping = ctx.services.warehouse, ctx.account, fact_mapping(config.source)
     raw_table = config.table or mapping.raw_table

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from mhi.adapters.local.duckdb_warehouse import DuckDbWarehouse
-from mhi.analytics.facts import MAPPINGS, fact_mapping, model_facts
+from mhi.analytics.fact_sources import MAPPINGS, fact_mapping
+from mhi.analytics.facts import model_facts
 from mhi.catalog import load_kind
 from mhi.errors import StepConfigError, StepExecutionError
 from mhi.model.messages import CallbackStatus, StepMessage
