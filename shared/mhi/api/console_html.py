@@ -100,10 +100,14 @@ def table(head: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "") -> 
     )
 
 
-def page(title: str, body: str, *, poll: str | None = None, sig: str = "") -> str:
-    """A whole page: header, navigation, the body; `poll` (a JSON API URL) re-loads the page
-    when what it answers no longer matches `sig`."""
-    data = f' data-poll="{e(poll)}" data-sig="{e(sig)}"' if poll else ""
+def page(
+    title: str, body: str, *, poll: str | None = None, sig: str = "", every_ms: int = 2000
+) -> str:
+    """A whole page: header, navigation, the body; `poll` (a JSON API URL, asked every
+    `every_ms`) re-loads the page when what it answers no longer matches `sig`."""
+    data = (
+        f' data-poll="{e(poll)}" data-sig="{e(sig)}" data-every="{int(every_ms)}"' if poll else ""
+    )
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

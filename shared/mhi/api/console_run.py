@@ -68,7 +68,9 @@ def run_page(
         + _history(run)
     )
     poll = API + run_path(account, flow_id, run_id) if run["status"] in ACTIVE_STATUSES else None
-    return page(f"Run {run_id}", body, poll=poll, sig=run_signature(run))
+    # a big run's JSON is big: ask for it less often
+    every = 2000 if len(run["steps"]) <= 100 else 10000
+    return page(f"Run {run_id}", body, poll=poll, sig=run_signature(run), every_ms=every)
 
 
 def _parent(sid: str, depends: Mapping[str, Any]) -> str | None:

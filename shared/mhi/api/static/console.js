@@ -12,6 +12,7 @@ function runSignature(body) {
 function poll() {
   const url = document.body.dataset.poll;
   if (!url) return;
+  const every = Math.max(Number(document.body.dataset.every) || 2000, 1000);
   const tick = async () => {
     try {
       const answer = await fetch(url, { headers: { Accept: "application/json" } });
@@ -21,9 +22,9 @@ function poll() {
         if (sig !== document.body.dataset.sig) { window.location.reload(); return; }
       }
     } catch (err) { /* the server restarting: try again at the next tick */ }
-    window.setTimeout(tick, 2000);
+    window.setTimeout(tick, every);
   };
-  window.setTimeout(tick, 2000);
+  window.setTimeout(tick, every);
 }
 
 function parsed(id, name) {
