@@ -206,3 +206,23 @@ def test_replay_with_edited_config_in_the_browser(console: Console, browser: Any
     run = console.ops.show(console.failed)
     assert run["reruns"][-1]["edits"] == {"config": {"load": {"fail_until_attempt": 0}}}
     assert [a["action"] for a in run["audit"]] == ["start", "rerun"]
+
+
+def test_cancel_from_the_run_page(console: Console, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    d, by = browser, {"actor": "scheduler", "via": "scheduler"}
+    ref = console.ops.start("demo-echo", {}, by, "to-cancel")
+    assert console.ops.pause(ref, {"actor": "ana", "via": "console"})  # active until cancelled
+    console.runtime.wait_idle(5.0)
+    d.get(_run_url(console, ref))
+    d.find_element(By.CSS_SELECTOR, 'button[data-action="cancel"]').click()
+    wait = _waiter(d)
+    wait.until(ec.alert_is_present()).dismiss()  # changed my mind: nothing is sent
+    assert _status(d) in ("running", "paused")
+    d.find_element(By.CSS_SELECTOR, 'button[data-action="cancel"]').click()
+    wait.until(ec.alert_is_present()).accept()
+    wait.until(lambda drv: _status(drv) == "cancelled")
+    audit = [a["action"] for a in console.ops.show(ref)["audit"]]
+    assert audit == ["start", "pause", "cancel"]
