@@ -226,3 +226,21 @@ def test_cancel_from_the_run_page(console: Console, browser: Any) -> None:
     wait.until(lambda drv: _status(drv) == "cancelled")
     audit = [a["action"] for a in console.ops.show(ref)["audit"]]
     assert audit == ["start", "pause", "cancel"]
+
+
+def test_rerun_from_a_chosen_step(console: Console, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select
+
+    d = browser
+    d.get(_run_url(console, console.demo))
+    assert not d.find_elements(By.CSS_SELECTOR, 'button[data-action="rerun"]')  # nothing failed
+    Select(d.find_element(By.ID, "from-step")).select_by_visible_text("model")
+    d.find_element(By.CSS_SELECTOR, 'button[data-action="rerun-from"]').click()
+    wait = _waiter(d)
+    wait.until(ec.alert_is_present()).accept()
+    wait.until(lambda drv: "Reruns" in drv.find_element(By.TAG_NAME, "main").text)
+    wait.until(lambda drv: _status(drv) == "succeeded")
+    run = console.ops.show(console.demo)
+    assert run["generation"] == 1 and run["reruns"][0]["steps"] == ["model", "report"]
