@@ -3,7 +3,9 @@ page of a finished and of a failed run, and "rerun from failure" until the run s
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,7 +72,7 @@ def test_runs_page_and_both_run_pages(console: Console, browser: Any) -> None:
     badges = [b.text for b in d.find_elements(By.CSS_SELECTOR, "table.runs .badge")]
     assert badges == ["failed", "succeeded"]
     assert "ana@hotel-team.example" in d.find_element(By.CSS_SELECTOR, "table.runs").text
-    d.save_screenshot(str(ROOT / "docs" / "console-runs.png"))
+    d.save_screenshot(str(_shots() / "console-runs.png"))
 
     d.get(_run_url(console, console.demo) + "?step=model")
     assert _status(d) == "succeeded"
@@ -101,12 +103,22 @@ def test_runs_page_and_both_run_pages(console: Console, browser: Any) -> None:
     _screenshot(d, "console-flow.png", 1280)
 
 
+def _shots() -> Path:
+    """Where screenshots go: docs/ when MHI_UPDATE_SCREENSHOTS=1 (to refresh the README's
+    pictures), else a scratch folder, so a test run leaves the checkout as it was."""
+    if os.environ.get("MHI_UPDATE_SCREENSHOTS") == "1":
+        return ROOT / "docs"
+    folder = Path(tempfile.gettempdir()) / "mhi-console-screenshots"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def _screenshot(d: Any, name: str, width: int) -> None:
-    """The whole page at `width` into docs/."""
+    """The whole page at `width`, saved as `name` (see `_shots`)."""
     d.set_window_size(width, 900)
     height = int(d.execute_script("return document.documentElement.scrollHeight"))
     d.set_window_size(width, min(height + 140, 4000))
-    d.save_screenshot(str(ROOT / "docs" / name))
+    d.save_screenshot(str(_shots() / name))
 
 
 def test_rerun_from_failure_in_the_browser(console: Console, browser: Any) -> None:
