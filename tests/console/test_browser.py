@@ -256,3 +256,56 @@ def test_rerun_from_a_chosen_step(console: Console, browser: Any) -> None:
     wait.until(lambda drv: _status(drv) == "succeeded")
     run = console.ops.show(console.demo)
     assert run["generation"] == 1 and run["reruns"][0]["steps"] == ["model", "report"]
+
+
+@pytest.fixture
+def demo_console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Console]:
+    """The console over a run of the real demo flow (flows/demo-hotel-kpis.json)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from mhi.api.app import create_app
+    from mhi.api.auth import LocalAuth
+    from mhi.config import Settings
+    from mhi.ops.wiring import build
+    from mhi.runtime.embedded import EmbeddedRuntime
+    from mhi.services import Services
+
+    monkeypatch.chdir(ROOT)  # the flow names data/hotel_bookings.csv.gz relative to the checkout
+    monkeypatch.setenv("MHI_FLOWS_DIR", str(ROOT / "flows"))
+    monkeypatch.setenv("MHI_HOME", str(tmp_path / "home"))
+    with EmbeddedRuntime(Services(Settings.from_env())) as runtime:
+        ops = build(runtime.services, runtime=runtime)
+        by = {"actor": "ana@hotel-team.example", "via": "cli"}
+        demo = ops.start("demo-hotel-kpis", {}, by, "demo-1")
+        served = Console("", ops, runtime, demo, demo)
+        served.wait(demo, "succeeded")
+        app = create_app(ops, LocalAuth(None, "ana@hotel-team.example"), runtime.services.blobs)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        served.base = f"http://127.0.0.1:{server.port}"
+        try:
+            yield served
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(10)
+
+
+def test_the_run_page_of_the_demo_flow(demo_console: Console, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    d: Any = browser
+    d.get(demo_console.base + "/ui/runs")
+    assert demo_console.demo.run_id in d.find_element(By.CSS_SELECTOR, "table.runs").text
+    d.get(_run_url(demo_console, demo_console.demo))
+    assert _status(d) == "succeeded"
+    steps = [n.get_attribute("data-step") for n in d.find_elements(By.CSS_SELECTOR, "a.node")]
+    assert {"import-bookings", "model-data", "calculate-kpis", "forecast-demand"} <= set(steps), (
+        steps
+    )
+    charts = d.find_elements(By.CSS_SELECTOR, ".analytics img")
+    assert charts and all(int(c.get_attribute("naturalWidth")) > 0 for c in charts)
+    assert "succeeded" in d.find_element(By.ID, "notification").text
