@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,8 +120,6 @@ class Console:
 @pytest.fixture
 def console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Console]:
     """The app over the two runs, served on 127.0.0.1 (stopped after the test)."""
-    from werkzeug.serving import make_server
-
     flows = tmp_path / "flows"
     flows.mkdir()
     for flow in (DEMO, NIGHTLY):
@@ -136,14 +135,23 @@ def console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Console
         served = Console("", ops, runtime, demo, failed)
         served.wait(demo, "succeeded")
         served.wait(failed, "failed")
-        app = create_app(ops, LocalAuth(None, ACTOR), runtime.services.blobs)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        served.base = f"http://127.0.0.1:{server.port}"
-        try:
+        with serve(ops, runtime) as base:
+            served.base = base
             yield served
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(10)
+
+
+@contextmanager
+def serve(ops: OpsService, runtime: EmbeddedRuntime) -> Iterator[str]:
+    """The console's app over `ops` on 127.0.0.1 (stopped on exit); yields its base URL."""
+    from werkzeug.serving import make_server
+
+    app = create_app(ops, LocalAuth(None, ACTOR), runtime.services.blobs)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

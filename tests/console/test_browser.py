@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mhi.model.keys import RunRef
-from tests.console.conftest import Console
+from tests.console.conftest import ACTOR, Console, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -261,12 +261,6 @@ def test_rerun_from_a_chosen_step(console: Console, browser: Any) -> None:
 @pytest.fixture
 def demo_console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Console]:
     """The console over a run of the real demo flow (flows/demo-hotel-kpis.json)."""
-    import threading
-
-    from werkzeug.serving import make_server
-
-    from mhi.api.app import create_app
-    from mhi.api.auth import LocalAuth
     from mhi.config import Settings
     from mhi.ops.wiring import build
     from mhi.runtime.embedded import EmbeddedRuntime
@@ -277,21 +271,12 @@ def demo_console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Co
     monkeypatch.setenv("MHI_HOME", str(tmp_path / "home"))
     with EmbeddedRuntime(Services(Settings.from_env())) as runtime:
         ops = build(runtime.services, runtime=runtime)
-        by = {"actor": "ana@hotel-team.example", "via": "cli"}
-        demo = ops.start("demo-hotel-kpis", {}, by, "demo-1")
+        demo = ops.start("demo-hotel-kpis", {}, {"actor": ACTOR, "via": "cli"}, "demo-1")
         served = Console("", ops, runtime, demo, demo)
         served.wait(demo, "succeeded")
-        app = create_app(ops, LocalAuth(None, "ana@hotel-team.example"), runtime.services.blobs)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        served.base = f"http://127.0.0.1:{server.port}"
-        try:
+        with serve(ops, runtime) as base:
+            served.base = base
             yield served
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(10)
 
 
 def test_the_run_page_of_the_demo_flow(demo_console: Console, browser: Any) -> None:
