@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mhi.catalog import CATALOG, StepType
 from mhi.constants import CALLBACK_TOPIC, CONTROLLER_TOPIC
@@ -197,23 +198,16 @@ def function_specs() -> dict[str, FunctionSpec]:
     groups: dict[str, list[StepType]] = {}
     for entry in CATALOG:
         groups.setdefault(entry.function, []).append(entry)
-    prof = PROFILES[CONTROLLER]
     specs = {
-        CONTROLLER: FunctionSpec(
-            name=CONTROLLER,
+        CONTROLLER: _spec(
+            CONTROLLER,
+            PROFILES[CONTROLLER],
             trigger_topics=(CONTROLLER_TOPIC, CALLBACK_TOPIC),
             publishes=tuple(sorted(e.type for e in CATALOG)),
-            requirements=prof.requirements,
-            memory=prof.memory,
-            cpu=prof.cpu,
-            timeout_seconds=prof.timeout_seconds,
-            max_instances=prof.max_instances,
-            function_id=function_id(CONTROLLER),
-            service_account_id=service_account_id(CONTROLLER),
             flows_bucket=True,
-        )
+        ),
+        API: _api_function(),
     }
-    specs[API] = _api_function()
     for name, entries in sorted(groups.items()):
         specs[name] = _step_function(name, entries)
     _check_unique_accounts(specs.values())
@@ -222,20 +216,30 @@ def function_specs() -> dict[str, FunctionSpec]:
 
 def _api_function() -> FunctionSpec:
     """The `api` function: reads and writes run state, reads flows, publishes to the controller."""
-    prof = PROFILES[API]
-    return FunctionSpec(
-        name=API,
+    return _spec(
+        API,
+        PROFILES[API],
         trigger_topics=(),
         publishes=(CONTROLLER_TOPIC,),
-        requirements=prof.requirements,
-        memory=prof.memory,
-        cpu=prof.cpu,
-        timeout_seconds=prof.timeout_seconds,
-        max_instances=prof.max_instances,
-        function_id=function_id(API),
-        service_account_id=service_account_id(API),
         flows_bucket=True,
         http=True,
+    )
+
+
+def _spec(name: str, prof: Profile, **fields: Any) -> FunctionSpec:
+    """A function's spec: its profile's requirements and sizing, its ids, and `fields`."""
+    sizing: dict[str, Any] = {
+        "requirements": prof.requirements,
+        "memory": prof.memory,
+        "cpu": prof.cpu,
+        "timeout_seconds": prof.timeout_seconds,
+        "max_instances": prof.max_instances,
+    }
+    return FunctionSpec(
+        name=name,
+        function_id=function_id(name),
+        service_account_id=service_account_id(name),
+        **{**sizing, **fields},
     )
 
 
@@ -250,17 +254,12 @@ def _step_function(name: str, entries: list[StepType]) -> FunctionSpec:
     secrets = tuple(sorted({s for e in entries for s in e.secrets}))
     # A function that reads secrets reads them from Secret Manager in production.
     requirements = tuple(dict.fromkeys((*prof.requirements, *_SECRETS * bool(secrets))))
-    return FunctionSpec(
-        name=name,
+    return _spec(
+        name,
+        prof,
         trigger_topics=tuple(e.type for e in entries),
         publishes=(CALLBACK_TOPIC,),
         requirements=requirements,
-        memory=prof.memory,
-        cpu=prof.cpu,
-        timeout_seconds=prof.timeout_seconds,
-        max_instances=prof.max_instances,
-        function_id=function_id(name),
-        service_account_id=service_account_id(name),
         secrets=secrets,
         raw_bucket=prof.raw_bucket,
         flows_bucket=prof.flows_bucket,
