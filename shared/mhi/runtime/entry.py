@@ -14,7 +14,6 @@ import: importing this module stays cheap (no Google client, no pandas).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from mhi.ports import FlowSource, Timers
 from mhi.runtime.controller import Controller
 from mhi.runtime.logs import bind, setup_json_logging
 from mhi.runtime.pubsub_event import PubSubMessage, decode
-from mhi.runtime.router import Routed, Router
+from mhi.runtime.router import Routed, Router, peek
 from mhi.services import Services
 
 logger = logging.getLogger(__name__)
@@ -160,13 +159,6 @@ def schedule_wakes(timers: Timers, routed: Routed) -> None:
             logger.error("run %s: timer not set: %s; the sweep will wake it", ref.run_id, e)
 
 
-def _peek(data: bytes) -> Any:
-    try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-
-
 def _labels(message: PubSubMessage, settings: Settings) -> dict[str, str | None]:
     attrs = message.attributes
     labels: dict[str, str | None] = {
@@ -175,7 +167,7 @@ def _labels(message: PubSubMessage, settings: Settings) -> dict[str, str | None]
         "step_id": attrs.get("step_id"),
         "attempt": attrs.get("attempt"),
     }
-    body = _peek(message.data) if attrs.get("run_id") else None
+    body = peek(message.data) if attrs.get("run_id") else None
     if isinstance(body, dict) and isinstance(body.get("flow_id"), str):
         labels["flow_id"] = body["flow_id"]
     if message.trace_id and settings.project_id:

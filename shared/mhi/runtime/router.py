@@ -45,7 +45,7 @@ class Routed:
 def message_kind(data: bytes | str) -> MessageKind:
     """Say what a controller message is, from its body (a bad body is a start: its parser says
     what is wrong)."""
-    body = _peek(data)
+    body = peek(data)
     kind = body.get("kind") if isinstance(body, dict) else None
     return kind if kind in ("callback", "sweep", "wake") else "start"
 
@@ -150,7 +150,7 @@ class Router:
 
 
 def _check_sweep(data: bytes) -> None:
-    body = _peek(data)
+    body = peek(data)
     extra = sorted(set(body) - {"kind"}) if isinstance(body, dict) else []
     if extra:
         raise InvalidMessageError(f"sweep message: unknown field(s) {', '.join(extra)}")
@@ -185,7 +185,8 @@ def _now(now: Callable[[], datetime] | None) -> datetime:
     return now() if now is not None else datetime.now(UTC)
 
 
-def _peek(data: bytes | str) -> Any:
+def peek(data: bytes | str) -> Any:
+    """The decoded JSON body of a message, or None (its kind's parser says what is wrong)."""
     try:
         return json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
