@@ -12,7 +12,6 @@ One run lives under `runs/<account>/<flow_id>/<run_id>/`; every object under it 
     steps/<step>/<attempt>/result.json      the attempt's result (first writer wins)
     steps/<step>/<attempt>/started-<turn>.json   the step function began this turn (its lease)
     steps/<step>/<attempt>/heartbeat-<turn>-<n>.json  the lease renewed while the turn runs
-    steps/<step>/<attempt>/reported-<turn>.json  the callback it published (re-sent on redelivery)
     steps/<step>/<attempt>/claims/<name>.json    a step's own idempotency records
     progress/<group>/<count>.json           the count-th member of a group finished
 
@@ -62,7 +61,6 @@ ObjectKind = Literal[
     "result",
     "started",
     "heartbeat",
-    "reported",
     "claim",
     "progress",
     "generation",
@@ -72,13 +70,12 @@ ObjectKind = Literal[
 ]
 # Objects the step functions write for themselves that never change the run's state (`started`
 # and `heartbeat` do: they are the lease of a running turn).
-STEP_SIDE: frozenset[ObjectKind] = frozenset({"reported", "claim", "dead_letter"})
+STEP_SIDE: frozenset[ObjectKind] = frozenset({"claim", "dead_letter"})
 _TOP: dict[str, ObjectKind] = {FLOW: "flow", DONE: "done", CANCEL: "cancel"}
 _TURNS: tuple[tuple[str, ObjectKind], ...] = (
     ("poll-", "dispatched"),
     ("wait-", "wait"),
     ("started-", "started"),
-    ("reported-", "reported"),
 )
 
 
@@ -154,8 +151,8 @@ def wait_key(step_id: str, attempt: int, turn: int) -> str:
     return attempt_key(step_id, attempt, f"wait-{turn}.json")
 
 
-def turn_key(step_id: str, attempt: int, turn: int, event: Literal["started", "reported"]) -> str:
-    """A step function's own record of a turn: it `started` it, or `reported` its callback."""
+def turn_key(step_id: str, attempt: int, turn: int, event: Literal["started"]) -> str:
+    """A step function's own record that it `started` a turn (and holds its lease)."""
     return attempt_key(step_id, attempt, f"{event}-{turn}.json")
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from mhi.constants import DISPATCH_GRACE_SECONDS
 from mhi.errors import UnknownRunError
 from mhi.model import keys
 from mhi.model.keys import RunRef
@@ -42,7 +43,10 @@ class RunCache:
     """Loads, caches and refreshes run states; creates run objects and folds them in."""
 
     def __init__(
-        self, store: RunStore, size: int = 512, grace: timedelta = timedelta(seconds=30)
+        self,
+        store: RunStore,
+        size: int = 512,
+        grace: timedelta = timedelta(seconds=DISPATCH_GRACE_SECONDS),
     ) -> None:
         self.store = store
         self.size = size
