@@ -202,12 +202,17 @@ def _edits(
 def run_fields(state: RunState) -> dict[str, Any]:
     """`run.*` in templates: id, flow_id, account, and the schedule slot the run is for."""
     logical = state.logical_time or state.started_at.isoformat()
+    return run_values(state.run_id, state.flow.flow_id, state.flow.account, logical)
+
+
+def run_values(run_id: str, flow_id: str, account: str, logical_time: str) -> dict[str, Any]:
+    """`run.*` in templates from its parts (a run's logical time is its slot, else its start)."""
     return {
-        "id": state.run_id,
-        "flow_id": state.flow.flow_id,
-        "account": state.flow.account,
-        "logical_date": logical[:10],
-        "logical_time": logical,
+        "id": run_id,
+        "flow_id": flow_id,
+        "account": account,
+        "logical_date": logical_time[:10],
+        "logical_time": logical_time,
     }
 
 

@@ -80,12 +80,16 @@ def template_context(
     run_id: str,
     flow_id: str,
     account: str,
+    started_at: datetime,
 ) -> dict[str, Any]:
-    """Build what a step's templates see in a run whose upstream steps succeeded."""
+    """Build what a step's templates see in a run started at `started_at` whose upstream steps
+    succeeded (`run.*` as the engine builds it)."""
+    from mhi.engine.rerun import run_values
+
     return {
         "params": params,
         "steps": {sid: {"status": "succeeded", "output": out} for sid, out in upstream.items()},
-        "run": {"id": run_id, "flow_id": flow_id, "account": account},
+        "run": run_values(run_id, flow_id, account, started_at.isoformat()),
         "item": item,
     }
 
@@ -139,6 +143,7 @@ def _step_message(args: argparse.Namespace, now: datetime) -> StepMessage:
         run_id=run_id,
         flow_id=args.flow_id,
         account=args.account,
+        started_at=now,
     )
     return StepMessage(
         run_id=run_id,
