@@ -17,6 +17,7 @@ from mhi.constants import (
     SCHEMA_VERSION,
 )
 from mhi.errors import InvalidMessageError
+from mhi.model.keys import RunRef
 from mhi.model.problems import format_validation_error
 
 JsonDict = dict[str, Any]
@@ -101,6 +102,11 @@ class StepMessage(_Message):
     deadline: datetime
     # config path -> the template that produced its value (named in config errors)
     templates: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def ref(self) -> RunRef:
+        """The run this step belongs to (its objects' keys: `ref.key(rel)`)."""
+        return RunRef(self.account, self.flow_id, self.run_id)
 
 
 class CallbackMessage(_Message):

@@ -23,7 +23,7 @@ from mhi.errors import OrchestratorError, StepExecutionError, UpstreamUnavailabl
 from mhi.http import OutboundClient, UrlPolicy, redact
 from mhi.http.policy import Resolver
 from mhi.model import expr
-from mhi.model.keys import attempt_key, run_prefix
+from mhi.model.keys import claim_key
 from mhi.notify.channels import Budget, Channels, Delivery
 from mhi.notify.config import NotificationsConfig
 from mhi.notify.payloads import slack_blocks, webhook_payload
@@ -65,10 +65,7 @@ class NotifyOptions:
 
 
 def _claim_key(ctx: StepContext, attempt: int, name: str) -> str:
-    m = ctx.message
-    return run_prefix(m.account, m.flow_id, m.run_id) + attempt_key(
-        m.step_id, attempt, f"claims/{name}.json"
-    )
+    return ctx.message.ref.key(claim_key(ctx.message.step_id, attempt, name))
 
 
 def _recorded(ctx: StepContext, name: str, attempts: range) -> dict[str, Any] | None:

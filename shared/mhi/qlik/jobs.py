@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from mhi.errors import OrchestratorError, StepExecutionError, UpstreamUnavailableError
-from mhi.model.keys import attempt_key, run_prefix
+from mhi.model.keys import claim_key
 from mhi.qlik.client import RateLimitedError
 from mhi.steps.sdk import StepContext, Wait
 
@@ -152,9 +152,7 @@ def _claim_name(target: str) -> str:
 def read_claim(ctx: StepContext, name: str) -> dict[str, Any] | None:
     """Return what `ctx.claim(name, ...)` recorded for this attempt, without claiming."""
     m = ctx.message
-    key = run_prefix(m.account, m.flow_id, m.run_id) + attempt_key(
-        m.step_id, m.attempt, f"claims/{name}.json"
-    )
+    key = m.ref.key(claim_key(m.step_id, m.attempt, name))
     data = ctx.services.run_store.read(key)
     return json.loads(data) if data else None
 

@@ -43,8 +43,7 @@ class Lease:
         self._beats = 0
 
     def _key(self, rel: str) -> str:
-        m = self.message
-        return keys.run_prefix(m.account, m.flow_id, m.run_id) + rel
+        return self.message.ref.key(rel)
 
     def _body(self) -> bytes:
         now = self.services.clock.now()

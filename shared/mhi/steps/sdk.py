@@ -159,9 +159,7 @@ class StepContext:
         reload id a Qlik step started).
         """
         m = self.message
-        key = keys.run_prefix(m.account, m.flow_id, m.run_id) + keys.claim_key(
-            m.step_id, m.attempt, name
-        )
+        key = m.ref.key(keys.claim_key(m.step_id, m.attempt, name))
         store = self.services.run_store
         if store.create(key, json.dumps(value).encode()):
             return value
@@ -281,12 +279,11 @@ def _republish(message: StepMessage, services: Services) -> CallbackMessage | No
     have failed), send its callback again; otherwise the first delivery is still running, or
     died and its lease lapses (the controller then runs the turn again)."""
     store = services.run_store
-    prefix = keys.run_prefix(message.account, message.flow_id, message.run_id)
     for rel, waiting in (
         (keys.result_key(message.step_id, message.attempt), False),
         (keys.wait_key(message.step_id, message.attempt, message.turn), True),
     ):
-        raw = store.read(prefix + rel)
+        raw = store.read(message.ref.key(rel))
         body = json.loads(raw) if raw is not None else None
         if body is not None and (waiting or body.get("turn", message.turn) == message.turn):
             callback = callback_of(message, body, waiting)
@@ -313,8 +310,8 @@ def _record(callback: CallbackMessage, message: StepMessage, services: Services)
     """Store the turn's outcome before its callback is published; say so in the callback."""
     at = callback.finished_at or services.clock.now()
     rel, body = outcome_record(callback, at)
-    prefix = keys.run_prefix(message.account, message.flow_id, message.run_id)
-    created = services.run_store.create(prefix + rel, json.dumps(body, default=str).encode())
+    data = json.dumps(body, default=str).encode()
+    created = services.run_store.create(message.ref.key(rel), data)
     return callback.model_copy(update={"recorded": created, "finished_at": at})
 
 
