@@ -145,9 +145,9 @@ def run(args: argparse.Namespace) -> int:
         request = parse_start(raw, runtime.flows, runtime.known_types())
         t0 = time.monotonic()
         ref = runtime.start(request)
-        if not args.quiet:
-            print(f"run {ref.run_id} of {ref.flow_id} ({ref.account}) started", flush=True)
-        try:
+        try:  # from the moment the run exists: Ctrl-C right after "started" is asked about too
+            if not args.quiet:
+                print(f"run {ref.run_id} of {ref.flow_id} ({ref.account}) started", flush=True)
             finished = _follow(runtime, ref, t0, args)
         except KeyboardInterrupt:
             return _interrupted(runtime, ref, args.flow)
