@@ -63,8 +63,9 @@ class ModelingConfig(_Config):
     source: str = Field(
         description="reservations: hotel_bookings, avalon or ulysescloud; revenue sources: "
         "madisa_tickets (POS), fourvenues_tickets and fourvenues_events, holded_invoices, "
-        "businesscentral_sales_invoices; costs: axional_journal_entries; scores: "
-        "reviewpro_reviews; documents: sharepoint365_list_items (mhi.analytics.fact_sources)"
+        "businesscentral_sales_invoices, axional_invoices_issued; costs: "
+        "axional_journal_entries, axional_invoices_received; scores: reviewpro_reviews; "
+        "documents: sharepoint365_list_items, sharepoint365_files (mhi.analytics.fact_sources)"
     )
     target_schema: str = Field(default="model", description="layer that receives model tables")
     table: str | None = Field(default=None, description="raw table to read instead of the default")

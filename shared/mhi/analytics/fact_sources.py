@@ -1,6 +1,8 @@
 """The sources the model maps beyond reservations: one declarative `FactMapping` per extractor
-dataset (POS tickets, event tickets and events, ERP invoices, the ledger, review scores, the
-documents list), with code only where a source needs it (the ledger's P&L groups, score range).
+dataset (POS tickets, event tickets and events, ERP sales and supplier invoices, the ledger,
+review scores, the documents catalogue from SharePoint lists and document libraries), with code
+only where a source needs it (the ledger's P&L groups, score range, a drive's folders and
+deleted items).
 """
 
 from __future__ import annotations
@@ -10,24 +12,33 @@ import pandas as pd
 from mhi.analytics.facts import Column, FactMapping, Kind
 from mhi.errors import StepConfigError
 
-# Invoice columns: (canonical, Holded names, Business Central names, type, required).
-_INVOICE_COLUMNS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], Kind, bool], ...] = (
-    ("invoice_id", ("id",), ("id",), "text", True),
-    ("invoice_number", ("docNumber",), ("number",), "text", True),
-    ("invoice_date", ("date",), ("invoiceDate", "postingDate"), "date", True),
-    ("customer", ("contactName",), ("customerName",), "text", False),
-    ("gross_amount", ("total",), ("totalAmountIncludingTax",), "amount", True),
-    ("net_amount", ("subtotal",), ("totalAmountExcludingTax",), "amount", False),
-    ("tax", ("tax",), ("totalTaxAmount",), "amount", False),
-    ("currency", ("currency",), ("currencyCode",), "text", False),
-    ("status", ("status",), ("status",), "text", False),
+# Invoice columns: (canonical, type, required, Holded names, Business Central names, Axional
+# names; Axional's are the ASSUMPTION contract of its connector, api-reference §8c).
+_Names = tuple[str, ...]
+_INVOICE_COLUMNS: tuple[tuple[str, Kind, bool, tuple[_Names, _Names, _Names]], ...] = (
+    ("invoice_id", "text", True, (("id",), ("id",), ("id",))),
+    ("invoice_number", "text", True, (("docNumber",), ("number",), ("number",))),
+    ("invoice_date", "date", True, (("date",), ("invoiceDate", "postingDate"), ("issue_date",))),
+    ("customer", "text", False, (("contactName",), ("customerName",), ("customer_name",))),
+    ("gross_amount", "amount", True, (("total",), ("totalAmountIncludingTax",), ("total",))),
+    ("net_amount", "amount", False, (("subtotal",), ("totalAmountExcludingTax",), ("tax_base",))),
+    ("tax", "amount", False, (("tax",), ("totalTaxAmount",), ("tax",))),
+    ("currency", "text", False, (("currency",), ("currencyCode",), ("currency",))),
+    ("status", "text", False, (("status",), ("status",), ("status",))),
 )
-_HOLDED, _BC = 1, 2
+_HOLDED, _BC, _AXIONAL_NAMES = 0, 1, 2
+_NOT_BOOKED = ("draft", "cancelled", "void", "voided", "reversed")
 
 
 def _invoices(name: str, raw_table: str, which: int) -> FactMapping:
-    """Sales invoices of an ERP: one canonical invoices table for every ERP (Holded, BC)."""
-    columns = {c[0]: Column(c[which], c[3], c[4]) for c in _INVOICE_COLUMNS}  # type: ignore[arg-type]
+    """Sales invoices of an ERP: one canonical invoices table for every ERP (Holded, BC,
+    Axional). Axional's also name a cost centre (the department) and a status whose drafts and
+    cancelled invoices are not revenue."""
+    columns = {c[0]: Column(c[3][which], c[1], c[2]) for c in _INVOICE_COLUMNS}
+    exclude: dict[str, tuple[str, ...]] = {}
+    if which == _AXIONAL_NAMES:
+        columns["department"] = Column(("cost_centre", "cost_center", "department"))
+        exclude = {"status": _NOT_BOOKED}
     return FactMapping(
         name,
         raw_table,
@@ -38,8 +49,41 @@ def _invoices(name: str, raw_table: str, which: int) -> FactMapping:
         gross="gross_amount",
         deduct="tax",
         net="net_amount",
+        exclude=exclude,
         default_currency="EUR",
     )
+
+
+def _as_cost(rows: pd.DataFrame) -> pd.DataFrame:
+    """Name a supplier invoice's net amount what it is: a cost (as the ledger's cost lines)."""
+    renamed = {"net_revenue": "amount", "net_revenue_reporting": "amount_reporting"}
+    return rows.rename(columns=renamed).assign(kind="cost")
+
+
+# Supplier invoices (Axional `invoices_received`): cost documents by supplier and cost centre.
+# GOP takes its costs from the ledger, which books these invoices: they are not added to it.
+_AXIONAL_RECEIVED = FactMapping(
+    "axional_invoices_received",
+    "raw.axional_invoices_received",
+    "supplier_invoices",
+    "unallocated",
+    {
+        **{
+            c[0]: Column(c[3][_AXIONAL_NAMES], c[1], c[2])
+            for c in _INVOICE_COLUMNS
+            if c[0] != "customer"
+        },
+        "supplier": Column(("supplier_name", "supplier")),
+        "department": Column(("cost_centre", "cost_center", "department")),
+    },
+    key="invoice_id",
+    gross="gross_amount",
+    deduct="tax",
+    net="net_amount",
+    exclude={"status": _NOT_BOOKED},
+    default_currency="EUR",
+    derive=_as_cost,
+)
 
 
 def _pgc_group(accounts: pd.Series) -> pd.Series:
@@ -147,6 +191,43 @@ _SHAREPOINT = FactMapping(
 )
 
 
+def _file_check(out: pd.DataFrame) -> pd.Series:
+    """Keep documents only: a drive delta also lists deleted items (a `deleted` facet, often
+    without name or date) and folders (a `folder` facet, the drive's root among them)."""
+    reason = pd.Series(pd.NA, index=out.index, dtype="string")
+    reason = reason.mask(out["deleted"].notna(), "deleted in SharePoint: not in the catalogue")
+    reason = reason.mask(reason.isna() & out["folder"].notna(), "a folder, not a document")
+    for name, raw in (("title", "name"), ("modified_at", "lastModifiedDateTime")):
+        bad = out[name].isna() | (out[name].astype("string").str.len() == 0)
+        reason = reason.mask(reason.isna() & bad, f"{name} missing or unreadable ({raw})")
+    return reason
+
+
+_SHAREPOINT_FILES = FactMapping(
+    "sharepoint365_files",
+    "raw.sharepoint365_files",
+    "documents",
+    None,
+    {
+        "document_id": Column(("id",), required=True),
+        "title": Column(("name",)),  # required, checked after the deleted and folder facets
+        "url": Column(("webUrl",)),
+        "owner": Column(("createdBy.user.displayName", "createdBy.user.email")),
+        "created_at": Column(("createdDateTime",), "date"),
+        "modified_at": Column(("lastModifiedDateTime",), "date"),
+        "modified_by": Column(("lastModifiedBy.user.displayName", "lastModifiedBy.user.email")),
+        "library": Column(("parentReference.driveId",)),
+        "mime_type": Column(("file.mimeType",)),
+        "size_bytes": Column(("size",), "integer"),
+        "folder": Column(("folder",)),
+        "deleted": Column(("deleted",)),
+    },
+    key="document_id",
+    check=_file_check,
+    derive=lambda rows: rows.drop(columns=["folder", "deleted"]),
+)
+
+
 _FOURVENUES_EVENTS = FactMapping(
     "fourvenues_events",
     "raw.fourvenues_events",
@@ -208,10 +289,13 @@ MAPPINGS: dict[str, FactMapping] = {
         ),
         _invoices("holded_invoices", "raw.holded_invoices", _HOLDED),
         _invoices("businesscentral_sales_invoices", "raw.businesscentral_sales_invoices", _BC),
+        _invoices("axional_invoices_issued", "raw.axional_invoices_issued", _AXIONAL_NAMES),
+        _AXIONAL_RECEIVED,
         _AXIONAL,
         _REVIEWPRO,
         _FOURVENUES_EVENTS,
         _SHAREPOINT,
+        _SHAREPOINT_FILES,
     )
 }
 

@@ -129,11 +129,36 @@ class GenericApi(FakeApi):
                 "updated_at": iso(updated),
                 "deleted": False,
             }
+        if resource in ("invoices_issued", "invoices_received"):
+            return self.make_invoice(resource, i, updated)
         return {
             "id": f"{resource[:3].upper()}{i:07d}",
             "name": f"{resource} {i}",
             "status": "open",
             "amount": i * 1.5,
+            "updated_at": iso(updated),
+        }
+
+    def make_invoice(self, resource: str, i: int, updated: datetime) -> dict[str, Any]:
+        """A sales (issued) or supplier (received) invoice, ASSUMPTION shape: number, issue
+        date, counterparty, cost centre, tax base, tax (10 % or 21 % VAT), total."""
+        issued = resource == "invoices_issued"
+        base = round(100.0 + 12.5 * i, 2)
+        tax = round(base * (0.10 if i % 2 else 0.21), 2)
+        party = ("customer_name", ("Viajes Sol S.L.", "Eventos Mar S.A.", "Grupo Brisa"))
+        if not issued:
+            party = ("supplier_name", ("Makro", "Iberdrola", "Lavanderia Sol"))
+        return {
+            "id": f"{'FV' if issued else 'FR'}{i:07d}",
+            "number": f"{'F' if issued else 'P'}-2026/{i:05d}",
+            "issue_date": (updated - timedelta(days=1)).date().isoformat(),
+            party[0]: party[1][i % 3],
+            "cost_centre": ("ROOMS", "F&B", "EVENTS")[i % 3],
+            "tax_base": base,
+            "tax": tax,
+            "total": round(base + tax, 2),
+            "currency": "EUR",
+            "status": "issued" if issued else "booked",
             "updated_at": iso(updated),
         }
 

@@ -189,6 +189,56 @@ class MicrosoftApi(FakeApi):
             {**self.make_item(i, now - timedelta(days=2 + i % 38)), "_v": 1} for i in range(n)
         ]
 
+    def make_file(self, i: int, modified: datetime, drive: str = "drive1") -> dict[str, Any]:
+        """One document-library file as a drive delta returns it (api-reference §6: no
+        `parentReference.path` in delta answers, so none here)."""
+        owner = ("Ana Ruiz", "Luis Gil", "Marta Sanz")[i % 3]
+        name = f"KPI report {i:03d}.xlsx" if i % 2 else f"Budget {i:03d}.pdf"
+        mime = (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            if i % 2
+            else "application/pdf"
+        )
+        return {
+            "id": f"01BYE5RZ{i:06d}",
+            "name": name,
+            "size": 20_000 + 137 * i,
+            "eTag": f'"{{{i:08d}-0000-0000-0000-000000000000}},1"',
+            "cTag": f'"c:{{{i:08d}-0000-0000-0000-000000000000}},1"',
+            "createdDateTime": iso(modified - timedelta(days=3)),
+            "lastModifiedDateTime": iso(modified),
+            "webUrl": f"https://contoso.sharepoint.com/sites/Finance/Shared%20Documents/{i}",
+            "createdBy": {"user": {"displayName": owner, "email": f"u{i % 3}@contoso.com"}},
+            "lastModifiedBy": {"user": {"displayName": owner}},
+            "parentReference": {"driveId": drive, "driveType": "documentLibrary", "id": "01RT"},
+            "file": {"mimeType": mime, "hashes": {"quickXorHash": f"h{i:06d}"}},
+            "@microsoft.graph.downloadUrl": f"{self.url}/download/{i}",
+        }
+
+    def seed_files(self, n: int, now: datetime, drive: str = "drive1") -> list[dict[str, Any]]:
+        """A drive at version 1: its root folder, one subfolder and `n` files modified 1-30
+        days ago (a first delta round lists the root and folders too, as Graph does)."""
+        self.version = max(self.version, 1)
+        root = {
+            "id": "01RT",
+            "name": "root",
+            "root": {},
+            "folder": {"childCount": n + 1},
+            "lastModifiedDateTime": iso(now),
+            "parentReference": {"driveId": drive, "driveType": "documentLibrary"},
+        }
+        folder = {
+            **self.make_file(n, now),
+            "id": "01FOLDER",
+            "name": "Reports",
+            "folder": {"childCount": 0},
+        }
+        del folder["file"], folder["@microsoft.graph.downloadUrl"]
+        files = [self.make_file(i, now - timedelta(days=1 + i % 30), drive) for i in range(n)]
+        items = [root, folder, *files]
+        self.graph[f"/v1.0/drives/{drive}/root/delta"] = [{**r, "_v": 1} for r in items]
+        return items
+
     def touch_graph(self, feed: str, ids: list[Any], now: datetime, **fields: Any) -> None:
         """Change items: a new version, seen by the next delta round."""
         self.version += 1

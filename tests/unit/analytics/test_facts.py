@@ -31,6 +31,10 @@ SYSTEM_OF = {
     "reviewpro_reviews": "reviewpro",
     "sharepoint365_list_items": "sharepoint365",
     "fourvenues_events": "fourvenues",
+    # tested end to end in test_fact_documents_invoices.py
+    "sharepoint365_files": "sharepoint365",
+    "axional_invoices_issued": "axional",
+    "axional_invoices_received": "axional",
 }
 
 
