@@ -1,5 +1,6 @@
-"""SLAs: a run not finished `sla.within_seconds` after its schedule slot (or its start) sends
-the `sla` notification once, with what is late, as the pseudo-step `_sla`.
+"""SLAs: a run not finished by its deadline (`sla.within_seconds` after its schedule slot or its
+start, or the first `sla.by` time of day after it) sends the `sla` notification once, with what is
+late, as the pseudo-step `_sla`.
 
 A rerun sends none: the SLA is the first run's. What is late is what had not ended at the
 deadline, an answer that does not change afterwards: a message rendered again (a new turn, a
@@ -8,12 +9,14 @@ retry) says the same as the first.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mhi.constants import SLA_STEP
 from mhi.engine.actions import Action, DispatchStep, FinishRun
 from mhi.engine.summary import run_summary
+from mhi.model.flow import FlowDefinition
 from mhi.model.run import RunState, StepState, parse_time
 
 # How long the SLA notification may take before it counts as timed out (and is retried).
@@ -22,11 +25,43 @@ SLA_NOTIFY_TIMEOUT = timedelta(seconds=600)
 
 def sla_deadline(state: RunState) -> datetime | None:
     """When the run must be finished by, or None when its flow has no SLA."""
-    sla = state.flow.sla
+    base = parse_time(state.logical_time) if state.logical_time else state.started_at
+    return deadline_after(state.flow, base)
+
+
+def deadline_after(flow: FlowDefinition, base: datetime) -> datetime | None:
+    """The SLA deadline of a run of `flow` whose slot (or start) is `base`; None without SLA.
+
+    `within_seconds` counts from `base`; `by` is the first such wall-clock time in the SLA's time
+    zone at or after `base`, so "07:00 Europe/Madrid" stays 07:00 local across DST changes.
+    """
+    sla = flow.sla
     if sla is None:
         return None
-    base = parse_time(state.logical_time) if state.logical_time else state.started_at
-    return base + timedelta(seconds=sla.within_seconds)
+    if sla.by is None:
+        return base + timedelta(seconds=sla.within_seconds or 0)
+    return next_time_of_day(base, time.fromisoformat(sla.by), ZoneInfo(sla_time_zone(flow)))
+
+
+def sla_time_zone(flow: FlowDefinition) -> str:
+    """The zone an SLA's `by` is read in: its own `time_zone`, else the schedule's, else UTC."""
+    if flow.sla is not None and flow.sla.time_zone is not None:
+        return flow.sla.time_zone
+    return flow.schedule.time_zone if flow.schedule is not None else "UTC"
+
+
+def next_time_of_day(base: datetime, at: time, zone: ZoneInfo) -> datetime:
+    """The first moment at or after `base` whose wall-clock time in `zone` is `at` (UTC).
+
+    A wall time that occurs twice (the autumn change) is its first occurrence; one the spring
+    change skips is the moment the clocks jump to (02:30 on that night is 03:30 summer time).
+    """
+    day = base.astimezone(zone).date()
+    for offset in range(3):  # today's, else tomorrow's (a skipped wall time may need a third)
+        moment = datetime.combine(day + timedelta(days=offset), at, tzinfo=zone).astimezone(UTC)
+        if moment >= base:
+            return moment
+    raise AssertionError("unreachable: a wall-clock time recurs within two days")
 
 
 def sla_due(state: RunState, now: datetime, actions: list[Action]) -> datetime | None:
@@ -67,7 +102,7 @@ def sla_message(
         **run_summary(state),
         "sla": {
             "deadline": deadline.isoformat(),
-            "within_seconds": sla.within_seconds,
+            **sla.model_dump(include={"within_seconds", "by"}, exclude_none=True),
             "unfinished_steps": late,
             "running_steps": running,
             "waiting_steps": [s for s in late if s not in running],

@@ -28,7 +28,7 @@ def check_flow(flow: FlowDefinition, known_types: frozenset[str]) -> list[Proble
     problems += _check_cycle(flow)
     if not any(msg.startswith("dependency cycle") for _, msg in problems):
         problems += _check_references(flow)
-    return problems + _check_schedule(flow)
+    return problems + _check_schedule(flow) + _check_sla(flow)
 
 
 def _check_ids(flow: FlowDefinition) -> list[Problem]:
@@ -200,6 +200,17 @@ def _check_schedule(flow: FlowDefinition) -> list[Problem]:
         if name not in flow.params:
             out.append((f"$.schedule.params.{name}", "no such flow param"))
     return out
+
+
+def _check_sla(flow: FlowDefinition) -> list[Problem]:
+    zone = flow.sla.time_zone if flow.sla is not None else None
+    if zone is None:
+        return []
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return [("$.sla.time_zone", f"unknown time zone {zone!r} (an IANA name: Europe/Madrid)")]
+    return []
 
 
 def _valid_cron(cron: str) -> bool:

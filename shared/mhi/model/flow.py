@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    model_validator,
 )
 
 from mhi.constants import SAFE_ID_RE, SAFE_ID_RULE
@@ -138,15 +140,41 @@ class Notifications(_Model):
     fail: NotificationSpec | None = None
 
 
-class Sla(_Model):
-    """When a run must be finished, and who is told (once) when it is not."""
+def _time_of_day(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError(f"{value!r} is not a time of day: use 24-hour HH:MM, e.g. '07:00'")
+    return value
 
-    within_seconds: int = Field(
+
+class Sla(_Model):
+    """When a run must be finished, and who is told (once) when it is not.
+
+    The deadline is either `within_seconds` after the run's schedule slot (or its start), or
+    `by`: the first time of day `by` in `time_zone` at or after the slot (or the start).
+    """
+
+    within_seconds: int | None = Field(
+        default=None,
         ge=1,
         le=7 * 86400,
         description="after the schedule slot (a scheduled run) or the start (any other run)",
     )
+    by: Annotated[str, AfterValidator(_time_of_day)] | None = Field(
+        default=None,
+        description="HH:MM: the first such local time at or after the slot (or the start)",
+    )
+    time_zone: str | None = Field(
+        default=None, description="the zone of `by` (default: the schedule's time zone, else UTC)"
+    )
     notify: NotificationSpec
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> Sla:
+        if (self.within_seconds is None) == (self.by is None):
+            raise ValueError("give exactly one of within_seconds or by")
+        if self.time_zone is not None and self.by is None:
+            raise ValueError("time_zone goes with by (within_seconds counts in seconds)")
+        return self
 
 
 class FlowDefinition(_Model):

@@ -74,7 +74,8 @@ for_each, and:
                 that always goes out
   on_failure    steps that run when this step finally fails (also a flow key: when the run
                 fails), e.g. "on_failure": ["undo-load"]; the run still fails
-Flow key sla: {"within_seconds": 7200, "notify": {...}}: one notification for a late run"""
+Flow key sla: {"within_seconds": 7200, "notify": {...}} or {"by": "07:00", "time_zone":
+  "Europe/Madrid", "notify": {...}}: one notification for a late run"""
 
 
 def _option_text(option: OptionDoc) -> str:
