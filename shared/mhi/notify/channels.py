@@ -31,6 +31,7 @@ from mhi.http.answers import body_excerpt, tries
 from mhi.http.endpoints import configured_url, host_scope, optional_secret
 from mhi.http.policy import UrlPolicy
 from mhi.notify.config import NotificationsConfig
+from mhi.notify.payloads import form_data
 from mhi.notify.render import Message, inline_images
 from mhi.steps.sdk import StepContext
 
@@ -199,12 +200,14 @@ class Channels:
         key = self.ctx.secret("mailgun-api-key")
         base, scope = self._mailgun_base()
         url = f"{base}/v3/{quote(domain, safe='')}/messages"
+        # charts go as `inline` parts named in the page as cid:<filename> (Gmail blocks data:)
+        page, images = inline_images(message.html, "chart{n}.png")
         data = [
             ("from", self.sender(domain)),
             ("to", recipient),
             ("subject", message.subject),
             ("text", message.text),
-            ("html", message.html),
+            ("html", page),
             ("o:tag", "mhi"),
             ("v:run_id", self.ctx.run_id),
             ("v:flow_id", self.ctx.flow_id),
@@ -214,11 +217,12 @@ class Channels:
         if self.config.mailgun_test_mode:
             data.append(("o:testmode", "yes"))
         basic = base64.b64encode(f"api:{key}".encode()).decode()
-        headers = {
-            "Authorization": f"Basic {basic}",
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
+        content_type = "application/x-www-form-urlencoded"
         body = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in data).encode()
+        if images:
+            files = [("inline", cid, "image/png", png) for cid, png in images]
+            content_type, body = form_data(data, files)
+        headers = {"Authorization": f"Basic {basic}", "Content-Type": content_type}
         outcome = self._post(
             "Mailgun", scope, lambda: Call("POST", url, {}, headers, body), False, (key, basic)
         )

@@ -1,7 +1,10 @@
-"""Channel payloads: Slack Block Kit blocks and the signed webhook's JSON body."""
+"""Channel payloads: Slack Block Kit blocks, the signed webhook's JSON body and the
+`multipart/form-data` body Mailgun takes when a mail carries inline images."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from mhi.notify.render import Message, figures
@@ -62,3 +65,32 @@ def webhook_payload(ctx: StepContext, message: Message) -> dict[str, Any]:
         "timestamp": ctx.services.clock.now().isoformat(),
         "data": data,
     }
+
+
+def _quoted(value: str) -> str:
+    """A form-data parameter value: quoted, its quotes and line breaks escaped (WHATWG)."""
+    return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
+
+
+def form_data(
+    fields: Sequence[tuple[str, str]], files: Sequence[tuple[str, str, str, bytes]]
+) -> tuple[str, bytes]:
+    """Return (content type, body) of a `multipart/form-data` request (RFC 7578): text fields
+    in order, then files as (field, filename, content type, bytes). Mailgun reads attachments
+    and `inline` images only from such a body."""
+    boundary = f"mhi-{secrets.token_hex(16)}"
+    out = bytearray()
+    for name, value in fields:
+        out += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"\r\n'
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        ).encode()
+        out += value.encode() + b"\r\n"
+    for name, filename, content_type, data in files:
+        out += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"; '
+            f'filename="{_quoted(filename)}"\r\nContent-Type: {content_type}\r\n\r\n'
+        ).encode()
+        out += data + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", bytes(out)

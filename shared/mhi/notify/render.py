@@ -87,13 +87,16 @@ def render_message(config: NotificationsConfig, context: dict[str, Any]) -> Mess
 _DATA_PNG = re.compile(r"src=(['\"])data:image/png;base64,([A-Za-z0-9+/=]+)\1")
 
 
-def inline_images(page: str) -> tuple[str, list[tuple[str, bytes]]]:
+def inline_images(
+    page: str, name: str = "chart{n}@mhi.local"
+) -> tuple[str, list[tuple[str, bytes]]]:
     """Move PNG data URIs out of a page: return it with `cid:` references, and the images
-    (content id, bytes), for mail clients that block data URIs."""
+    (content id, bytes), for mail clients that block data URIs (Gmail among them). `name`
+    spells the n-th content id (Mailgun's is the inline part's filename: `chart{n}.png`)."""
     images: list[tuple[str, bytes]] = []
 
     def _cid(match: re.Match[str]) -> str:
-        cid = f"chart{len(images) + 1}@mhi.local"
+        cid = name.format(n=len(images) + 1)
         images.append((cid, base64.b64decode(match.group(2))))
         return f"src={match.group(1)}cid:{cid}{match.group(1)}"
 

@@ -19,6 +19,8 @@ class FakeMailgun(FakeServer):
         super().__init__()
         self.api_key, self.domain = api_key, domain
         self.messages: list[dict[str, list[str]]] = []
+        # per accepted message, its `inline` parts: filename (the cid) -> (type, bytes)
+        self.inline: list[dict[str, tuple[str, bytes]]] = []
 
     def route(self, request: Request) -> Reply:
         expected = "Basic " + base64.b64encode(f"api:{self.api_key}".encode()).decode()
@@ -32,7 +34,11 @@ class FakeMailgun(FakeServer):
                 return Reply(400, {"message": f"{name} parameter is missing"})
         if not (form.get("text") or form.get("html")):
             return Reply(400, {"message": "Need at least one of 'text' or 'html' parameters"})
+        files = request.parts() if request.is_multipart() else []
+        if any(name == "inline" and not filename for name, filename, _, _ in files):
+            return Reply(400, {"message": "inline parameter must be a file"})
         self.messages.append(form)
+        self.inline.append({f: (t, d) for name, f, t, d in files if name == "inline" and f})
         n = len(self.messages)
         return Reply(200, {"id": f"<2025030106010{n}.1.ABC@{self.domain}>", "message": "Queued."})
 

@@ -6,6 +6,8 @@ Retry-After, 503, a slow answer) that are served before routing, and read every 
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import threading
 import time
@@ -30,8 +32,32 @@ class Request:
         return json.loads(self.body or b"null")
 
     def form(self) -> dict[str, list[str]]:
-        """Return the decoded form body (repeated keys kept)."""
-        return parse_qs(self.body.decode(), keep_blank_values=True)
+        """Return the decoded form body, urlencoded or multipart (repeated keys kept; files
+        left to `files`)."""
+        if not self.is_multipart():
+            return parse_qs(self.body.decode(), keep_blank_values=True)
+        out: dict[str, list[str]] = {}
+        for name, filename, _, data in self.parts():
+            if filename is None:
+                out.setdefault(name, []).append(data.decode())
+        return out
+
+    def is_multipart(self) -> bool:
+        """Whether the body is `multipart/form-data`."""
+        return (self.header("Content-Type") or "").startswith("multipart/form-data")
+
+    def parts(self) -> list[tuple[str, str | None, str, bytes]]:
+        """Return the parts of a `multipart/form-data` body as a server's parser reads them
+        (the standard library's MIME parser): (field, filename, content type, bytes)."""
+        head = f"Content-Type: {self.header('Content-Type')}\r\n\r\n".encode()
+        mime = email.message_from_bytes(head + self.body, policy=email.policy.HTTP)
+        out = []
+        for part in mime.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            data = part.get_payload(decode=True)
+            assert isinstance(name, str) and isinstance(data, bytes), "a malformed part"
+            out.append((name, part.get_filename(), part.get_content_type(), data))
+        return out
 
     def header(self, name: str) -> str | None:
         """Return a header, case-insensitively."""
