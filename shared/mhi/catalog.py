@@ -201,6 +201,13 @@ CATALOG: tuple[StepType, ...] = (
         "Filter, map, cast, normalise and aggregate a table or a step's rows",
     ),
     StepType(
+        "ms-sub-flow",
+        "mhi.steps.subflow:SUB_FLOW",
+        "mhi.steps.subflow:SubFlowConfig",
+        "sub_flow",
+        "Run another stored flow as a child run, wait for it and return its outputs",
+    ),
+    StepType(
         "ms-echo",
         "mhi.steps.builtin:ECHO",
         "mhi.steps.builtin:EchoConfig",

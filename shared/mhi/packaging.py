@@ -75,6 +75,7 @@ class Profile:
     raw_bucket: bool = False
     bigquery_read: tuple[str, ...] = ()
     flows_bucket: bool = False  # reads files deployed beside the flows (ms-sql's flows/sql/)
+    publishes: tuple[str, ...] = ()  # topics besides the callbacks (ms-sub-flow starts runs)
 
 
 # Families, by the package of the step handler ("controller" for the controller). Sizes are for
@@ -85,6 +86,10 @@ PROFILES: dict[str, Profile] = {
     # Flask comes with functions-framework; a backfill publishes its starts paced (60 s at most).
     API: Profile(_CORE, "512Mi", "1", 300, 5),
     "mhi.steps": Profile(_CORE, "256Mi", "0.167", 120, 3),
+    # A sub-flow step reads the child's stored flow and publishes its start to the controller.
+    "mhi.steps.subflow": Profile(
+        _CORE, "256Mi", "0.167", 120, 5, flows_bucket=True, publishes=(CONTROLLER_TOPIC,)
+    ),
     "mhi.connectors": Profile(
         (*_CORE, *_WAREHOUSE, *_OUTBOUND),
         "1Gi",
@@ -258,7 +263,7 @@ def _step_function(name: str, entries: list[StepType]) -> FunctionSpec:
         name,
         prof,
         trigger_topics=tuple(e.type for e in entries),
-        publishes=(CALLBACK_TOPIC,),
+        publishes=(CALLBACK_TOPIC, *prof.publishes),
         requirements=requirements,
         secrets=secrets,
         raw_bucket=prof.raw_bucket,

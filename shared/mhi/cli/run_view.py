@@ -51,12 +51,19 @@ def print_run(detail: dict[str, Any]) -> None:
     print(f"  started {detail['started_at']}, finished {detail.get('finished_at') or '-'}")
     if detail.get("logical_time"):
         print(f"  for slot {detail['logical_time']}")
+    parent = detail.get("parent")
+    if parent:
+        print(
+            f"  sub-flow of run {parent['run_id']} of {parent['flow_id']} ({parent['account']}), "
+            f"step {parent['step_id']} attempt {parent['attempt']}"
+        )
     if detail.get("error"):
         print(f"  {detail['error']}")
     print_notification(detail)
     print()
     print_steps(detail)
     _attempts(detail)
+    _sub_flows(detail)
     _outputs(detail)
     _reruns(detail)
     _audit(detail)
@@ -84,6 +91,18 @@ def _attempts(detail: dict[str, Any]) -> None:
         print("\nattempts:")
         headers = ["STEP", "ATTEMPT", "GEN", "STATUS", "DISPATCHED", "DURATION", "ERROR"]
         print(table(rows, headers))
+
+
+def _sub_flows(detail: dict[str, Any]) -> None:
+    """The child runs of sub-flow steps, one line per attempt (`mhi runs show <child>`)."""
+    rows = [
+        (s["id"], c["attempt"], c["run_id"], c["flow_id"], c["account"])
+        for s in detail["steps"]
+        for c in s.get("sub_flows") or []
+    ]
+    if rows:
+        print("\nsub-flow runs:")
+        print(table(rows, ["STEP", "ATTEMPT", "RUN", "FLOW", "ACCOUNT"]))
 
 
 def _outputs(detail: dict[str, Any]) -> None:

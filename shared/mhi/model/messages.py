@@ -72,13 +72,24 @@ class CallbackStatus(StrEnum):
     WAITING = "waiting"  # not done yet: poll again later with `continuation`
 
 
+class ParentLink(_Message):
+    """The run and step that started a run as a sub-flow (frozen in the child's `flow.json`)."""
+
+    account: SafeId
+    flow_id: SafeId
+    run_id: RunId
+    step_id: StepRef
+    attempt: int = Field(ge=1)
+
+
 class StartRef(_Message):
-    """Start a flow stored in FLOWS_BUCKET by id."""
+    """Start a flow stored in FLOWS_BUCKET by id (`parent`: started by a sub-flow step)."""
 
     kind: Literal["start_ref"] = "start_ref"
     flow_ref: SafeId
     params: JsonDict = Field(default_factory=dict)
     run_id: RunId | None = None
+    parent: ParentLink | None = None
 
 
 class StepMessage(_Message):

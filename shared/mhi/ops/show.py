@@ -14,6 +14,7 @@ from mhi.model.run import Attempt, RunState, StepState, parse_time
 from mhi.ops.control import load_state
 from mhi.ops.index import read_json
 from mhi.ports import RunStore
+from mhi.runtime.subflows import children
 
 _URI_SCHEMES = ("gs://", "file://", "s3://", "bq://")
 LOGS_URL = "https://console.cloud.google.com/logs/query"
@@ -103,6 +104,7 @@ def describe(store: RunStore, ref: RunRef, project: str | None = None) -> dict[s
     summary["paused"] = state.reruns.paused
     summary["logical_time"] = state.logical_time
     summary["params"] = state.params
+    summary["parent"] = (read_json(store, ref.key(keys.FLOW)) or {}).get("parent")
     for line in summary["steps"]:
         step = state.steps[line["id"]]
         line["attempt_history"] = step_attempts(state, step)
@@ -111,6 +113,7 @@ def describe(store: RunStore, ref: RunRef, project: str | None = None) -> dict[s
         line["logs"] = logs_link(ref, project, state, step.id)
         line["dead_letter"] = _dead_letter(store, ref, state, step)
         line["config"] = step.spec.config
+        line["sub_flows"] = children(store, ref, state, step)
     summary["reruns"] = [_rerun(g, r) for g, r in sorted(state.reruns.records.items())]
     summary["audit"] = audit(store, ref, state)
     summary["logs"] = logs_link(ref, project, state)

@@ -38,6 +38,7 @@ from mhi.runtime.records import (
     step_digest,
 )
 from mhi.runtime.run_cache import CachedRun, RunCache
+from mhi.runtime.subflows import cancel_children
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +205,8 @@ class Controller:
         state = cached.state
         generation = state.reruns.generation
         record_finish(self.store, cached.ref, state.started_at, action.status.value, generation)
+        # Before `done`: a crash in between repeats the (idempotent) cancels of its sub-flows.
+        cancel_children(self.store, self.bus, cached.ref, state, action.error or "", now)
         done = keys.done_key(generation)
         if not self.cache.create(cached, done, body):
             self.cache.refresh(cached, done)

@@ -32,6 +32,7 @@ class StartRequest:
     run_id: str | None = None
     requested_by: dict[str, Any] | None = None  # who asked (audit): actor and via
     logical_time: str | None = None  # the schedule slot the run is for (`run.logical_time`)
+    parent: dict[str, Any] | None = None  # a sub-flow's parent run and step (`ParentLink`)
 
 
 class FolderFlowSource:
@@ -111,7 +112,8 @@ def parse_start(
         if stored is None:
             raise InvalidMessageError(f"flow_ref {ref.flow_ref!r}: no stored flow with that id")
         flow = parse_flow(_json(stored), known_types)
-        return StartRequest(flow, resolve_params(flow, ref.params), ref.run_id)
+        parent = ref.parent.model_dump() if ref.parent is not None else None
+        return StartRequest(flow, resolve_params(flow, ref.params), ref.run_id, parent=parent)
     run_id = raw.get("run_id")
     if run_id is not None:
         _validate_run_id(run_id)
@@ -176,6 +178,8 @@ def start_run(controller: Controller, request: StartRequest) -> tuple[RunRef, bo
                 "requested_by": request.requested_by,
                 "logical_time": request.logical_time or _slot_time(flow, ref.run_id),
             }
+            if request.parent is not None:
+                body["parent"] = request.parent
             created = store.create(ref.key(keys.FLOW), json.dumps(body, default=str).encode())
         _index(store, ref, frozen, now, request)
         if created:
@@ -204,4 +208,6 @@ def _index(
     if frozen is not None:
         started = json.loads(frozen).get("started_at", started)
     entry = {"started_at": started, "requested_by": request.requested_by}
+    if request.parent is not None:
+        entry["parent"] = request.parent
     record_start(store, ref, datetime.fromisoformat(started), entry)
