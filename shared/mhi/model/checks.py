@@ -11,6 +11,7 @@ import graphlib
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mhi.model import expr
+from mhi.model.accounts import account_problems
 from mhi.model.flow import FlowDefinition, StepSpec
 from mhi.model.problems import Problem
 
@@ -28,7 +29,7 @@ def check_flow(flow: FlowDefinition, known_types: frozenset[str]) -> list[Proble
     problems += _check_cycle(flow)
     if not any(msg.startswith("dependency cycle") for _, msg in problems):
         problems += _check_references(flow)
-    return problems + _check_schedule(flow) + _check_sla(flow)
+    return problems + _check_schedule(flow) + _check_sla(flow) + account_problems(flow)
 
 
 def _check_ids(flow: FlowDefinition) -> list[Problem]:

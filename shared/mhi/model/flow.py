@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from mhi.constants import SAFE_ID_RE, SAFE_ID_RULE
+from mhi.model.accounts import check_account_field
 
 DEFAULT_STEP_TIMEOUT_SECONDS = 600
 
@@ -113,6 +114,11 @@ class Schedule(_Model):
         default=False,
         description="when the schedule fires, also start the slots it missed since the last run",
     )
+    accounts: list[SafeId] | None = Field(
+        default=None,
+        min_length=1,
+        description="one run per account each time it fires (the account is a flow param)",
+    )
 
 
 class NotificationSpec(BaseModel):
@@ -181,7 +187,9 @@ class FlowDefinition(_Model):
     """A flow, exactly as the seed writes it, plus the documented extensions."""
 
     flow_id: SafeId
-    account: SafeId
+    account: Annotated[str, AfterValidator(check_account_field)] = Field(
+        description="an account name, or '{{ params.<name> }}' to take it from a param at start"
+    )
     name: str | None = None
     description: str | None = None
     flow_config: FlowConfig

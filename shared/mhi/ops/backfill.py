@@ -106,5 +106,5 @@ def backfill(
             continue
         when = logical_time(flow, fired)
         executor.start(StartRequest(flow, dict(params), run_id, actor, when))
-        result.started.append({"run_id": run_id, "logical_time": when})
+        result.started.append({"run_id": run_id, "logical_time": when, "account": flow.account})
     return result

@@ -100,19 +100,22 @@ class OpsService:
             OpsError: bad params or run id, or an account this deployment does not serve.
         """
         from mhi.runtime.controller import new_run_id
-        from mhi.runtime.start import StartRequest, resolve_params
+        from mhi.runtime.start import StartRequest, resolve
 
         flow = self.flow(flow_id)
-        if self.accounts is not None and flow.account not in self.accounts:
-            raise OpsError(f"account {flow.account!r} is not served here", "flow_id")
         if run_id is not None and not RUN_ID_RE.match(run_id):
             raise OpsError(f"run_id {run_id!r} is not valid ({RUN_ID_RULE})", "run_id")
         try:
-            values = resolve_params(flow, dict(params))
+            # params resolved, and the account taken from its param when the flow says so
+            request = resolve(
+                StartRequest(flow, dict(params), run_id or new_run_id(self.now()), dict(by))
+            )
         except FlowDefinitionError as e:
             field = e.problems[0][0].removeprefix("$.") if e.problems else "params"
             raise OpsError(str(e), field) from None
-        request = StartRequest(flow, values, run_id or new_run_id(self.now()), dict(by))
+        account = request.flow.account
+        if self.accounts is not None and account not in self.accounts:
+            raise OpsError(f"account {account!r} is not served here", "flow_id")
         return self.executor.start(request)
 
     def cancel(self, ref: RunRef, by: By, reason: str = "cancelled by request") -> bool:
@@ -178,9 +181,11 @@ class OpsService:
         values = dict(flow.schedule.params) if flow.schedule else {}
         values.update(params or {})
         try:
+            from mhi.model.accounts import bind_account
             from mhi.runtime.start import resolve_params
 
             resolved = resolve_params(flow, values)
+            flow = bind_account(flow, resolved)  # each slot's run is keyed under this account
         except FlowDefinitionError as e:
             raise OpsError(str(e), "params") from None
         return backfill(

@@ -27,7 +27,7 @@ from mhi.ports import FlowSource
 from mhi.runtime.controller import Controller
 from mhi.runtime.pubsub_event import PubSubMessage
 from mhi.runtime.records import message_actor
-from mhi.runtime.start import StartRequest, parse_start, start_run
+from mhi.runtime.start import StartRequest, parse_start, parse_starts, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -98,16 +98,27 @@ class Router:
             ref = RunRef(wake.account, wake.flow_id, wake.run_id)
             # A timer fires once: re-list the whole run, as the sweep would, not only the cache.
             return Routed(kind, {ref: self._controller().advance(ref, full_refresh=True)})
-        request = self.start_request(message)
-        ref = self.start(request)
-        woken = {ref: self._controller().advance(ref)}
-        if message.attributes.get("mhi_trigger") == "schedule":
-            woken.update(self.catch_up(request))
-        return Routed(kind, woken)
+        started: dict[RunRef, datetime | None] = {}
+        for request in self.start_requests(message):
+            ref = self.start(request)
+            started[ref] = self._controller().advance(ref)
+            if message.attributes.get("mhi_trigger") == "schedule":
+                started.update(self.catch_up(request))
+        return Routed(kind, started)
 
     def start_request(self, message: PubSubMessage) -> StartRequest:
         """Validate a start message (every problem at once) and give it its run id."""
-        request = parse_start(message.data, self.flows, self.known_types())
+        return self._checked(parse_start(message.data, self.flows, self.known_types()), message)
+
+    def start_requests(self, message: PubSubMessage) -> list[StartRequest]:
+        """`start_request`, one per account for a scheduled start of a flow whose schedule
+        lists `accounts` (each run keyed under its own account); every one is checked before
+        any starts."""
+        scheduled = message.attributes.get("mhi_trigger") == "schedule"
+        parsed = parse_starts(message.data, self.flows, self.known_types(), scheduled=scheduled)
+        return [self._checked(request, message) for request in parsed]
+
+    def _checked(self, request: StartRequest, message: PubSubMessage) -> StartRequest:
         if self.accounts is not None and request.flow.account not in self.accounts:
             served = ", ".join(sorted(self.accounts)) or "none"
             raise InvalidMessageError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from mhi.constants import MAX_START_MESSAGE_BYTES, SCHEMA_VERSION
 from mhi.errors import FlowDefinitionError, InvalidMessageError
 from mhi.model import keys
+from mhi.model.accounts import account_param, bind_account, schedule_accounts
 from mhi.model.flow import FlowDefinition
 from mhi.model.keys import RunRef
 from mhi.model.messages import RunId, StartRef
@@ -87,6 +88,17 @@ def resolve_params(flow: FlowDefinition, given: dict[str, Any]) -> dict[str, Any
     return values
 
 
+def resolve(request: StartRequest) -> StartRequest:
+    """The request with its params resolved (`resolve_params`) and, when the flow's `account`
+    is `{{ params.<name> }}`, its flow's account taken from that param.
+
+    Raises:
+        FlowDefinitionError: an unknown or missing param, or a param value that is no account.
+    """
+    values = resolve_params(request.flow, request.params)
+    return replace(request, flow=bind_account(request.flow, values), params=values)
+
+
 def parse_start(
     data: bytes | str | dict[str, Any],
     flows: FlowSource | None,
@@ -97,6 +109,32 @@ def parse_start(
     Accepts the flow JSON itself (optionally with `run_id` and `run_params`), or
     `{"flow_ref": "<flow_id>", "params": {...}, "run_id": "..."}`.
     """
+    return resolve(_parse(data, flows, known_types))
+
+
+def parse_starts(
+    data: bytes | str | dict[str, Any],
+    flows: FlowSource | None,
+    known_types: frozenset[str] | None = None,
+    *,
+    scheduled: bool = False,
+) -> list[StartRequest]:
+    """`parse_start`, fanned out for a scheduled start: a flow whose account is a param and
+    whose schedule lists `accounts` gets one request per account (in the schedule's order)."""
+    request = _parse(data, flows, known_types)
+    accounts = schedule_accounts(request.flow, request.params) if scheduled else None
+    if accounts is None:
+        return [resolve(request)]
+    name = str(account_param(request.flow.account))
+    return [resolve(replace(request, params={**request.params, name: a})) for a in accounts]
+
+
+def _parse(
+    data: bytes | str | dict[str, Any],
+    flows: FlowSource | None,
+    known_types: frozenset[str] | None,
+) -> StartRequest:
+    """The start message as a request whose params are those given (not resolved yet)."""
     size = len(data) if isinstance(data, (bytes, str)) else len(json.dumps(data, default=str))
     if size > MAX_START_MESSAGE_BYTES:
         raise InvalidMessageError(
@@ -113,7 +151,7 @@ def parse_start(
             raise InvalidMessageError(f"flow_ref {ref.flow_ref!r}: no stored flow with that id")
         flow = parse_flow(_json(stored), known_types)
         parent = ref.parent.model_dump() if ref.parent is not None else None
-        return StartRequest(flow, resolve_params(flow, ref.params), ref.run_id, parent=parent)
+        return StartRequest(flow, ref.params, ref.run_id, parent=parent)
     run_id = raw.get("run_id")
     if run_id is not None:
         _validate_run_id(run_id)
@@ -121,7 +159,7 @@ def parse_start(
     if not isinstance(given, dict):
         raise InvalidMessageError("run_params must be a JSON object")
     flow = parse_flow(raw, known_types)
-    return StartRequest(flow, resolve_params(flow, given), run_id)
+    return StartRequest(flow, given, run_id)
 
 
 def _json(data: bytes | str) -> Any:

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         if _local(services) and not args.no_wait:
             flow = ops.flow(args.flow)
             for started in result.started:
-                ref = RunRef(flow.account, flow.flow_id, started["run_id"])
+                ref = RunRef(started["account"], flow.flow_id, started["run_id"])
                 done = _wait(ops, ref, args.timeout)
                 statuses[ref.run_id] = (done or {}).get("status", "not finished")
     if args.json:

@@ -158,12 +158,19 @@ def scheduled_flows(flows_dir: Path) -> dict[str, dict[str, str]]:
             continue
         message = {"flow_ref": flow_id, "params": flow.schedule.params}
         out[flow_id] = {
-            "account": flow.account,
+            "account": _accounts_text(flow.schedule.accounts or [flow.account]),
             "cron": flow.schedule.cron,
             "time_zone": flow.schedule.time_zone,
             "message": json.dumps(message, sort_keys=True, separators=(",", ":")),
         }
     return out
+
+
+def _accounts_text(accounts: list[str]) -> str:
+    """The account(s) a job's description names: one job fans out to all of a schedule's
+    `accounts` (the controller starts one run per account), and a description is short."""
+    more = len(accounts) - 3
+    return ", ".join(accounts[:3]) + (f" and {more} more" if more > 0 else "")
 
 
 def export_flows(flows_dir: Path, out_dir: Path) -> list[Path]:
