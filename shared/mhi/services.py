@@ -67,6 +67,16 @@ class Services:
         return cast(Timers, self._get("timers"))
 
     @property
+    def step_types(self) -> frozenset[str]:
+        """Step types a flow may use here: the catalog's, or a runtime's own (the embedded
+        runtime adds its extra kinds). A sub-flow step validates its child flow with them."""
+        if "step_types" not in self._cache:
+            from mhi.catalog import step_types
+
+            self._cache["step_types"] = step_types()
+        return cast(frozenset[str], self._cache["step_types"])
+
+    @property
     def clock(self) -> Clock:
         """The time source."""
         if "clock" not in self._cache:

@@ -173,6 +173,7 @@ class EmbeddedRuntime:
             redelivery_delay=self.bus.redelivery_delay,
         )
         services._cache["bus"] = self.bus
+        services._cache["step_types"] = self.known_types()
         self.flows = FolderFlowSource(services.settings.flows_dir)
         self.controller = Controller(
             services.run_store,

@@ -98,7 +98,8 @@ def _start_body(ctx: StepContext, config: SubFlowConfig) -> tuple[dict[str, Any]
     body = {"flow_ref": config.flow_ref, "params": config.params, "run_id": run_id}
     body["parent"] = parent
     try:
-        request = parse_start(body, flow_source(ctx.services.settings))
+        services = ctx.services
+        request = parse_start(body, flow_source(services.settings), services.step_types)
     except (InvalidMessageError, FlowDefinitionError) as e:
         raise SubFlowError(f"config.flow_ref {config.flow_ref!r}: {e}") from e
     flow = request.flow
