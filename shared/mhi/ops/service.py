@@ -203,7 +203,9 @@ class OpsService:
         self, *, flow_id: str | None = None, since: datetime | None = None, max_runs: int = 1000
     ) -> dict[str, Any]:
         """Runs, success rate and durations per flow and step type since `since`."""
-        return stats.compute(self.store, flow_id=flow_id, since=since, max_runs=max_runs)
+        return stats.compute(
+            self.store, flow_id=flow_id, since=since, max_runs=max_runs, now=self.now()
+        )
 
 
 __all__ = ["Conflict", "NotFound", "OpsError", "OpsService"]

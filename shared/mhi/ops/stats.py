@@ -1,9 +1,10 @@
 """Run statistics from the run index and each run's latest `done` (no run is folded).
 
-Per flow: runs, finished, succeeded, success rate, p50/p95 duration. Per step type: executions,
-failures, p50/p95 duration. The slowest steps (by p95) and the most failing ones. The steps come
-from the digest the controller writes into `done` (runs finished before it have none: they
-count as runs only).
+Per flow: runs, finished, succeeded, success rate, p50/p95 duration, and for runs with an SLA
+how many met it, missed it or are pending (`mhi.ops.sla_stats`; it reads the run's `flow.json`).
+Per step type: executions, failures, p50/p95 duration. The slowest steps (by p95) and the most
+failing ones. The steps come from the digest the controller writes into `done` (runs finished
+before it have none: they count as runs only).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mhi.model.keys import IndexEntry
 from mhi.model.run import parse_time
 from mhi.ops.errors import OpsError
 from mhi.ops.index import control_state, index_entries, read_json
+from mhi.ops.sla_stats import SlaOutcome, SlaTally, run_sla
 from mhi.ports import RunStore
 
 MAX_RUNS = 5000
@@ -58,9 +60,13 @@ class _Tally:
         }
 
 
-def _done(store: RunStore, entry: IndexEntry) -> dict[str, Any] | None:
+def _done(
+    store: RunStore, entry: IndexEntry, now: datetime | None
+) -> tuple[dict[str, Any] | None, SlaOutcome | None]:
+    """The run's latest `done` and its SLA outcome."""
     generation, _pauses, _resumes = control_state(store, entry.ref)
-    return read_json(store, entry.ref.key(keys.done_key(generation)))
+    done = read_json(store, entry.ref.key(keys.done_key(generation)))
+    return done, run_sla(store, entry.ref, generation, done, now)
 
 
 def compute(
@@ -69,8 +75,10 @@ def compute(
     flow_id: str | None = None,
     since: datetime | None = None,
     max_runs: int = 1000,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Statistics of the runs started since `since` (newest first, at most `max_runs`).
+    """Statistics of the runs started since `since` (newest first, at most `max_runs`); `now`
+    tells whether a run still going has missed its SLA (None: it is pending).
 
     Raises:
         OpsError: `max_runs` is out of range.
@@ -85,12 +93,12 @@ def compute(
             break
         entries.append(entry)
     with ThreadPoolExecutor(8) as pool:
-        dones = list(pool.map(lambda e: _done(store, e), entries))
+        dones = list(pool.map(lambda e: _done(store, e, now), entries))
     return _aggregate(zip(entries, dones, strict=True), since, flow_id, len(entries) >= max_runs)
 
 
 def _aggregate(
-    runs: Iterable[tuple[IndexEntry, dict[str, Any] | None]],
+    runs: Iterable[tuple[IndexEntry, tuple[dict[str, Any] | None, SlaOutcome | None]]],
     since: datetime | None,
     flow_id: str | None,
     truncated: bool,
@@ -99,9 +107,14 @@ def _aggregate(
     types: dict[str, _Tally] = defaultdict(_Tally)
     steps: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
     total = _Tally()
-    for entry, done in runs:
+    slas: dict[str, SlaTally] = defaultdict(SlaTally)
+    sla_total = SlaTally()
+    for entry, (done, sla) in runs:
         for tally in (flows[entry.ref.flow_id], total):
             _count_run(tally, entry, done)
+        if sla is not None:
+            for sla_tally in (slas[entry.ref.flow_id], sla_total):
+                sla_tally.add(sla)
         for line in (done or {}).get("steps") or []:
             for tally in (types[str(line.get("type"))], steps[(entry.ref.flow_id, line["id"])]):
                 _count_step(tally, line)
@@ -114,8 +127,8 @@ def _aggregate(
         "since": since.isoformat() if since else None,
         "flow_id": flow_id,
         "truncated": truncated,
-        "runs": total.to_json(),
-        "flows": {f: t.to_json() for f, t in sorted(flows.items())},
+        "runs": {**total.to_json(), "sla": sla_total.to_json()},
+        "flows": {f: {**t.to_json(), "sla": slas[f].to_json()} for f, t in sorted(flows.items())},
         "step_types": {k: t.to_json() for k, t in sorted(types.items())},
         "slowest_steps": slowest[:TOP],
         "most_failing_steps": failing[:TOP],

@@ -1,4 +1,5 @@
-"""`mhi stats [--flow F] [--since 30d]`: runs, success rate and durations per flow and step."""
+"""`mhi stats [--flow F] [--since 30d]`: runs, success rate and durations per flow and step, and
+SLA hits and misses per flow."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from mhi.cli.common import seconds, services_from_env, table
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `mhi stats`."""
-    p = sub.add_parser("stats", help="runs, success rate, p50/p95 durations, failing steps")
+    p = sub.add_parser(
+        "stats", help="runs, success rate, p50/p95 durations, failing steps, SLA hits and misses"
+    )
     p.add_argument("--flow", help="only this flow id")
     p.add_argument("--since", default="30d", help="runs started since: 30d (default), 12h, date")
     p.add_argument("--max-runs", type=int, default=1000, help="look at most at N runs")
@@ -37,6 +40,22 @@ def _rows(groups: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
     ]
 
 
+def _sla_rows(flows: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            name,
+            sla["runs"],
+            sla["met"],
+            sla["missed"],
+            sla["pending"],
+            _rate(sla["hit_rate"]),
+            seconds(sla["worst_late_seconds"]),
+        )
+        for name, g in flows.items()
+        if (sla := g.get("sla"))
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the statistics."""
     from datetime import UTC, datetime
@@ -56,6 +75,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"(the {args.max_runs} most recent runs only: see --max-runs)")
     print("\nper flow:")
     print(table(_rows(figures["flows"]), ["FLOW", *head]))
+    sla_rows = _sla_rows(figures["flows"])
+    if sla_rows:
+        print("\nSLA per flow (met: ended by the deadline):")
+        sla_head = ["FLOW", "WITH SLA", "MET", "MISSED", "PENDING", "HIT RATE", "WORST LATE"]
+        print(table(sla_rows, sla_head))
     print("\nper step type:")
     print(table(_rows(figures["step_types"]), ["STEP TYPE", *head]))
     sections = (("slowest steps (p95)", "slowest_steps"), ("most failing", "most_failing_steps"))
