@@ -23,11 +23,11 @@ from mhi.constants import CONTROLLER_TOPIC
 from mhi.model import keys
 from mhi.model.keys import RunRef
 from mhi.model.run import RunState, StepState
+from mhi.model.subflows import SUB_FLOW_TYPE
 from mhi.ports import MessageBus, RunStore
 
 logger = logging.getLogger(__name__)
 
-SUB_FLOW_TYPE = "ms-sub-flow"
 CHILD_CLAIM = "child"  # the claim, per attempt of a sub-flow step, that names its child run
 MAX_DEPTH = 8  # sub-flows of sub-flows: deeper than this is refused (a runaway recursion)
 _RUN_ID_MAX = 128

@@ -29,6 +29,7 @@ from mhi.model import keys
 from mhi.model.flow import SafeId
 from mhi.model.keys import RunRef
 from mhi.model.run import RunState, parse_time
+from mhi.model.subflows import SUB_FLOW_TYPE
 from mhi.runtime.subflows import CHILD_CLAIM, MAX_DEPTH, child_run_id, link, ref_of
 from mhi.steps.sdk import StepContext, StepKind, Wait
 
@@ -222,7 +223,7 @@ def _result(child: RunRef, state: RunState, config: SubFlowConfig) -> dict[str, 
 
 
 SUB_FLOW: StepKind[SubFlowConfig] = StepKind(
-    "ms-sub-flow",
+    SUB_FLOW_TYPE,
     SubFlowConfig,
     _run,
     "Run another stored flow as a child run, wait for it and return its outputs",

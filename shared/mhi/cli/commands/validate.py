@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mhi.cli.common import load_json_file
 from mhi.errors import InvalidMessageError
 
 if TYPE_CHECKING:
+    from mhi.model.flow import FlowDefinition
     from mhi.model.problems import Problem
+    from mhi.runtime.start import FolderFlowSource
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +31,64 @@ def check_file(path: str) -> list[Problem]:
         raw = load_json_file(path)
     except InvalidMessageError as e:
         return [("", str(e).removeprefix(f"{path}: "))]
-    return validate_flow(raw)[1]
+    flow, problems = validate_flow(raw)
+    if flow is not None:
+        problems += sub_flow_problems(flow, Path(path).parent)
+    return problems
+
+
+def sub_flow_problems(flow: FlowDefinition, folder: Path) -> list[Problem]:
+    """Check the sub-flow steps whose `flow_ref` is a plain flow id against the stored flows of
+    `folder` (the flows folder a deployment ships, where a `flow_ref` start looks them up): the
+    flow exists, takes the params given, and does not lead back to this flow (a cycle)."""
+    from mhi.errors import FlowDefinitionError
+    from mhi.model.subflows import find_cycle, literal_refs
+    from mhi.runtime.start import FolderFlowSource, resolve_params
+
+    stored = _StoredFlows(FolderFlowSource(folder))
+    problems: list[Problem] = []
+    for i, ref in literal_refs(flow):
+        base = f"$.flow_config.steps[{i}].config"
+        child = stored.get(ref)
+        if child is None:
+            known = ", ".join(stored.source.list_ids()) or "none"
+            problems.append((f"{base}.flow_ref", f"no stored flow {ref!r} in {folder} ({known})"))
+            continue
+        cycle = find_cycle(flow.flow_id, ref, stored.refs)
+        if cycle is not None:
+            problems.append((f"{base}.flow_ref", "sub-flow cycle: " + " -> ".join(cycle)))
+        params = flow.steps[i].config.get("params")
+        try:
+            resolve_params(child, params if isinstance(params, dict) else {})
+        except FlowDefinitionError as e:
+            problems += [(base + where.removeprefix("$"), msg) for where, msg in e.problems]
+    return problems
+
+
+class _StoredFlows:
+    """The flows of a folder by id, parsed once (None: absent or invalid)."""
+
+    def __init__(self, source: FolderFlowSource) -> None:
+        self.source = source
+        self._flows: dict[str, FlowDefinition | None] = {}
+
+    def get(self, flow_id: str) -> FlowDefinition | None:
+        if flow_id not in self._flows:
+            from mhi.model.validate import validate_flow
+
+            data = self.source.get(flow_id)
+            try:
+                flow = None if data is None else validate_flow(json.loads(data))[0]
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                flow = None  # the file itself is reported when it is validated
+            self._flows[flow_id] = flow
+        return self._flows[flow_id]
+
+    def refs(self, flow_id: str) -> list[str] | None:
+        from mhi.model.subflows import literal_refs
+
+        flow = self.get(flow_id)
+        return None if flow is None else [ref for _, ref in literal_refs(flow)]
 
 
 def run(args: argparse.Namespace) -> int:
