@@ -180,3 +180,18 @@ def test_a_backfill_of_a_param_account_flow_runs_under_the_given_account(tmp_pat
     assert {r.flow.account for r in executor.started} == {"hotel-b"}
     with pytest.raises(OpsError, match=r"\$\.params\.hotel"):
         ops.backfill("group-kpis", start, end, {"actor": "t"})
+
+
+def test_the_scheduler_job_of_a_fan_out_flow_starts_every_account(tmp_path: Path) -> None:
+    from mhi.cli.commands.package import scheduled_flows
+
+    flow = _flow(accounts=["hotel-a", "hotel-b", "hotel-c", "hotel-d"])
+    router, store = _router(tmp_path, flow)
+    [(flow_id, job)] = scheduled_flows(tmp_path).items()
+    assert flow_id == "group-kpis" and job["account"] == "hotel-a, hotel-b, hotel-c and 1 more"
+    # what Cloud Scheduler publishes (terraform/scheduler.tf): the job's message and attributes
+    attributes = {"mhi_trigger": "schedule", "mhi_cron": job["cron"]}
+    fired = datetime(2025, 1, 2, 6, 0, 2, tzinfo=UTC)
+    router.route(PubSubMessage(job["message"].encode(), attributes, "m9", publish_time=fired))
+    slot = "scheduled-20250102T0600Z"
+    assert _runs(store) == [f"hotel-{x}/{slot}" for x in "abcd"]
