@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mhi.adapters.local.duckdb_warehouse import DuckDbWarehouse
+from mhi.analytics.labels import format_value
 from mhi.cli.main import main
 from tests.conftest import ROOT
 
@@ -53,6 +54,18 @@ def test_the_demo_flow_turns_the_bundled_bookings_into_kpis_forecasts_and_mail(
     outbox = home / "blobs" / "outbox" / "demo-hotels" / "demo-hotel-kpis" / "demo-1"
     step_mail = _mail(outbox / "notify-team" / "revenue@example.com.eml")
     body = step_mail.get_body(("plain",)).get_content()
-    assert '"hotel": "City Hotel", "period": "2017-08-01"' in body  # the last full month
+    # the KPI report, read as words and figures with units: no JSON dump
+    assert "City Hotel · Aug 2017" in body and "Resort Hotel · Aug 2017" in body  # last full month
+    assert "{" not in body and '"hotel"' not in body
+    for hotel in ("City Hotel", "Resort Hotel"):
+        row = monthly[(monthly["hotel"] == hotel) & (monthly["period"].astype(str) == "2017-08-01")]
+        for metric in ("occupancy", "adr", "revpar"):
+            figure = format_value(metric, row.iloc[0][metric], "EUR")
+            assert figure in body and ("%" in figure or "EUR" in figure), (metric, figure)
+    assert "Occupancy | " in body and "Average daily rate (ADR) | EUR " in body  # table rows
+    html = step_mail.get_body(("html",))
+    assert html is not None and "data:image" not in html.get_content()
+    charts = [p for p in step_mail.walk() if p.get_content_type() == "image/png"]
+    assert charts and all(p["Content-ID"] for p in charts)  # the charts travel with the mail
     flow_mail = _mail(outbox / "_notify" / "data-team@example.com.eml")
     assert "succeeded" in flow_mail["Subject"].lower()

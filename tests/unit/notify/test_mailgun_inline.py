@@ -26,7 +26,11 @@ def _page() -> str:
         "</div>"
         for i, png in enumerate(CHARTS)
     )
-    return f"<html><body><h1>KPI report</h1><p>Occupancy 81.2 %</p>{imgs}</body></html>"
+    table = "<table><tr><th>KPI</th><th>Aug 2017</th></tr><tr><td>ADR</td><td>EUR 134.70</td></tr>"
+    return (
+        "<html><head><title>KPI report</title><style>td{color:red}</style></head><body>"
+        f"<h1>KPI report</h1><p>Occupancy 81.2 %</p>{table}</table>{imgs}</body></html>"
+    )
 
 
 def _run(harness: Harness, kind: StepKind, **config: object) -> None:
@@ -50,7 +54,11 @@ def test_mailgun_gets_the_charts_as_inline_parts(
     assert mailgun.inline == [
         {"chart1.png": ("image/png", CHARTS[0]), "chart2.png": ("image/png", CHARTS[1])}
     ]
-    assert form["to"] == ["revenue@example.com"] and "Occupancy 81.2 %" in form["text"][0]
+    assert form["to"] == ["revenue@example.com"]
+    # the text part reads on its own: no head or style, one line per table row, charts named
+    assert form["text"][0] == (
+        "KPI report\nOccupancy 81.2 %\nKPI | Aug 2017\nADR | EUR 134.70\n[chart 0]\n[chart 1]\n"
+    )
     assert form["o:tag"] == ["mhi"]
 
 
