@@ -92,6 +92,15 @@ def account_problems(flow: FlowDefinition) -> list[Problem]:
         out.append((f"$.params.{name}.default", problem))
     if accounts and len(set(accounts)) != len(accounts):
         out.append(("$.schedule.accounts", "an account is listed twice"))
-    if accounts and flow.schedule is not None and name in flow.schedule.params:
+    schedule = flow.schedule
+    if accounts and schedule is not None and name in schedule.params:
         out.append((f"$.schedule.params.{name}", "the schedule's accounts already set this param"))
+    if schedule is not None and not accounts and name not in schedule.params and default is None:
+        out.append(
+            (
+                "$.schedule",
+                f"the account param {name!r} has no value when the schedule fires: list "
+                f"schedule.accounts, set schedule.params.{name} or give the param a default",
+            )
+        )
     return out

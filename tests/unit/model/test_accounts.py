@@ -100,6 +100,11 @@ def test_a_missing_or_unsafe_account_value_is_a_clear_error(value: Any, words: s
             "$.schedule.params.hotel",
             "already set",
         ),
+        (
+            {"schedule": {"cron": "0 5 * * *"}},
+            "$.schedule",
+            "has no value when the schedule fires",
+        ),
     ],
 )
 def test_a_bad_account_setup_is_reported_with_its_path(
@@ -114,6 +119,8 @@ def test_a_valid_param_account_flow_has_no_problems() -> None:
     schedule = {"cron": "30 3 * * *", "time_zone": "Europe/Madrid", "accounts": ["a", "b"]}
     assert _problems(schedule=schedule) == []
     assert _problems(params={"hotel": {"default": "hotel-fergus"}}) == []
+    one = {"cron": "0 5 * * *", "params": {"hotel": "hotel-fergus"}}
+    assert _problems(schedule=one) == []  # the schedule names its one account
 
 
 def test_a_schedule_fans_out_only_when_the_start_leaves_the_account_open() -> None:
