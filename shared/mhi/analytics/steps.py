@@ -120,9 +120,14 @@ def _model_facts(ctx: StepContext, config: ModelingConfig) -> dict[str, Any]:
     schema = config.target_schema
     tables = {mapping.target: f"{schema}.{mapping.target}"}
     tables["validation_report"] = f"{schema}.validation_report_{mapping.name}"
-    # Several sources share a table (invoices from each ERP): each source's rows merge in.
-    keys = ["source", mapping.key]
-    wh.write(account, tables[mapping.target], result.rows, mode="merge", keys=keys)
+    # Several sources share a table (invoices from each ERP). The raw table is modelled whole,
+    # so this source's rows are replaced: a record since cancelled, voided or deleted leaves
+    # the model instead of lingering (the other sources' rows stay).
+    target = tables[mapping.target]
+    if not result.rows.empty:
+        wh.write(account, target, result.rows, mode="merge", keys=["source"])
+    elif wh.exists(account, target):
+        wh.query(account, f"DELETE FROM {target} WHERE source = @source", {"source": mapping.name})
     wh.write(account, tables["validation_report"], result.rejected)
     ctx.log.info(
         "modelled %d %s rows, rejected %d", len(result.rows), mapping.name, len(result.rejected)

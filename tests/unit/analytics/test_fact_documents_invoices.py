@@ -68,6 +68,7 @@ def test_sharepoint_files_catalogue(env: Env, scenario: Scenario) -> None:
     fake: Any = scenario.fake
     items = fake.seed_files(14, datetime.now(UTC))
     assert _extract(env, scenario, "files", "r1", drive_id="drive1") == 16  # root, folder, 14
+    assert _model(env, {"source": "sharepoint365_files"})["rows"] == 14
     feed = fake.graph["/v1.0/drives/drive1/root/delta"]
     fake.version += 1  # a second delta round: one file deleted, one renamed to nothing
     gone = feed[2]
@@ -87,7 +88,7 @@ def test_sharepoint_files_catalogue(env: Env, scenario: Scenario) -> None:
     assert len(report) == out["rejected"]
     kept = items[4:]  # files 2.. of the seed, less the deleted and the nameless one
     docs = env.warehouse.read(ACCOUNT, "model.documents")
-    assert sorted(docs["document_id"]) == sorted(f["id"] for f in kept)
+    assert sorted(docs["document_id"]) == sorted(f["id"] for f in kept)  # the deleted one left
     per_owner = docs.groupby("owner").size().to_dict()
     assert per_owner == Counter(f["createdBy"]["user"]["displayName"] for f in kept)
     latest = max(f["lastModifiedDateTime"][:10] for f in kept)
@@ -113,6 +114,16 @@ def test_list_items_and_files_share_one_catalogue(env: Env, scenario: Scenario) 
         "sharepoint365_list_items": 5,
     }
     assert docs[docs["source"] == "sharepoint365_list_items"]["size_bytes"].isna().all()
+    fake.version += 1  # every file deleted: the catalogue keeps the list items only
+    feed = fake.graph["/v1.0/drives/drive1/root/delta"]
+    feed[2:] = [
+        {"id": r["id"], "deleted": {"state": "deleted"}, "_v": fake.version} for r in feed[2:]
+    ]
+    _extract(env, scenario, "files", "r3", drive_id="drive1")
+    out = _model(env, {"source": "sharepoint365_files"})
+    assert out["rows"] == 0 and out["rejected"] == 6  # root, folder, 4 deleted
+    docs = env.warehouse.read(ACCOUNT, "model.documents")
+    assert docs.groupby("source").size().to_dict() == {"sharepoint365_list_items": 5}
 
 
 def _seed_axional(scenario: Scenario, resource: str, n: int) -> list[dict[str, Any]]:

@@ -24,7 +24,8 @@ class MemoryWarehouse:
         mode: str = "replace",
         keys: Sequence[str] = (),
     ) -> int:
-        """Write `frame`; `merge` replaces rows with the same keys, new columns are added."""
+        """Write `frame`; `merge` deletes the rows whose keys the frame holds and inserts the
+        frame (as the DuckDB and BigQuery adapters do), new columns are added."""
         if mode not in ("replace", "merge", "append"):
             raise ValueError(f"unknown mode {mode!r}")
         if mode == "merge" and not keys:
@@ -38,8 +39,9 @@ class MemoryWarehouse:
         elif mode == "append":
             new = pd.concat([old, frame], ignore_index=True)
         else:
-            combined = pd.concat([old, frame], ignore_index=True)
-            new = combined.drop_duplicates(list(keys), keep="last").reset_index(drop=True)
+            held = pd.MultiIndex.from_frame(frame[list(keys)].astype("string"))
+            replaced = pd.MultiIndex.from_frame(old[list(keys)].astype("string")).isin(held)
+            new = pd.concat([old[~replaced], frame], ignore_index=True)
         self.tables[(account, table)] = new
         self.writes.append((account, table, mode, len(frame)))
         return len(frame)
