@@ -76,8 +76,14 @@ def backfill(
     params: Mapping[str, Any],
     by: Mapping[str, Any],
     max_runs: int = 100,
+    into: BackfillResult | None = None,
+    qualified: bool = False,
 ) -> BackfillResult:
     """Start one run per slot in [start, end] that has none yet (at most `max_runs`).
+
+    `into` adds to the result of an earlier call (the same flow for another account, sharing
+    its `max_runs`); `qualified` names existing runs `ACCOUNT/FLOW/RUN` (the run id alone is
+    ambiguous when several accounts are backfilled).
 
     Raises:
         OpsError: a bad range, too many slots, or `max_runs` out of range.
@@ -94,12 +100,14 @@ def backfill(
         raise OpsError(str(e), "end" if "before" in str(e) else "schedule") from None
     if len(fire_times) > MAX_SLOTS:
         raise OpsError(f"the range holds more than {MAX_SLOTS} slots: narrow it", "end")
-    result = BackfillResult(flow.flow_id, slots=len(fire_times))
+    result = into if into is not None else BackfillResult(flow.flow_id)
+    result.slots += len(fire_times)
     actor = {**by, "via": f"{by.get('via', 'cli')}:backfill"}
     for fired in fire_times:
         run_id = slot_run_id(fired)
         if store.read(RunRef(flow.account, flow.flow_id, run_id).key(keys.FLOW)) is not None:
-            result.existing.append(run_id)
+            name = f"{flow.account}/{flow.flow_id}/{run_id}" if qualified else run_id
+            result.existing.append(name)
             continue
         if len(result.started) >= max_runs:
             result.left += 1

@@ -176,28 +176,37 @@ class OpsService:
         params: Mapping[str, Any] | None = None,
         max_runs: int = 100,
     ) -> BackfillResult:
-        """One run per schedule slot in [start, end] that has none yet."""
+        """One run per schedule slot in [start, end] that has none yet; for a flow whose account
+        is a param left open and whose schedule lists `accounts`, one per slot and account."""
+        from mhi.model.accounts import account_param, schedule_accounts
+        from mhi.runtime.start import StartRequest, resolve
+
         flow = self.flow(flow_id)
         values = dict(flow.schedule.params) if flow.schedule else {}
         values.update(params or {})
+        accounts = schedule_accounts(flow, values)
+        name = str(account_param(flow.account))
+        given = [values] if accounts is None else [{**values, name: a} for a in accounts]
         try:
-            from mhi.model.accounts import bind_account
-            from mhi.runtime.start import resolve_params
-
-            resolved = resolve_params(flow, values)
-            flow = bind_account(flow, resolved)  # each slot's run is keyed under this account
+            # each slot's run is keyed under the account its params give
+            requests = [resolve(StartRequest(flow, g)) for g in given]
         except FlowDefinitionError as e:
             raise OpsError(str(e), "params") from None
-        return backfill(
-            self.store,
-            self.executor,
-            flow,
-            start,
-            end,
-            params=resolved,
-            by=by,
-            max_runs=max_runs,
-        )
+        result = BackfillResult(flow.flow_id)
+        for request in requests:
+            backfill(
+                self.store,
+                self.executor,
+                request.flow,
+                start,
+                end,
+                params=request.params,
+                by=by,
+                max_runs=max_runs,
+                into=result,
+                qualified=accounts is not None,
+            )
+        return result
 
     def stats(
         self, *, flow_id: str | None = None, since: datetime | None = None, max_runs: int = 1000

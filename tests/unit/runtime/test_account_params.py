@@ -178,7 +178,61 @@ def test_a_backfill_of_a_param_account_flow_runs_under_the_given_account(tmp_pat
     result = ops.backfill("group-kpis", start, end, {"actor": "t"}, params={"hotel": "hotel-b"})
     assert [s["account"] for s in result.started] == ["hotel-b", "hotel-b"]
     assert {r.flow.account for r in executor.started} == {"hotel-b"}
-    with pytest.raises(OpsError, match=r"\$\.params\.hotel"):
+    assert {r.params["hotel"] for r in executor.started} == {"hotel-b"}
+
+
+def test_a_backfill_leaving_the_account_open_runs_every_scheduled_account(tmp_path: Path) -> None:
+    ops, executor = _ops(tmp_path, None)
+    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, 23, 0, tzinfo=UTC)
+    result = ops.backfill("group-kpis", start, end, {"actor": "t"}, max_runs=3)
+    # two slots for each of two accounts; the budget of 3 runs is shared
+    assert result.slots == 4 and result.left == 1
+    assert [(s["account"], s["run_id"]) for s in result.started] == [
+        ("hotel-a", "scheduled-20250101T0600Z"),
+        ("hotel-a", "scheduled-20250102T0600Z"),
+        ("hotel-b", "scheduled-20250101T0600Z"),
+    ]
+    assert [r.flow.account for r in executor.started] == ["hotel-a", "hotel-a", "hotel-b"]
+
+
+def test_a_backfill_names_existing_runs_with_their_account_when_it_fans_out(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "group-kpis.json").write_text(json.dumps(_flow()))
+    store = MemoryRunStore()
+    controller = Controller(store, RecordingBus(), lambda: NOW)
+    router = Router(lambda: controller, FolderFlowSource(tmp_path), lambda: TYPES)
+    _fire(router, datetime(2025, 1, 1, 6, 0, 2, tzinfo=UTC), {"hotel": "hotel-b"})
+    ops = OpsService(
+        store, FolderFlowSource(tmp_path), RecordingExecutor(), lambda: NOW, lambda: TYPES
+    )
+    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, 23, 0, tzinfo=UTC)
+    result = ops.backfill("group-kpis", start, end, {"actor": "t"})
+    assert [s["account"] for s in result.started] == ["hotel-a"]
+    assert result.existing == ["hotel-b/group-kpis/scheduled-20250101T0600Z"]
+
+
+def test_a_backfill_takes_the_schedules_account_and_refuses_a_bad_or_missing_one(
+    tmp_path: Path,
+) -> None:
+    flow = _flow()
+    del flow["schedule"]["accounts"]
+    flow["schedule"]["params"] = {"hotel": "hotel-a"}
+    (tmp_path / "group-kpis.json").write_text(json.dumps(flow))
+    ops = OpsService(
+        MemoryRunStore(),
+        FolderFlowSource(tmp_path),
+        RecordingExecutor(),
+        lambda: NOW,
+        lambda: TYPES,
+    )
+    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, 23, 0, tzinfo=UTC)
+    assert ops.backfill("group-kpis", start, end, {"actor": "t"}).started[0]["account"] == "hotel-a"
+    with pytest.raises(OpsError, match=r"\$\.params\.hotel: 'a b' is not an account name"):
+        ops.backfill("group-kpis", start, end, {"actor": "t"}, params={"hotel": "a b"})
+    del flow["schedule"]  # daily slots, and nothing gives the account
+    (tmp_path / "group-kpis.json").write_text(json.dumps(flow))
+    with pytest.raises(OpsError, match=r"\$\.params\.hotel: required param not given"):
         ops.backfill("group-kpis", start, end, {"actor": "t"})
 
 

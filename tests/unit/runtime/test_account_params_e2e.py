@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from mhi.cli.main import main
 from mhi.config import Settings
 from mhi.constants import CONTROLLER_TOPIC
 from mhi.model import keys
@@ -69,3 +72,28 @@ def test_one_flow_file_fans_out_to_one_run_per_account(tmp_path: Path) -> None:
         assert all(k.startswith(f"runs/{account}/") for k in store.list(ref.prefix))
         mails = list((tmp_path / "home" / "blobs" / "outbox" / account).rglob("*.eml"))
         assert len(mails) == 1 and f"Subject: KPIs of {account}" in mails[0].read_text()
+
+
+def test_mhi_backfill_runs_every_slot_of_every_scheduled_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "group-kpis.json").write_text(json.dumps(FLOW))
+    monkeypatch.setenv("MHI_FLOWS_DIR", str(flows))
+    args = ["backfill", "group-kpis", "--start", "2025-01-01", "--end", "2025-01-02"]
+    assert main(args) == 0
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    statuses = {words[0]: words[-1] for words in lines if words and "/scheduled-" in words[0]}
+    assert statuses == {
+        f"{account}/scheduled-{day}": "succeeded"
+        for account in ACCOUNTS
+        for day in ("20250101T0230Z", "20250102T0230Z")  # 03:30 CET
+    }
+    assert main([*args, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["started"] == [] and sorted(again["existing"]) == sorted(
+        f"{a}/group-kpis/scheduled-{d}"
+        for a in ACCOUNTS
+        for d in ("20250101T0230Z", "20250102T0230Z")
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from mhi.cli.common import parse_assignments, services_from_env
 
@@ -27,6 +28,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
+def _name(started: dict[str, Any], many: bool) -> str:
+    """A started run's name: its run id, with its account when several accounts ran."""
+    return f"{started['account']}/{started['run_id']}" if many else str(started["run_id"])
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the missing slots; on the local store, run them here until they end."""
     from mhi.cli.commands.runs import _acting, _local, _wait
@@ -48,19 +54,21 @@ def run(args: argparse.Namespace) -> int:
             params=params,
             max_runs=args.max_runs,
         )
+        # a flow whose schedule fans out to several accounts has a run per slot and account
+        many = len({started["account"] for started in result.started}) > 1
         if _local(services) and not args.no_wait:
             flow = ops.flow(args.flow)
             for started in result.started:
                 ref = RunRef(started["account"], flow.flow_id, started["run_id"])
                 done = _wait(ops, ref, args.timeout)
-                statuses[ref.run_id] = (done or {}).get("status", "not finished")
+                statuses[_name(started, many)] = (done or {}).get("status", "not finished")
     if args.json:
         print(json.dumps({**result.to_json(), "statuses": statuses}, indent=2))
         return 0
     print(f"{args.flow}: {result.slots} slot(s) from {start.isoformat()} to {end.isoformat()}")
     for started in result.started:
-        status = statuses.get(started["run_id"], "started")
-        print(f"  {started['run_id']}  for {started['logical_time']}  {status}")
+        status = statuses.get(_name(started, many), "started")
+        print(f"  {_name(started, many)}  for {started['logical_time']}  {status}")
     if result.existing:
         print(f"  {len(result.existing)} slot(s) already had a run: {', '.join(result.existing)}")
     if result.left:
