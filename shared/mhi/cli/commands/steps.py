@@ -75,7 +75,9 @@ for_each, and:
   on_failure    steps that run when this step finally fails (also a flow key: when the run
                 fails), e.g. "on_failure": ["undo-load"]; the run still fails
 Flow key sla: {"within_seconds": 7200, "notify": {...}} or {"by": "07:00", "time_zone":
-  "Europe/Madrid", "notify": {...}}: one notification for a late run"""
+  "Europe/Madrid", "notify": {...}}: one notification for a late run
+Flow key account: "{{ params.hotel }}" takes it from that param at start; with schedule
+  "accounts": ["hotel-a", "hotel-b"] the schedule starts one run per account"""
 
 
 def _option_text(option: OptionDoc) -> str:
