@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from mhi.config import Settings
-from mhi.ports import BlobStore, Clock, MessageBus, RunStore, SecretStore, Timers, Warehouse
+from mhi.ports import (
+    BlobStore,
+    Clock,
+    FlowSource,
+    MessageBus,
+    RunStore,
+    SecretStore,
+    Timers,
+    Warehouse,
+)
 
 
 class SystemClock:
@@ -65,6 +74,15 @@ class Services:
     def timers(self) -> Timers:
         """Timers that wake the controller for a run when it is due (Cloud Tasks on gcp)."""
         return cast(Timers, self._get("timers"))
+
+    @property
+    def flows(self) -> FlowSource:
+        """Stored flows, for `flow_ref` starts and sub-flow steps (FLOWS_BUCKET or a folder)."""
+        if "flows" not in self._cache:
+            from mhi.runtime.wiring import flow_source
+
+            self._cache["flows"] = flow_source(self.settings)
+        return cast(FlowSource, self._cache["flows"])
 
     @property
     def step_types(self) -> frozenset[str]:

@@ -29,6 +29,7 @@ from mhi.model import keys
 from mhi.model.keys import RunRef
 from mhi.model.messages import parse_step
 from mhi.model.run import RunState
+from mhi.ports import FlowSource
 from mhi.runtime.controller import Controller
 from mhi.runtime.pubsub_event import PubSubMessage
 from mhi.runtime.resume import resume
@@ -174,7 +175,9 @@ class EmbeddedRuntime:
         )
         services._cache["bus"] = self.bus
         services._cache["step_types"] = self.known_types()
-        self.flows = FolderFlowSource(services.settings.flows_dir)
+        # the folder's flows (unless given), for `flow_ref` starts and sub-flow steps alike
+        folder = FolderFlowSource(services.settings.flows_dir)
+        self.flows: FlowSource = services._cache.setdefault("flows", folder)
         self.controller = Controller(
             services.run_store,
             self.bus,

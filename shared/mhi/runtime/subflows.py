@@ -90,27 +90,36 @@ def waiting_children(store: RunStore, ref: RunRef, state: RunState) -> list[RunR
 def cancel_children(
     store: RunStore, bus: MessageBus, ref: RunRef, state: RunState, why: str, now: datetime
 ) -> list[RunRef]:
-    """Cancel the child runs of the parent's waiting sub-flow steps and wake them.
-
-    Each cancel is a create-if-absent of the child's `cancel.json`, so a repeat changes nothing;
-    the wake-up goes to the controller topic, where the child's controller applies it (and
-    cancels the child's own children in turn). Returns the children asked to stop.
-    """
+    """Cancel the child runs of the parent's waiting sub-flow steps (`cancel_child`); return
+    them."""
     children = waiting_children(store, ref, state)
+    reason = f"parent run {ref.run_id} ({ref.flow_id}) ended: {why}"
     for child in children:
-        if store.read(child.key(keys.done_key())) is not None:
-            continue  # finished already (its parent's next poll would have seen it)
-        body = {
-            "at": now.isoformat(),
-            "reason": f"parent run {ref.run_id} ({ref.flow_id}) ended: {why}",
-            "by": {"actor": f"run:{ref.flow_id}/{ref.run_id}", "via": "sub-flow"},
-        }
-        store.create(child.key(keys.cancel_key()), json.dumps(body).encode())
-        wake = {"kind": "wake", **link(child)}
-        bus.publish(
-            CONTROLLER_TOPIC, json.dumps(wake).encode(), {"kind": "wake", "run_id": child.run_id}
-        )
-        logger.info(
-            "child run %s of flow %s cancelled with its parent", child.run_id, child.flow_id
-        )
+        cancel_child(store, bus, ref, child, reason, now)
     return children
+
+
+def cancel_child(
+    store: RunStore, bus: MessageBus, parent: RunRef, child: RunRef, reason: str, now: datetime
+) -> bool:
+    """Ask one child run to stop (unless it ended) and wake it; False if it had ended.
+
+    The cancel is a create-if-absent of the child's `cancel.json` (a repeat changes nothing); the
+    wake-up goes to the controller topic, where the child's controller applies it (and cancels
+    the child's own children in turn). A child whose start has not arrived yet gets the cancel
+    only: its start finds it and ends the run at once.
+    """
+    if store.read(child.key(keys.done_key())) is not None:
+        return False
+    body = {
+        "at": now.isoformat(),
+        "reason": reason,
+        "by": {"actor": f"run:{parent.flow_id}/{parent.run_id}", "via": "sub-flow"},
+    }
+    store.create(child.key(keys.cancel_key()), json.dumps(body).encode())
+    if store.read(child.key(keys.FLOW)) is None:
+        return True
+    wake = json.dumps({"kind": "wake", **link(child)}).encode()
+    bus.publish(CONTROLLER_TOPIC, wake, {"kind": "wake", "run_id": child.run_id})
+    logger.info("child run %s of flow %s cancelled: %s", child.run_id, child.flow_id, reason)
+    return True

@@ -24,14 +24,29 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mhi.constants import CONTROLLER_TOPIC
-from mhi.errors import FlowDefinitionError, InvalidMessageError, StepExecutionError
+from mhi.errors import (
+    FlowDefinitionError,
+    InvalidMessageError,
+    RetryableError,
+    StepExecutionError,
+)
 from mhi.model import keys
 from mhi.model.flow import SafeId
 from mhi.model.keys import RunRef
 from mhi.model.run import RunState, parse_time
 from mhi.model.subflows import SUB_FLOW_TYPE
-from mhi.runtime.subflows import CHILD_CLAIM, MAX_DEPTH, child_run_id, link, ref_of
+from mhi.runtime.subflows import (
+    CHILD_CLAIM,
+    MAX_DEPTH,
+    cancel_child,
+    child_of,
+    child_run_id,
+    link,
+    ref_of,
+)
 from mhi.steps.sdk import StepContext, StepKind, Wait
+
+MAX_TRANSIENT_POLLS = 20  # consecutive polls that hit only transient errors before giving up
 
 
 class SubFlowConfig(BaseModel):
@@ -92,7 +107,6 @@ def _run(ctx: StepContext, config: SubFlowConfig) -> dict[str, Any] | Wait:
 def _start_body(ctx: StepContext, config: SubFlowConfig) -> tuple[dict[str, Any], RunRef]:
     """The child's start message, validated as the controller will validate it, and its run."""
     from mhi.runtime.start import parse_start
-    from mhi.runtime.wiring import flow_source
 
     parent = {**link(ctx.message.ref), "step_id": ctx.step_id, "attempt": ctx.attempt}
     run_id = child_run_id(ctx.message.ref, ctx.step_id, ctx.attempt)
@@ -100,7 +114,7 @@ def _start_body(ctx: StepContext, config: SubFlowConfig) -> tuple[dict[str, Any]
     body["parent"] = parent
     try:
         services = ctx.services
-        request = parse_start(body, flow_source(services.settings), services.step_types)
+        request = parse_start(body, services.flows, services.step_types)
     except (InvalidMessageError, FlowDefinitionError) as e:
         raise SubFlowError(f"config.flow_ref {config.flow_ref!r}: {e}") from e
     flow = request.flow
@@ -149,6 +163,16 @@ def _parent_ended(ctx: StepContext) -> bool:
     )
 
 
+def _cancel_previous(ctx: StepContext) -> None:
+    """A retry replaces the previous attempt's child: if that one still runs (the attempt failed
+    for its own reasons, e.g. timed out), it is cancelled rather than left to run unwatched."""
+    store, ref = ctx.services.run_store, ctx.message.ref
+    previous = child_of(store, ref, ctx.step_id, ctx.attempt - 1) if ctx.attempt > 1 else None
+    if previous is not None:
+        why = f"attempt {ctx.attempt} of step {ctx.step_id} replaces it"
+        cancel_child(store, ctx.services.bus, ref, previous, why, ctx.services.clock.now())
+
+
 def _publish(ctx: StepContext, body: dict[str, Any]) -> None:
     by = {"actor": f"run:{ctx.flow_id}/{ctx.run_id}", "via": "sub-flow"}
     attributes = {"kind": "start", "run_id": body["run_id"], "mhi_requested_by": json.dumps(by)}
@@ -161,6 +185,7 @@ def _start(ctx: StepContext, config: SubFlowConfig) -> Wait:
     child = ref_of(ctx.claim(CHILD_CLAIM, link(child)))
     if _parent_ended(ctx):
         raise SubFlowError(f"run {ctx.run_id} ended before its sub-flow started: not started")
+    _cancel_previous(ctx)
     _publish(ctx, body)
     ctx.log.info("sub-flow %s started as run %s", child.flow_id, child.run_id)
     now = ctx.services.clock.now()
@@ -170,6 +195,21 @@ def _start(ctx: StepContext, config: SubFlowConfig) -> Wait:
 def _follow(
     ctx: StepContext, config: SubFlowConfig, state: dict[str, Any]
 ) -> dict[str, Any] | Wait:
+    """Look at the child once. A transient error (the store unavailable) waits for the next
+    look instead of failing the attempt, whose retry would start a second child."""
+    try:
+        outcome = _look(ctx, config, state)
+    except RetryableError as e:
+        state["transient"] = int(state.get("transient", 0)) + 1
+        if state["transient"] > MAX_TRANSIENT_POLLS:
+            raise
+        ctx.log.warning("sub-flow poll failed (%s); looking again later", e)
+        return Wait(state, config.poll_seconds)
+    state.pop("transient", None)
+    return outcome
+
+
+def _look(ctx: StepContext, config: SubFlowConfig, state: dict[str, Any]) -> dict[str, Any] | Wait:
     child = ref_of(state["child"])
     store = ctx.services.run_store
     if store.read(child.key(keys.done_key())) is None:

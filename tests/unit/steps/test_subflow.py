@@ -14,6 +14,7 @@ import pytest
 from mhi.adapters.local.memory_run_store import MemoryRunStore
 from mhi.config import Settings
 from mhi.constants import CONTROLLER_TOPIC
+from mhi.errors import UpstreamUnavailableError
 from mhi.model import keys
 from mhi.model.keys import RunRef
 from mhi.model.messages import CallbackMessage, CallbackStatus, ErrorInfo, StepMessage
@@ -24,7 +25,7 @@ from mhi.runtime.start import StartRequest, start_run
 from mhi.runtime.subflows import child_run_id
 from mhi.services import Services
 from mhi.steps.sdk import run_step
-from mhi.steps.subflow import SUB_FLOW
+from mhi.steps.subflow import MAX_TRANSIENT_POLLS, SUB_FLOW
 from tests.fakes.bus import RecordingBus
 from tests.fakes.timers import FakeClock
 
@@ -75,7 +76,8 @@ class World:
         return run_step(message, SUB_FLOW, self.services)
 
     def starts(self) -> list[dict[str, Any]]:
-        return [json.loads(m.data) for m in self.bus.take() if m.topic == CONTROLLER_TOPIC]
+        bodies = [json.loads(m.data) for m in self.bus.take() if m.topic == CONTROLLER_TOPIC]
+        return [b for b in bodies if "flow_ref" in b]
 
     def start_child(self, body: dict[str, Any]) -> RunRef:
         """What the controller does with the published start (the flow comes from the body's
@@ -237,3 +239,66 @@ def test_a_parent_cancelled_before_the_start_starts_no_child(world: World) -> No
     failed = world.turn(CONFIG)
     assert failed.error is not None and "ended before its sub-flow started" in failed.error.message
     assert world.starts() == []
+
+
+def test_a_retry_cancels_the_previous_attempts_child_if_it_still_runs(world: World) -> None:
+    world.turn(CONFIG)
+    first = world.start_child(world.starts()[0])
+    world.turn(CONFIG, attempt=2)
+    wake, start = world.bus.take()
+    cancel = json.loads(world.store.read(first.key(keys.cancel_key())) or b"{}")
+    assert cancel["reason"] == "attempt 2 of step ingest replaces it"
+    assert json.loads(wake.data) == {"kind": "wake", "account": "acme", "flow_id": "ingest"} | {
+        "run_id": first.run_id
+    }
+    assert json.loads(start.data)["run_id"] == child_run_id(PARENT, "ingest", 2)
+    world.controller.advance(first, full_refresh=True)
+    done = json.loads(world.store.read(first.key(keys.done_key())) or b"{}")
+    assert done["status"] == "cancelled"
+    # the second child's start never arrived: it gets the cancel (a late start ends at once),
+    # and no wake-up (there is no run to wake)
+    world.turn(CONFIG, attempt=3)
+    second = RunRef("acme", "ingest", child_run_id(PARENT, "ingest", 2))
+    assert world.store.read(second.key(keys.cancel_key())) is not None
+    assert [json.loads(m.data)["run_id"] for m in world.bus.take()] == [
+        child_run_id(PARENT, "ingest", 3)
+    ]
+    late = world.start_child({"run_id": second.run_id, "params": {"hotel": "h1"}, "parent": None})
+    world.controller.advance(late)
+    assert json.loads(world.store.read(late.key(keys.done_key())) or b"{}")["status"] == (
+        "cancelled"
+    )
+
+
+class FlakyStore(MemoryRunStore):
+    """Reads fail (the store is unavailable) while `down` is set."""
+
+    down = False
+
+    def read(self, key: str) -> bytes | None:
+        if self.down:
+            raise UpstreamUnavailableError("storage: 503")
+        return super().read(key)
+
+
+def test_transient_errors_while_looking_wait_for_the_next_look_then_give_up(
+    tmp_path: Path,
+) -> None:
+    world = World(tmp_path)
+    world.store = FlakyStore()
+    world.services = Services(
+        world.services.settings, run_store=world.store, bus=world.bus, clock=world.clock
+    )
+    state = world.turn(CONFIG).continuation
+    world.store.down = True
+    for turn in range(1, MAX_TRANSIENT_POLLS + 1):
+        answer = world.turn(CONFIG, turn, state)
+        assert answer.status == CallbackStatus.WAITING, answer.error
+        state = answer.continuation
+    assert state is not None and state["transient"] == MAX_TRANSIENT_POLLS
+    gave_up = world.turn(CONFIG, MAX_TRANSIENT_POLLS + 1, state)
+    assert gave_up.error is not None and gave_up.error.message == "storage: 503"
+    world.store.down = False
+    back = world.turn(CONFIG, 2, {**state, "transient": 5})
+    assert back.status == CallbackStatus.WAITING and back.continuation is not None
+    assert "transient" not in back.continuation  # a good look resets the count
