@@ -302,3 +302,44 @@ def test_transient_errors_while_looking_wait_for_the_next_look_then_give_up(
     back = world.turn(CONFIG, 2, {**state, "transient": 5})
     assert back.status == CallbackStatus.WAITING and back.continuation is not None
     assert "transient" not in back.continuation  # a good look resets the count
+
+
+def test_a_parent_that_times_out_cancels_the_child_its_sub_flow_step_waits_for(
+    world: World,
+) -> None:
+    """Through the real controller: the parent's step turn starts the child, the parent's
+    flow timeout ends the parent, and the child is cancelled and woken before the parent's
+    `done` is written."""
+    parent_flow = parse_flow(
+        {
+            "flow_id": "report",
+            "account": "acme",
+            "timeout_seconds": 60,
+            "flow_config": {
+                "steps": [{"id": "ingest", "type": "ms-sub-flow", "config": CONFIG}],
+            },
+        }
+    )
+    controller_bus = world.controller.bus
+    assert isinstance(controller_bus, RecordingBus)
+    start_run(world.controller, StartRequest(parent_flow, {}, PARENT.run_id))
+    (step,) = controller_bus.steps()
+    callback = run_step(step, SUB_FLOW, world.services)
+    world.controller.on_callback(callback)
+    child = world.start_child(world.starts()[0])
+    world.clock.advance(61)
+    controller_bus.take()
+    world.controller.advance(PARENT)
+    assert json.loads(world.store.read(PARENT.key(keys.done_key())) or b"{}")["status"] == (
+        "timed_out"
+    )
+    cancel = json.loads(world.store.read(child.key(keys.cancel_key())) or b"{}")
+    assert cancel["reason"] == "parent run r1 (report) ended: flow timed out after 60s"
+    woken = [json.loads(m.data) for m in controller_bus.take() if m.topic == CONTROLLER_TOPIC]
+    assert woken == [
+        {"kind": "wake", "account": "acme", "flow_id": "ingest", "run_id": child.run_id}
+    ]
+    world.controller.advance(child, full_refresh=True)
+    assert json.loads(world.store.read(child.key(keys.done_key())) or b"{}")["status"] == (
+        "cancelled"
+    )
