@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from mhi.config import Settings
 from mhi.engine.summary import run_summary
 from mhi.model import keys
 from mhi.model.keys import RunRef
+from mhi.ops.control import rerun
 from mhi.ops.index import RunFilter, list_runs
 from mhi.ops.show import describe
 from mhi.runtime.embedded import EmbeddedRuntime
@@ -164,6 +166,12 @@ def test_a_failing_child_fails_the_parent_step_and_a_retry_starts_a_new_child(
     for attempt in (1, 2):
         child = describe(store, _child(parent, "broken-ingest", attempt))
         assert child["status"] == "failed" and child["failed_step"] == "load"
+    # a child is rerun like any run: from its failure, here with the load's config fixed
+    edit = {"load": {"fail_permanently": False}}
+    rerun(store, second, {"actor": "test"}, datetime.now(UTC), config=edit)
+    runtime.redrive(second)
+    assert (runtime.wait(second, timeout=30).done or {})["status"] == "succeeded"
+    assert describe(store, second)["generation"] == 1
 
 
 def test_cancelling_the_parent_cancels_its_running_child(runtime: EmbeddedRuntime) -> None:
