@@ -6,7 +6,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 from mhi.constants import (
     PSEUDO_STEPS,
@@ -90,6 +98,7 @@ class StartRef(_Message):
     params: JsonDict = Field(default_factory=dict)
     run_id: RunId | None = None
     parent: ParentLink | None = None
+    logical_time: AwareDatetime | None = None  # a sub-flow's: its parent's schedule slot
 
 
 class StepMessage(_Message):

@@ -151,7 +151,8 @@ def _parse(
             raise InvalidMessageError(f"flow_ref {ref.flow_ref!r}: no stored flow with that id")
         flow = parse_flow(_json(stored), known_types)
         parent = ref.parent.model_dump() if ref.parent is not None else None
-        return StartRequest(flow, ref.params, ref.run_id, parent=parent)
+        slot = ref.logical_time.isoformat() if ref.logical_time is not None else None
+        return StartRequest(flow, ref.params, ref.run_id, logical_time=slot, parent=parent)
     run_id = raw.get("run_id")
     if run_id is not None:
         _validate_run_id(run_id)

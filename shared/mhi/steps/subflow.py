@@ -112,6 +112,10 @@ def _start_body(ctx: StepContext, config: SubFlowConfig) -> tuple[dict[str, Any]
     run_id = child_run_id(ctx.message.ref, ctx.step_id, ctx.attempt)
     body = {"flow_ref": config.flow_ref, "params": config.params, "run_id": run_id}
     body["parent"] = parent
+    frozen = ctx.services.run_store.read(ctx.message.ref.key(keys.FLOW))
+    slot = json.loads(frozen).get("logical_time") if frozen is not None else None
+    if slot:  # the child is for the parent's schedule slot (`run.logical_date` alike)
+        body["logical_time"] = slot
     try:
         services = ctx.services
         request = parse_start(body, services.flows, services.step_types)

@@ -21,6 +21,8 @@ from mhi.model.messages import CallbackMessage, CallbackStatus, ErrorInfo, StepM
 from mhi.model.validate import parse_flow
 from mhi.runtime.controller import Controller
 from mhi.runtime.embedded import request_cancel
+from mhi.runtime.pubsub_event import PubSubMessage
+from mhi.runtime.router import Router
 from mhi.runtime.start import StartRequest, start_run
 from mhi.runtime.subflows import child_run_id
 from mhi.services import Services
@@ -80,14 +82,11 @@ class World:
         return [b for b in bodies if "flow_ref" in b]
 
     def start_child(self, body: dict[str, Any]) -> RunRef:
-        """What the controller does with the published start (the flow comes from the body's
-        stored flow; here it is the one of INGEST)."""
-        request = StartRequest(
-            parse_flow(INGEST, frozenset({"ms-echo"})),
-            body["params"],
-            body["run_id"],
-            parent=body["parent"],
-        )
+        """What the controller does with the published start: parse it (the flow comes from
+        the stored flows) and start the run."""
+        types = frozenset({"ms-echo"})
+        router = Router(lambda: self.controller, self.services.flows, lambda: types)
+        request = router.start_request(PubSubMessage(json.dumps(body).encode()))
         return start_run(self.controller, request)[0]
 
     def finish_child(self, child: RunRef, error: str | None = None) -> None:
@@ -263,7 +262,9 @@ def test_a_retry_cancels_the_previous_attempts_child_if_it_still_runs(world: Wor
     assert [json.loads(m.data)["run_id"] for m in world.bus.take()] == [
         child_run_id(PARENT, "ingest", 3)
     ]
-    late = world.start_child({"run_id": second.run_id, "params": {"hotel": "h1"}, "parent": None})
+    late = world.start_child(
+        {"flow_ref": "ingest", "run_id": second.run_id, "params": {"hotel": "h1"}}
+    )
     world.controller.advance(late)
     assert json.loads(world.store.read(late.key(keys.done_key())) or b"{}")["status"] == (
         "cancelled"
@@ -343,3 +344,14 @@ def test_a_parent_that_times_out_cancels_the_child_its_sub_flow_step_waits_for(
     assert json.loads(world.store.read(child.key(keys.done_key())) or b"{}")["status"] == (
         "cancelled"
     )
+
+
+def test_the_child_of_a_scheduled_run_is_for_the_same_slot(world: World) -> None:
+    slot = "2026-03-01T06:00:00+01:00"
+    frozen = {"run_id": "r1", "logical_time": slot}
+    world.store.create(PARENT.key(keys.FLOW), json.dumps(frozen).encode())
+    world.turn(CONFIG)
+    (body,) = world.starts()
+    assert body["logical_time"] == slot
+    child = world.start_child(body)
+    assert json.loads(world.store.read(child.key(keys.FLOW)) or b"{}")["logical_time"] == slot
