@@ -355,3 +355,14 @@ def test_the_child_of_a_scheduled_run_is_for_the_same_slot(world: World) -> None
     assert body["logical_time"] == slot
     child = world.start_child(body)
     assert json.loads(world.store.read(child.key(keys.FLOW)) or b"{}")["logical_time"] == slot
+
+
+def test_a_child_whose_account_is_a_param_runs_under_the_account_given(world: World) -> None:
+    per_hotel = {**INGEST, "flow_id": "hotel-ingest", "account": "{{ params.hotel }}"}
+    (world.services.settings.flows_dir / "hotel-ingest.json").write_text(json.dumps(per_hotel))
+    config = {"flow_ref": "hotel-ingest", "params": {"hotel": "hotel-marina"}}
+    waiting = world.turn(config)
+    assert waiting.continuation is not None
+    assert waiting.continuation["child"]["account"] == "hotel-marina"
+    child = world.start_child(world.starts()[0])
+    assert child == RunRef("hotel-marina", "hotel-ingest", child_run_id(PARENT, "ingest", 1))
