@@ -174,6 +174,25 @@ def test_a_failing_child_fails_the_parent_step_and_a_retry_starts_a_new_child(
     assert describe(store, second)["generation"] == 1
 
 
+def test_a_parent_rerun_from_failure_starts_a_new_child(runtime: EmbeddedRuntime) -> None:
+    parent = runtime.start_json(_report("broken-ingest"))
+    assert (runtime.wait(parent, timeout=30).done or {})["status"] == "failed"
+    store = runtime.controller.store
+    edit = {"ingest": {"flow_ref": "ingest"}}  # point the step at the flow that works
+    rerun(store, parent, {"actor": "test"}, datetime.now(UTC), config=edit)
+    runtime.redrive(parent)
+    summary = run_summary(runtime.wait(parent, timeout=30))
+    assert summary["status"] == "succeeded"
+    child = _child(parent, "ingest", 2)  # attempt numbers go on across generations
+    line = next(s for s in describe(store, parent)["steps"] if s["id"] == "ingest")
+    assert [(c["attempt"], c["flow_id"]) for c in line["sub_flows"]] == [
+        (1, "broken-ingest"),
+        (2, "ingest"),
+    ]
+    assert line["output"]["run_id"] == child.run_id
+    assert describe(store, child)["parent"]["attempt"] == 2
+
+
 def test_cancelling_the_parent_cancels_its_running_child(runtime: EmbeddedRuntime) -> None:
     parent = runtime.start_json(_report("slow-ingest"))
     child = _child(parent, "slow-ingest")
