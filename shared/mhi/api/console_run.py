@@ -92,6 +92,10 @@ def _header(run: Mapping[str, Any], frozen: Mapping[str, Any]) -> str:
         ("generation", e(run["generation"])),
         ("params", f"<code>{e(run.get('params'))}</code>"),
     ]
+    if run.get("parent"):
+        parent = run["parent"]
+        step = f" step {e(parent['step_id'])} attempt {e(parent['attempt'])}"
+        facts.append(("sub-flow of", _run_link(parent) + step))
     if run.get("error"):
         facts.append(("error", f'<span class="error">{e(run["error"])}</span>'))
     if run["logs"].get("url"):
@@ -311,6 +315,10 @@ def _panel(line: Mapping[str, Any] | None, chosen: str) -> str:
         if message.get("upstream"):
             parts.append(f"<h3>Upstream outputs it was given</h3>{pretty(message['upstream'])}")
     parts.append(f"<h3>Output</h3>{pretty(line.get('output'))}")
+    children = line.get("sub_flows") or []
+    if children:
+        items = "".join(f"<li>attempt {e(c['attempt'])}: {_run_link(c)}</li>" for c in children)
+        parts.append(f'<h3>Sub-flow runs</h3><ul class="sub-flows">{items}</ul>')
     parts.append(
         "<h3>Attempts</h3>"
         + table(
@@ -320,6 +328,12 @@ def _panel(line: Mapping[str, Any] | None, chosen: str) -> str:
     parts.append(f"<h3>Artifacts</h3><ul>{artifacts or '<li>none</li>'}</ul>")
     parts.append(f"<h3>Logs</h3><p>{logs_html}</p><pre>{e(logs.get('query'))}</pre></section>")
     return "".join(parts)
+
+
+def _run_link(ref: Mapping[str, Any]) -> str:
+    """A link to another run's page (a sub-flow's parent or child): its id and flow."""
+    href = UI + run_path(ref["account"], ref["flow_id"], ref["run_id"])
+    return f'<a href="{e(href)}">{e(ref["run_id"])}</a> ({e(ref["flow_id"])})'
 
 
 def _file_link(uri: str) -> str:
