@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,15 @@ class Settings:
                         (`projects/P/locations/L/queues/Q`; terraform sets it on the controller;
                         unset on gcp: retries, polls and timeouts wait for the minute sweep)
       MHI_CONTROLLER_SA the controller's service-account email: timers publish as it
+      MHI_CONCURRENCY_LIMITS  concurrency limits per key across runs, `key=limit` pairs
+                        separated by commas (`qlik:hotel-fergus=2,pms:*=5`; `*` matches any
+                        text; an exact key wins over a pattern). A step's `concurrency` obeys
+                        the smaller of this and the flow's `limit` (`mhi.model.limits`)
+      MHI_SHARED_RATES  request rates shared by every instance of the extractor functions,
+                        `system=key` or `system=key@per_second` pairs separated by commas
+                        (`avalon=avalon-pms@1,holded=holded-api`): the system's requests are
+                        counted per second in the run store under that key
+                        (`mhi.connectors.rates`); unset: each process paces itself
     """
 
     backend: Backend = "local"
@@ -63,6 +73,8 @@ class Settings:
     private_networks: tuple[str, ...] = ()
     timer_queue: str | None = None
     controller_service_account: str | None = None
+    concurrency_limits: tuple[tuple[str, int], ...] = ()
+    shared_rates: Mapping[str, tuple[str, float | None]] = field(default_factory=dict)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -104,6 +116,8 @@ class Settings:
             private_networks=_networks(env.get("MHI_PRIVATE_NETWORKS")),
             timer_queue=env.get("MHI_TIMER_QUEUE") or None,
             controller_service_account=env.get("MHI_CONTROLLER_SA") or None,
+            concurrency_limits=_concurrency_limits(env.get("MHI_CONCURRENCY_LIMITS")),
+            shared_rates=_shared_rates(env.get("MHI_SHARED_RATES")),
             extra={k: v for k, v in env.items() if k.startswith("MHI_")},
         )
 
@@ -153,6 +167,66 @@ def _networks(value: str | None) -> tuple[str, ...]:
                     f"MHI_PRIVATE_NETWORKS: {item.strip()!r} is not a CIDR range"
                 ) from None
     return tuple(out)
+
+
+def _pairs(name: str, value: str | None) -> list[tuple[str, str]]:
+    """`a=b,c=d` as [(a, b), (c, d)]; a clear error names the variable and the bad item."""
+    out = []
+    for item in (value or "").split(","):
+        left, sep, right = item.strip().rpartition("=")
+        if not item.strip():
+            continue
+        if not sep or not left.strip() or not right.strip():
+            raise ValueError(f"{name}: {item.strip()!r} is not of the form name=value")
+        out.append((left.strip(), right.strip()))
+    return out
+
+
+_LIMIT_KEY = re.compile(r"\A[A-Za-z0-9*][A-Za-z0-9._:@*-]{0,127}\Z")
+_RATE_KEY = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+
+
+def _concurrency_limits(value: str | None) -> tuple[tuple[str, int], ...]:
+    """Parse MHI_CONCURRENCY_LIMITS: `key=limit` pairs, keys maybe with `*` patterns."""
+    out = []
+    for key, limit in _pairs("MHI_CONCURRENCY_LIMITS", value):
+        if not _LIMIT_KEY.match(key):
+            raise ValueError(
+                f"MHI_CONCURRENCY_LIMITS: key {key!r} is not allowed (letters, digits, "
+                "'.', '_', ':', '@', '-' and '*')"
+            )
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            raise ValueError(
+                f"MHI_CONCURRENCY_LIMITS: limit of {key!r} must be a whole number from 1 to "
+                f"1000, not {limit!r}"
+            )
+        out.append((key, int(limit)))
+    return tuple(out)
+
+
+def _shared_rates(value: str | None) -> dict[str, tuple[str, float | None]]:
+    """Parse MHI_SHARED_RATES: `system=key` or `system=key@per_second` pairs."""
+    out: dict[str, tuple[str, float | None]] = {}
+    for system, target in _pairs("MHI_SHARED_RATES", value):
+        key, at, rate = target.partition("@")
+        if not _RATE_KEY.match(key):
+            raise ValueError(
+                f"MHI_SHARED_RATES: key {key!r} of {system!r} is not allowed (letters, digits, "
+                "'.', '_' and '-')"
+            )
+        per_second = None
+        if at:
+            try:
+                per_second = float(rate)
+            except ValueError:
+                per_second = -1.0
+            if not 0 < per_second <= 10_000:
+                raise ValueError(
+                    f"MHI_SHARED_RATES: rate of {system!r} must be a number of requests per "
+                    f"second above 0 and at most 10000, not {rate!r}"
+                )
+        out[system] = (key, per_second)
+    return out
 
 
 def _backend(variable: str, value: str) -> Backend:

@@ -261,6 +261,8 @@ def _step_row(
         link += f' <small>({len(kids)} items: {e(counts)}) <a href="{e(toggle)}">{word}</a></small>'
     error = (line.get("error") or {}).get("message") if line.get("error") else ""
     stuck = ' <span class="badge st-stuck">stuck</span>' if line.get("stuck") else ""
+    if line.get("waiting_for_slot"):
+        stuck += f" <small>waiting for slot {e(line['waiting_for_slot'])}</small>"
     return [
         link,
         e(line["type"]),

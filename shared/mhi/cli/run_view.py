@@ -14,6 +14,8 @@ def _note(step: dict[str, Any]) -> str:
         return str(step["error"].get("message", ""))
     if step.get("skip_reason"):
         return str(step["skip_reason"])
+    if step.get("waiting_for_slot"):
+        return f"waiting for slot {step['waiting_for_slot']}"
     if step.get("items") is not None:
         return f"for_each over {step['items']} items"
     return ""

@@ -30,6 +30,7 @@ class DispatchStep:
     republish: bool = False
     reason: str | None = None
     templates: dict[str, str] = field(default_factory=dict)  # config path -> its template
+    slot: dict[str, Any] | None = None  # the concurrency slot the attempt holds (turn 0)
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,42 @@ class CheckStep:
 
 
 @dataclass(frozen=True)
+class AcquireSlot:
+    """Claim one of `limit` slots of the concurrency `key` for an attempt before it is
+    dispatched (`limits/<key>/...`, outside any run); when all are taken, the attempt waits."""
+
+    step_id: str
+    attempt: int
+    key: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class ReleaseSlot:
+    """Give back the slot an attempt held (it ended, or the run did), and wake the runs that
+    wait for one."""
+
+    step_id: str
+    attempt: int
+    slot: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class CloseRun:
     """The run is done and its notification settled: drop it from the active index."""
 
 
-Action = DispatchStep | RecordResult | SkipStep | ExpandStep | FinishRun | CheckStep | CloseRun
+Action = (
+    DispatchStep
+    | RecordResult
+    | SkipStep
+    | ExpandStep
+    | FinishRun
+    | CheckStep
+    | CloseRun
+    | AcquireSlot
+    | ReleaseSlot
+)
 
 
 @dataclass(frozen=True)

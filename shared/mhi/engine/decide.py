@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from mhi.constants import MAX_FOR_EACH_ITEMS, SLA_STEP
 from mhi.engine.actions import (
+    AcquireSlot,
     Action,
     CloseRun,
     Decision,
@@ -23,6 +24,7 @@ from mhi.engine.actions import (
 )
 from mhi.engine.dispatch import context, dispatch, notification_message
 from mhi.engine.joins import skip_reason
+from mhi.engine.limits import slot_releases
 from mhi.engine.recovery import recover, timer_valid
 from mhi.engine.sla import sla_due
 from mhi.model import expr
@@ -37,13 +39,13 @@ def decide(state: RunState, now: datetime) -> Decision:
     if early is not None:
         return Decision(early)
     free = _free_slots(state)
-    actions: list[Action] = []
+    actions: list[Action] = slot_releases(state)  # first: a freed slot may start other runs
     wake_at, free = _due_timers(state, now, free, actions)
     free = _ready_steps(state, now, free, actions)
     actions += _aggregates(state)
     if not actions and state.terminal_count == len(state.flow.steps):
         actions.append(_finish(state))
-    deadlines = [wake_at, sla_due(state, now, actions)]
+    deadlines = [wake_at, sla_due(state, now, actions), state.limits.next_recheck()]
     if state.flow.timeout_seconds is not None:
         deadlines.append(state.started_at + timedelta(seconds=state.flow.timeout_seconds))
     return Decision(actions, min((d for d in deadlines if d is not None), default=None))
@@ -86,6 +88,9 @@ def _after_done(state: RunState, now: datetime) -> Decision:
     leaves the active index (so a crash anywhere before that is repaired by the sweep)."""
     if state.closed:
         return Decision([])
+    releases = slot_releases(state, run_done=True)
+    if releases:
+        return Decision(releases)
     notify = state.notify
     if notify is None or not notify.attempts:
         first = notification_message(state, 1, now + NOTIFY_TIMEOUT)
@@ -149,15 +154,16 @@ def _due_timers(
         elif kind == "timeout":
             actions.append(_timeout(step, number, turn))
         elif kind == "retry":
-            free -= 1
-            actions.append(dispatch(state, step, number + 1, 0, now, None))
+            retry = dispatch(state, step, number + 1, 0, now, None)
+            if retry is not None:  # None: waits for a concurrency slot, holding no free one
+                free -= 1
+                actions.append(retry)
         else:
             attempt = step.attempts[number]
-            actions.append(
-                dispatch(
-                    state, step, number, turn + 1, now, attempt.waits[turn].get("continuation")
-                )
+            poll = dispatch(
+                state, step, number, turn + 1, now, attempt.waits[turn].get("continuation")
             )
+            actions += [poll] if poll is not None else []
     for entry in taken:
         heapq.heappush(state.timers, entry)
     return wake_at, free
@@ -185,7 +191,10 @@ def _ready_steps(state: RunState, now: datetime, free: float, actions: list[Acti
             heapq.heappop(state.ready)
             continue
         action = _start(state, step, now)
-        if isinstance(action, DispatchStep):
+        if action is None:  # waits for a concurrency slot: looked at again when one frees up
+            taken.append(heapq.heappop(state.ready))
+            continue
+        if isinstance(action, DispatchStep | AcquireSlot):
             if free <= 0:
                 break
             free -= 1
@@ -202,8 +211,9 @@ def _failed(step: StepState, kind: str, message: str) -> RecordResult:
     )
 
 
-def _start(state: RunState, step: StepState, now: datetime) -> Action:
-    """Decide what happens to a step whose dependencies are all terminal."""
+def _start(state: RunState, step: StepState, now: datetime) -> Action | None:
+    """Decide what happens to a step whose dependencies are all terminal (None: it waits for
+    a concurrency slot)."""
     skip = skip_reason(state, step)
     if skip is not None:
         return SkipStep(step.id, skip)

@@ -7,11 +7,13 @@ lost publish, or for a new turn after a lapsed lease) without storing it.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from mhi.constants import MAX_STEP_MESSAGE_BYTES, NOTIFY_STEP, SLA_STEP
 from mhi.engine.actions import Action, DispatchStep, RecordResult
+from mhi.engine.limits import slot_gate
 from mhi.engine.rerun import run_fields
 from mhi.engine.sla import sla_message
 from mhi.engine.summary import flow_notification
@@ -31,9 +33,18 @@ def dispatch(
     turn: int,
     now: datetime,
     continuation: dict[str, Any] | None,
-) -> Action:
+) -> Action | None:
+    """A new attempt (turn 0) or a later turn of a step; None: the attempt waits for a
+    concurrency slot (`mhi.engine.limits`)."""
+    slot = None
+    if turn == 0 and step.spec.concurrency is not None:
+        gate = slot_gate(state, step, attempt, now, context(state, step.item))
+        if not isinstance(gate, dict):
+            return gate
+        slot = gate
     deadline = now + timedelta(seconds=step.spec.timeout_seconds)
-    return render_dispatch(state, step, attempt, turn, deadline, continuation)
+    action = render_dispatch(state, step, attempt, turn, deadline, continuation)
+    return replace(action, slot=slot) if slot and isinstance(action, DispatchStep) else action
 
 
 def render_dispatch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from mhi.engine.limits import waiting_for_slot
 from mhi.model import expr
 from mhi.model.flow import NotificationSpec
 from mhi.model.run import Attempt, RunState, RunStatus, StepState, parse_time
@@ -58,6 +59,7 @@ def step_summary(state: RunState, step: StepState, now: datetime | None = None) 
         "skip_reason": (step.skipped or {}).get("reason"),
         "output": state.output(step.id),
         "stuck": stuck(step, now),
+        "waiting_for_slot": waiting_for_slot(state, step),
     }
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mhi.model import expr
 from mhi.model.accounts import account_problems
-from mhi.model.flow import FlowDefinition, StepSpec
+from mhi.model.flow import Concurrency, FlowDefinition, StepSpec
 from mhi.model.problems import Problem
 
 # `run.*` in templates (mhi.engine.rerun.run_fields builds them).
@@ -137,9 +137,21 @@ def _check_references(flow: FlowDefinition) -> list[Problem]:
             sources += [(f"{base}.for_each", e) for e in found]
         elif isinstance(step.for_each, list) and not step.for_each:
             out.append((f"{base}.for_each", "is an empty list"))
+        sources += _concurrency_sources(flow, step, base)
         for path, text in sources:
             out += [(path, msg) for msg in _check_expression(text, step, ups[step.id], flow, path)]
     return out
+
+
+def _concurrency_sources(flow: FlowDefinition, step: StepSpec, base: str) -> list[tuple[str, str]]:
+    """The templates of a step's concurrency key (a named limit's are checked per step using it,
+    since `item` and upstream outputs depend on the step)."""
+    inline = isinstance(step.concurrency, Concurrency)
+    spec = step.concurrency if inline else flow.limits.get(str(step.concurrency))
+    if not isinstance(spec, Concurrency):
+        return []
+    path = f"{base}.concurrency.key" if inline else f"{base}.concurrency"
+    return [(path, e) for e in expr.template_expressions(spec.key)]
 
 
 def _check_expression(

@@ -69,6 +69,17 @@ class RetryPolicy(_Model):
         return timedelta(seconds=min(seconds, self.max_backoff_seconds))
 
 
+class Concurrency(_Model):
+    """A concurrency limit per key, shared by every run on the same run store.
+
+    `key` may be a template (`qlik:{{ run.account }}`), rendered when the step is dispatched.
+    Without `limit`, the deployment's `MHI_CONCURRENCY_LIMITS` must give one for the key.
+    """
+
+    key: str = Field(min_length=1, max_length=500)
+    limit: int | None = Field(default=None, ge=1, le=1000)
+
+
 class StepSpec(_Model):
     """One step of a flow."""
 
@@ -87,6 +98,10 @@ class StepSpec(_Model):
     on_failure: list[SafeId] = Field(
         default_factory=list,
         description="steps that run when this step finally fails (error handlers, compensation)",
+    )
+    concurrency: Concurrency | SafeId | None = Field(
+        default=None,
+        description="a slot of this key is held while an attempt runs (or a `limits` name)",
     )
 
 
@@ -203,6 +218,10 @@ class FlowDefinition(_Model):
         description="steps that run, after every other step ended, when the run fails",
     )
     sla: Sla | None = None
+    limits: dict[SafeId, Concurrency] = Field(
+        default_factory=dict,
+        description="named concurrency limits that steps refer to by name in `concurrency`",
+    )
 
     @property
     def steps(self) -> list[StepSpec]:

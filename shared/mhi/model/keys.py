@@ -13,6 +13,7 @@ One run lives under `runs/<account>/<flow_id>/<run_id>/`; every object under it 
     steps/<step>/<attempt>/started-<turn>.json   the step function began this turn (its lease)
     steps/<step>/<attempt>/heartbeat-<turn>-<n>.json  the lease renewed while the turn runs
     steps/<step>/<attempt>/claims/<name>.json    a step's own idempotency records
+    steps/<step>/slot-wait-<attempt>.json   the attempt waited for a concurrency slot (shown)
     progress/<group>/<count>.json           the count-th member of a group finished
 
 A rerun starts generation n >= 1 of the same run (objects of earlier generations stay, as history):
@@ -47,6 +48,7 @@ DISPATCHED = "dispatched.json"
 RESULT = "result.json"
 CONTROL_PREFIX = "control/"
 DEAD_LETTER = "dead-letter.json"
+SLOT_WAIT = "slot-wait-"
 INDEX_PREFIX = "index"
 _INDEX_SEP = "~"
 _NEWEST = 9_999_999_999_999  # index names sort newest first: _NEWEST minus epoch milliseconds
@@ -62,6 +64,7 @@ ObjectKind = Literal[
     "started",
     "heartbeat",
     "claim",
+    "slot_wait",
     "progress",
     "generation",
     "pause",
@@ -225,6 +228,8 @@ def parse(rel: str) -> ObjectKey | None:
         return _generation_object(parts)
     if parts[0] != "steps" or len(parts) < 3:
         return None
+    if len(parts) == 3 and _numbered(parts[2], SLOT_WAIT):
+        return ObjectKey("slot_wait", step=parts[1], attempt=_number(parts[2], SLOT_WAIT))
     if len(parts) == 3:
         if _numbered(parts[2], "skipped-") and _number(parts[2], "skipped-") > 0:
             return ObjectKey("skipped", step=parts[1], generation=_number(parts[2], "skipped-"))
@@ -378,3 +383,65 @@ def parse_index_key(key: str) -> IndexEntry | None:
     if len(parts) != 4 or not parts[0].isdigit() or not all(parts[1:]):
         return None
     return IndexEntry(RunRef(parts[1], parts[2], parts[3]), _NEWEST - int(parts[0]))
+
+
+# ---- concurrency slots and shared request rates (outside any run) -------------------------
+#
+#     limits/<key>/<slot>/<tenancy>.json      the tenancy-th holder of one slot of a key
+#     limits/<key>/<slot>/<tenancy>-end.json  that holder let go (released, or found dead)
+#     limits/<key>/waiting/<account>~<flow_id>~<run_id>~<token>.json   a run waits for a slot
+#     rates/<key>/<window>/<n>.json           the n-th request of a rate window
+
+LIMITS_PREFIX = "limits"
+RATES_PREFIX = "rates"
+_WAITING = "waiting"
+
+
+def limit_prefix(key: str) -> str:
+    """Every slot and waiter of a concurrency key."""
+    return f"{LIMITS_PREFIX}/{key}/"
+
+
+def slot_key(key: str, slot: int, tenancy: int, *, end: bool = False) -> str:
+    """The `tenancy`-th hold of slot `slot` of `key` (or, with `end`, its release)."""
+    return f"{limit_prefix(key)}{slot}/{tenancy:06d}{'-end' if end else ''}.json"
+
+
+def parse_slot_key(key: str, full: str) -> tuple[int, int, bool] | None:
+    """(slot, tenancy, is the end record) of a key under `limit_prefix(key)`, or None."""
+    slot, _, name = full[len(limit_prefix(key)) :].partition("/")
+    stem = name[:-5] if name.endswith(".json") else ""
+    tenancy, ended = (stem[:-4], True) if stem.endswith("-end") else (stem, False)
+    if not (full.startswith(limit_prefix(key)) and slot.isdigit() and tenancy.isdigit()):
+        return None
+    return int(slot), int(tenancy), ended
+
+
+def waiter_key(key: str, ref: RunRef, token: str) -> str:
+    """A marker that `ref` waits for a slot of `key` (the releaser wakes the run, then drops it)."""
+    name = _INDEX_SEP.join((ref.account, ref.flow_id, ref.run_id, token))
+    return f"{limit_prefix(key)}{_WAITING}/{name}.json"
+
+
+def parse_waiter_key(key: str, full: str) -> RunRef | None:
+    """The run a waiter marker names (None if `full` is not one)."""
+    prefix = f"{limit_prefix(key)}{_WAITING}/"
+    parts = full[len(prefix) : -5].split(_INDEX_SEP) if full.endswith(".json") else []
+    if not full.startswith(prefix) or len(parts) != 4 or not all(parts):
+        return None
+    return RunRef(parts[0], parts[1], parts[2])
+
+
+def slot_wait_key(step_id: str, attempt: int) -> str:
+    """The run-relative record that an attempt waited for a concurrency slot."""
+    return f"steps/{step_id}/{SLOT_WAIT}{attempt}.json"
+
+
+def rate_key(key: str, window: int, n: int) -> str:
+    """The `n`-th request claimed in rate window `window` of a shared rate key."""
+    return f"{rate_window_prefix(key, window)}{n:06d}.json"
+
+
+def rate_window_prefix(key: str, window: int) -> str:
+    """Every request claimed in one window of a shared rate key."""
+    return f"{RATES_PREFIX}/{key}/{window}/"

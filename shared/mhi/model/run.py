@@ -25,6 +25,7 @@ from mhi.constants import (
 from mhi.model import keys
 from mhi.model.flow import FlowDefinition, StepSpec
 from mhi.model.generations import Reruns
+from mhi.model.limits import SlotBook
 from mhi.model.states import (  # re-exported: the run state's vocabulary
     JOIN_PREFIX,
     TERMINAL_STEP,
@@ -97,6 +98,7 @@ class RunState:
         self.notify: StepState | None = None
         self.sla: StepState | None = None  # the SLA notification, once a late run sent it
         self.reruns = Reruns()  # reruns and pauses (mhi.model.generations)
+        self.limits = SlotBook()  # concurrency slots held and waited for (mhi.model.limits)
         self.logical_time: str | None = None  # the schedule slot a run is for (ISO 8601)
         self.steps: dict[str, StepState] = {}
         self.dependents: dict[str, list[str]] = {s.id: [] for s in flow.steps}
@@ -135,6 +137,8 @@ class RunState:
             self.progress[parsed.group] = max(self.progress.get(parsed.group, 0), parsed.count)
             if isinstance(body.get("member"), str):
                 self.counted.setdefault(parsed.group, set()).add(body["member"])
+        elif parsed.kind == "slot_wait" and parsed.step is not None:
+            self.limits.show_wait(parsed.step, parsed.attempt or 0, str(body.get("key", "")))
         elif parsed.kind == "skipped" and parsed.step is not None:
             self._apply_skipped(parsed.step, body)
         elif parsed.step is not None and parsed.attempt is not None:
@@ -220,6 +224,8 @@ class RunState:
         attempt.turn = turn
         attempt.deadline = parse_time(body["deadline"])
         attempt.continuations[turn] = body.get("continuation")
+        if isinstance(body.get("slot"), dict):
+            self.limits.hold((step.id, attempt.number), body["slot"])
         if attempt.result is None:
             self.in_flight.add(step.id)
             heapq.heappush(
@@ -268,6 +274,7 @@ class RunState:
             step.attempts[number].checked[turn] = at
 
     def _finished_attempt(self, step: StepState, attempt: Attempt) -> None:
+        self.limits.end((step.id, attempt.number))
         last = step.last
         if last is attempt:
             self.in_flight.discard(step.id)

@@ -18,6 +18,7 @@ from mhi.errors import FlowDefinitionError
 from mhi.model import expr
 from mhi.model.checks import check_flow
 from mhi.model.flow import FlowConfig, FlowDefinition, StepSpec
+from mhi.model.limits import limit_problems
 from mhi.model.problems import Problem, format_validation_error, json_path
 
 # Keys a start message may carry beside the flow itself (they are not part of the definition).
@@ -54,6 +55,7 @@ def validate_flow(
     problems = check_flow(flow, known)
     problems += config_problems(flow, known)
     problems += notification_problems(flow)
+    problems += limit_problems(flow)
     return (flow, problems)
 
 

@@ -10,25 +10,27 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from mhi.constants import (
     CALLBACK_TOPIC,
+    CONTROLLER_TOPIC,
     DISPATCH_GRACE_SECONDS,
     MAX_OUTPUT_BYTES,
     PSEUDO_STEPS,
 )
 from mhi.engine import DispatchStep, ExpandStep, FinishRun, RecordResult, SkipStep, decide
-from mhi.engine.actions import Action, CheckStep, CloseRun
+from mhi.engine.actions import AcquireSlot, Action, CheckStep, CloseRun, ReleaseSlot
 from mhi.errors import InvalidMessageError, UnknownRunError
 from mhi.model import keys
 from mhi.model.keys import RunRef
-from mhi.model.messages import CallbackMessage, CallbackStatus, StepMessage, encode
+from mhi.model.messages import CallbackMessage, CallbackStatus, StepMessage, WakeMessage, encode
 from mhi.model.outcomes import outcome_record
 from mhi.model.run import RunState, StepState
 from mhi.ports import MessageBus, RunStore
+from mhi.runtime.limits import SlotStore, acquire_slot, release_slot
 from mhi.runtime.logs import bind
 from mhi.runtime.progress import Progress
 from mhi.runtime.records import (
@@ -62,6 +64,7 @@ class Controller:
         callback_topic: str = CALLBACK_TOPIC,
         cache_size: int = 512,
         dispatch_grace_seconds: float = DISPATCH_GRACE_SECONDS,
+        concurrency_limits: Sequence[tuple[str, int]] = (),
     ) -> None:
         self.store = store
         self.bus = bus
@@ -69,6 +72,9 @@ class Controller:
         self.callback_topic = callback_topic
         self.on_finish: list[Callable[[RunRef], None]] = []
         self.cache = RunCache(store, cache_size, timedelta(seconds=dispatch_grace_seconds))
+        # concurrency slots shared across runs (mhi.runtime.limits); the deployment's limits
+        self.slots = SlotStore(store, now, timedelta(seconds=dispatch_grace_seconds))
+        self.concurrency_limits = tuple(concurrency_limits)
         self.progress = Progress(self.cache, now)
 
     # ---- writes -------------------------------------------------------------------------
@@ -115,6 +121,10 @@ class Controller:
             self._finish(cached, action, now)
         elif isinstance(action, CheckStep):
             self._check(cached, action, now)
+        elif isinstance(action, AcquireSlot):
+            acquire_slot(self.slots, self.cache, cached, action, now)
+        elif isinstance(action, ReleaseSlot):
+            release_slot(self.slots, cached, action, self._wake)
         elif isinstance(action, CloseRun):
             self.store.delete(cached.ref.active_key)
             state.closed = True
@@ -140,8 +150,13 @@ class Controller:
                 logger.warning("step %s: %s", action.step_id, action.reason)
             if cached.state.reruns.generation:
                 body["generation"] = cached.state.reruns.generation
+            if action.slot is not None:
+                body["slot"] = action.slot
             claim = keys.dispatch_key(action.step_id, number, action.turn)
             if not self.cache.create(cached, claim, body):
+                if action.slot is not None:  # another instance dispatched it with its own slot
+                    self.slots.release(action.slot)
+                    cached.state.limits.release((action.step_id, action.attempt))
                 self.cache.refresh_step(cached, action.step_id)
                 return
         ref = cached.ref
@@ -225,10 +240,12 @@ class Controller:
         ):
             if full_refresh:
                 self.cache.refresh(cached)
+                cached.state.limits.recheck()  # a wake or sweep: waiting steps look again
             return self._advance(cached)
 
     def _advance(self, cached: CachedRun) -> datetime | None:
         checked = False
+        cached.state.limits.deployment = self.concurrency_limits
         for _ in range(100_000):
             decision = decide(cached.state, self.now())
             if not decision.actions:
@@ -328,6 +345,12 @@ class Controller:
         if not was_terminal and state.is_terminal(step) and step.id not in PSEUDO_STEPS:
             self.progress.count_finished(cached, step)
             record_dead_letter(self.store, cached.ref, state, step)
+
+    def _wake(self, ref: RunRef) -> None:
+        """Ask the controller (any instance) to look at a run again now: a slot it waits for
+        was given back."""
+        wake = WakeMessage(account=ref.account, flow_id=ref.flow_id, run_id=ref.run_id)
+        self.bus.publish(CONTROLLER_TOPIC, encode(wake), {"kind": "wake", "run_id": ref.run_id})
 
     def state(self, ref: RunRef, *, refresh: bool = True) -> RunState:
         """Return the run's state (re-listed from the store unless `refresh` is False)."""

@@ -183,6 +183,7 @@ class EmbeddedRuntime:
             self.bus,
             services.clock.now,
             dispatch_grace_seconds=services.settings.dispatch_grace_seconds,
+            concurrency_limits=services.settings.concurrency_limits,
         )
         self.sweep_interval = sweep_interval
         self._wake: dict[RunRef, datetime] = {}

@@ -60,7 +60,13 @@ def controller() -> Controller:
     def make() -> Controller:
         svc = services()
         grace = svc.settings.dispatch_grace_seconds
-        return Controller(svc.run_store, svc.bus, svc.clock.now, dispatch_grace_seconds=grace)
+        return Controller(
+            svc.run_store,
+            svc.bus,
+            svc.clock.now,
+            dispatch_grace_seconds=grace,
+            concurrency_limits=svc.settings.concurrency_limits,
+        )
 
     return _once("controller", make)
 

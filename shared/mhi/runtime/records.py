@@ -110,7 +110,10 @@ def message_actor(attributes: dict[str, str], message_id: str | None) -> dict[st
 
 
 def starts_attempts(actions: Iterable[object]) -> bool:
-    """Whether a decision dispatches a new attempt (not a later turn of a running one)."""
-    from mhi.engine.actions import DispatchStep
+    """Whether a decision dispatches a new attempt (not a later turn of a running one), or
+    claims a concurrency slot for one."""
+    from mhi.engine.actions import AcquireSlot, DispatchStep
 
-    return any(isinstance(a, DispatchStep) and a.turn == 0 for a in actions)
+    return any(
+        (isinstance(a, DispatchStep) and a.turn == 0) or isinstance(a, AcquireSlot) for a in actions
+    )

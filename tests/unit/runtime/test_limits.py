@@ -1,0 +1,128 @@
+"""Concurrency slots in the run store: claim, release, recover a dead holder, wake waiters."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mhi.adapters.local.memory_run_store import MemoryRunStore
+from mhi.model import keys
+from mhi.model.keys import RunRef
+from mhi.runtime.limits import SlotStore
+
+T0 = datetime(2026, 1, 1, 6, 0, tzinfo=UTC)
+GRACE = timedelta(seconds=30)
+RUN = RunRef("acme", "f", "run-1")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = T0
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def _slots() -> tuple[MemoryRunStore, Clock, SlotStore]:
+    store, clock = MemoryRunStore(), Clock()
+    return store, clock, SlotStore(store, clock.now, GRACE)
+
+
+def _holder(step: str, attempt: int = 1, ref: RunRef = RUN) -> dict[str, Any]:
+    return {
+        "account": ref.account,
+        "flow_id": ref.flow_id,
+        "run_id": ref.run_id,
+        "step": step,
+        "attempt": attempt,
+        "generation": 0,
+    }
+
+
+def _write(store: MemoryRunStore, key: str, body: dict[str, Any] | None = None) -> None:
+    assert store.create(key, json.dumps(body or {"at": T0.isoformat()}).encode())
+
+
+def test_a_key_gives_out_at_most_limit_slots_until_one_is_given_back() -> None:
+    _store, _clock, slots = _slots()
+    first = slots.acquire("k", 2, _holder("a"))
+    second = slots.acquire("k", 2, _holder("b"))
+    assert first == {"key": "k", "slot": 0, "tenancy": 1}
+    assert second == {"key": "k", "slot": 1, "tenancy": 1}
+    assert slots.acquire("k", 2, _holder("c")) is None
+    assert slots.release(first) and not slots.release(first)  # a second release is a no-op
+    assert slots.acquire("k", 2, _holder("c")) == {"key": "k", "slot": 0, "tenancy": 2}
+
+
+def test_a_holder_still_running_keeps_its_slot_past_the_grace_period() -> None:
+    store, clock, slots = _slots()
+    slots.acquire("k", 1, _holder("a"))
+    _write(store, RUN.key(keys.dispatch_key("a", 1, 0)))
+    clock.at += timedelta(hours=1)
+    assert slots.acquire("k", 1, _holder("b")) is None
+
+
+def test_a_holder_whose_attempt_ended_without_giving_back_is_recovered() -> None:
+    store, clock, slots = _slots()
+    slots.acquire("k", 1, _holder("a"))
+    _write(store, RUN.key(keys.dispatch_key("a", 1, 0)))
+    _write(store, RUN.key(keys.result_key("a", 1)))  # then its controller crashed
+    assert slots.acquire("k", 1, _holder("b")) is None  # within the grace period: not yet
+    clock.at += GRACE + timedelta(seconds=1)
+    assert slots.acquire("k", 1, _holder("b")) == {"key": "k", "slot": 0, "tenancy": 2}
+    end = json.loads(store.read(keys.slot_key("k", 0, 1, end=True)) or b"{}")
+    assert end["why"].startswith("recovered")
+
+
+def test_a_holder_that_crashed_before_dispatching_is_recovered_after_the_grace_period() -> None:
+    _store, clock, slots = _slots()
+    slots.acquire("k", 1, _holder("a"))  # its controller died before dispatched.json
+    clock.at += GRACE / 2
+    assert slots.acquire("k", 1, _holder("b")) is None
+    clock.at += GRACE
+    assert slots.acquire("k", 1, _holder("b")) == {"key": "k", "slot": 0, "tenancy": 2}
+
+
+def test_a_holder_whose_run_is_done_is_recovered() -> None:
+    store, clock, slots = _slots()
+    slots.acquire("k", 1, _holder("a"))
+    _write(store, RUN.key(keys.dispatch_key("a", 1, 0)))
+    _write(store, RUN.key(keys.done_key(0)), {"status": "cancelled"})
+    clock.at += GRACE * 2
+    assert slots.acquire("k", 1, _holder("b")) is not None
+
+
+def test_old_tenancies_are_pruned_so_a_keys_listing_stays_small() -> None:
+    store, _clock, slots = _slots()
+    for i in range(10):
+        held = slots.acquire("k", 1, _holder(f"s{i}"))
+        assert held is not None and held["tenancy"] == i + 1
+        slots.release(held)
+    assert len(store.list(keys.limit_prefix("k"))) <= 4
+
+
+def test_a_stale_claim_of_a_pruned_tenancy_is_given_up() -> None:
+    store, _clock, slots = _slots()
+    for i in range(3):  # tenancies 1 and 2 ended, 3 held; 1 was pruned by the claim of 3
+        held = slots.acquire("k", 1, _holder(f"s{i}"))
+        assert held is not None
+        if i < 2:
+            slots.release(held)
+    assert store.read(keys.slot_key("k", 0, 1)) is None
+    # a claimer that listed before tenancy 2 existed re-creates tenancy 1
+    assert slots._take("k", 0, 1, _holder("late"), []) is None
+    assert store.read(keys.slot_key("k", 0, 1, end=True)) is not None
+
+
+def test_every_waiting_run_is_woken_once_and_its_markers_dropped() -> None:
+    store, clock, slots = _slots()
+    other = RunRef("acme", "f", "run-2")
+    slots.register_waiter("k", RUN)
+    clock.at += timedelta(seconds=1)
+    slots.register_waiter("k", RUN)
+    slots.register_waiter("k", other)
+    woken: list[RunRef] = []
+    assert slots.wake_waiters("k", woken.append) == [RUN, other]
+    assert woken == [RUN, other]
+    assert store.list(keys.limit_prefix("k")) == []
