@@ -41,7 +41,6 @@ DISPATCH_GRACE_SECONDS = 30.0
 HEARTBEAT_SECONDS = 30.0
 LEASE_SECONDS = 90.0
 
-RUN_GROUP = "_run"
 # The pseudo-step that carries a run's flow-level notification (never a user step id: user ids
 # cannot start with '_').
 NOTIFY_STEP = "_notify"

@@ -131,17 +131,21 @@ def test_plan_of_the_demo_flow_matches_a_real_run(
     monkeypatch.chdir(ROOT)  # the flow names data/hotel_bookings.csv.gz relative to the checkout
     demo = "flows/demo-hotel-kpis.json"
     before = _plan(capsys, demo)
+    # The plan counts a run whose steps succeed at once: on a loaded machine a step may take
+    # long enough to be checked on (a listing) and renew its lease (a create), and the run
+    # long enough for the sweep.
+    monkeypatch.setenv("MHI_DISPATCH_GRACE_SECONDS", "3600")
+    monkeypatch.setenv("MHI_HEARTBEAT_SECONDS", "3600")
+    monkeypatch.setenv("MHI_LEASE_SECONDS", "7200")
     settings = Settings.from_env()
     store = _CountingStore(settings.home / "state")
-    with EmbeddedRuntime(Services(settings, run_store=store)) as runtime:
+    services = Services(settings, run_store=store)
+    with EmbeddedRuntime(services, sweep_interval=3600) as runtime:
         state = runtime.wait(runtime.start_json(json.loads(Path(demo).read_text())), timeout=600)
     assert state.done is not None and state.done["status"] == "succeeded"
     ops = before["operations"]
-    assert (ops["creates"], ops["reads"], ops["lists"]) == (
-        store.stats.creates,
-        store.stats.reads,
-        store.stats.lists,
-    )
+    assert (ops["creates"], ops["lists"]) == (store.stats.creates, store.stats.lists)
+    assert ops["reads_fewest"] <= store.stats.reads <= ops["reads"]
     after = _plan(capsys, demo)
     measured = after["measured_median_seconds"]
     assert after["measured_runs"] == 1

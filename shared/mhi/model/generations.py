@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mhi.constants import CHILD_SEPARATOR, RUN_GROUP
+from mhi.constants import CHILD_SEPARATOR
 from mhi.model import keys
-from mhi.model.states import JOIN_PREFIX, Attempt, parse_time
+from mhi.model.states import Attempt, parse_time
 
 if TYPE_CHECKING:
     from mhi.model.run import RunState, StepState
@@ -113,8 +113,6 @@ class Reruns:
             seen = self.dones if key.kind == "done" else self.cancels
             seen.setdefault(key.generation, dict(body))
             return key.generation == self.generation
-        if key.kind == "progress":
-            return key.generation == self.generation
         if key.kind == "skipped":
             return key.generation == self.scope_of(key.step or "")
         if key.kind == "dispatched" and int(body.get("generation", 0)) > self.generation:
@@ -147,8 +145,6 @@ class Reruns:
                 config = set_path(config, path, value)
             step.spec = step.spec.model_copy(update={"config": config})
         state.done = state.cancel = None
-        state.progress = {}
-        state.counted = {}
 
     def localize(self, step: StepState, key: keys.ObjectKey, body: Mapping[str, Any]) -> int:
         """The attempt number of an attempt object within its step's generation; 0 when the
@@ -184,20 +180,6 @@ class Reruns:
         if parent is not None and sid not in self.kept.get(parent, frozenset()):
             return parent  # a child its parent's rerun runs anew
         return 0
-
-    def group_size(self, state: RunState, group: str) -> int | None:
-        """The members of a progress group that finish in this generation (None: uncounted)."""
-        if group == RUN_GROUP:
-            return None  # the run's finish is found by whoever advances it last (or the sweep)
-
-        current = self.generation
-        if group.startswith(JOIN_PREFIX):
-            deps = state.upstreams[group[len(JOIN_PREFIX) :]]
-            return sum(1 for d in deps if self.scope_of(d) == current)
-        children = state.steps[group].children
-        if children is None:
-            return None
-        return sum(1 for c in children if self.scope_of(c) == current)
 
     def attempts_of(self, step: StepState) -> list[tuple[int, Attempt]]:
         """Every attempt of a step, earlier generations first: (store number, attempt)."""

@@ -14,7 +14,6 @@ One run lives under `runs/<account>/<flow_id>/<run_id>/`; every object under it 
     steps/<step>/<attempt>/heartbeat-<turn>-<n>.json  the lease renewed while the turn runs
     steps/<step>/<attempt>/claims/<name>.json    a step's own idempotency records
     steps/<step>/slot-wait-<attempt>.json   the attempt waited for a concurrency slot (shown)
-    progress/<group>/<count>.json           the count-th member of a group finished
 
 A rerun starts generation n >= 1 of the same run (objects of earlier generations stay, as history):
 
@@ -24,7 +23,6 @@ A rerun starts generation n >= 1 of the same run (objects of earlier generations
     done-<n>.json / cancel-<n>.json         generation n's terminal status / cancel request
     steps/<step>/skipped-<n>.json           skipped in generation n
     steps/<step>/<attempt>/dead-letter.json the rendered message and error of a step that failed
-    progress/g<n>/<group>/<count>.json      generation n's completion claims
 
 Attempt numbers go on across generations, so every attempt object stays written once.
 
@@ -65,7 +63,6 @@ ObjectKind = Literal[
     "heartbeat",
     "claim",
     "slot_wait",
-    "progress",
     "generation",
     "pause",
     "resume",
@@ -113,7 +110,6 @@ class ObjectKey:
     step: str | None = None
     attempt: int | None = None
     turn: int | None = None
-    group: str | None = None
     count: int | None = None
     name: str | None = None
     generation: int = 0
@@ -175,13 +171,6 @@ def skipped_key(step_id: str, generation: int = 0) -> str:
     return f"steps/{step_id}/{name}"
 
 
-def progress_key(group: str, count: int, generation: int = 0) -> str:
-    """Return the run-relative key of the `count`-th completion claim in a group."""
-    if generation:
-        return f"progress/g{generation}/{group}/{count:06d}.json"
-    return f"progress/{group}/{count:06d}.json"
-
-
 def done_key(generation: int = 0) -> str:
     """The terminal status of a generation: `done.json`, then `done-<n>.json` for reruns."""
     return DONE if generation == 0 else f"done-{generation}.json"
@@ -212,19 +201,12 @@ def dead_letter_key(step_id: str, attempt: int) -> str:
     return attempt_key(step_id, attempt, DEAD_LETTER)
 
 
-def progress_prefix(group: str) -> str:
-    """Return the run-relative prefix of a group's completion claims."""
-    return f"progress/{group}/"
-
-
 def parse(rel: str) -> ObjectKey | None:
     """Parse a run-relative key; None for anything that is not a run object."""
     if rel in _TOP:
         return ObjectKey(_TOP[rel])
     parts = rel.split("/")
-    if parts[0] == "progress" and len(parts) == 3 and _numbered(parts[2], ""):
-        return ObjectKey("progress", group=parts[1], count=int(parts[2][:-5]))
-    if len(parts) == 1 or parts[0] in ("control", "progress"):
+    if len(parts) == 1 or parts[0] == "control":
         return _generation_object(parts)
     if parts[0] != "steps" or len(parts) < 3:
         return None
@@ -248,7 +230,7 @@ _CONTROL: tuple[tuple[str, ObjectKind], ...] = (
 
 
 def _generation_object(parts: list[str]) -> ObjectKey | None:
-    """`done-<n>.json`, `cancel-<n>.json`, `control/...` and `progress/g<n>/<group>/<count>`."""
+    """`done-<n>.json`, `cancel-<n>.json` and `control/...`."""
     if len(parts) == 1:
         for prefix, kind in _GENERATION_TOP:
             if _numbered(parts[0], prefix) and _number(parts[0], prefix) > 0:
@@ -261,11 +243,6 @@ def _generation_object(parts: list[str]) -> ObjectKey | None:
                 if kind == "generation":
                     return ObjectKey(kind, generation=number)
                 return ObjectKey(kind, count=number)
-        return None
-    generation = parts[1][1:] if len(parts) == 4 and parts[1].startswith("g") else ""
-    if generation.isdigit() and int(generation) > 0 and _numbered(parts[3], ""):
-        count = int(parts[3][:-5])
-        return ObjectKey("progress", group=parts[2], count=count, generation=int(generation))
     return None
 
 

@@ -19,7 +19,6 @@ from mhi.constants import (
     DISPATCH_GRACE_SECONDS,
     NOTIFY_STEP,
     PSEUDO_STEPS,
-    RUN_GROUP,
     SLA_STEP,
 )
 from mhi.model import keys
@@ -27,19 +26,16 @@ from mhi.model.flow import FlowDefinition, StepSpec
 from mhi.model.generations import Reruns
 from mhi.model.limits import SlotBook
 from mhi.model.states import (  # re-exported: the run state's vocabulary
-    JOIN_PREFIX,
     TERMINAL_STEP,
     Attempt,
     RunStatus,
     StepStatus,
     jitter_fraction,
-    join_group,
     parse_time,
     retry_allowed,
 )
 
 __all__ = [
-    "JOIN_PREFIX",
     "TERMINAL_STEP",
     "Attempt",
     "RunState",
@@ -48,7 +44,6 @@ __all__ = [
     "StepStatus",
     "StepsView",
     "jitter_fraction",
-    "join_group",
     "parse_time",
     "retry_allowed",
 ]
@@ -93,8 +88,6 @@ class RunState:
         self.started_at = started_at
         self.done: dict[str, Any] | None = None
         self.cancel: dict[str, Any] | None = None
-        self.progress: dict[str, int] = {}
-        self.counted: dict[str, set[str]] = {}  # group -> members whose claims were folded
         self.notify: StepState | None = None
         self.sla: StepState | None = None  # the SLA notification, once a late run sent it
         self.reruns = Reruns()  # reruns and pauses (mhi.model.generations)
@@ -108,6 +101,8 @@ class RunState:
         self.timers: list[tuple[datetime, str, str, int, int]] = []
         self.grace = timedelta(seconds=DISPATCH_GRACE_SECONDS)
         self.closed = False  # set by the shell once the run left the active index
+        # steps seen ending since the shell last looked at their groups (see runtime.progress)
+        self.ended: list[str] = []
         self._expanded: set[str] = set()
         self.upstreams = flow.upstreams()  # depends_on plus the steps a handler handles
         self.handled = flow.handled()  # error-handler step -> the steps whose failure runs it
@@ -133,10 +128,6 @@ class RunState:
             self.done = self.done or dict(body)
         elif parsed.kind == "cancel":
             self.cancel = self.cancel or dict(body)
-        elif parsed.kind == "progress" and parsed.group is not None and parsed.count is not None:
-            self.progress[parsed.group] = max(self.progress.get(parsed.group, 0), parsed.count)
-            if isinstance(body.get("member"), str):
-                self.counted.setdefault(parsed.group, set()).add(body["member"])
         elif parsed.kind == "slot_wait" and parsed.step is not None:
             self.limits.show_wait(parsed.step, parsed.attempt or 0, str(body.get("key", "")))
         elif parsed.kind == "skipped" and parsed.step is not None:
@@ -287,6 +278,8 @@ class RunState:
             )
 
     def _became_terminal(self, step: StepState) -> None:
+        if step.id not in PSEUDO_STEPS:
+            self.ended.append(step.id)
         self.in_flight.discard(step.id)
         self._expanded.discard(step.id)
         if step.parent is not None:
@@ -379,17 +372,6 @@ class RunState:
     def top_level(self) -> Iterator[StepState]:
         """The flow's own steps, in definition order (no for_each children)."""
         return (self.steps[s.id] for s in self.flow.steps)
-
-    def group_size(self, group: str) -> int | None:
-        """How many terminal members complete a progress group (None if not known yet)."""
-        if self.reruns.generation:
-            return self.reruns.group_size(self, group)
-        if group == RUN_GROUP:
-            return sum(1 for deps in self.dependents.values() if not deps)
-        if group.startswith(JOIN_PREFIX):
-            return len(self.upstreams[group[len(JOIN_PREFIX) :]])
-        children = self.steps[group].children
-        return None if children is None else len(children)
 
 
 class StepsView(Mapping[str, Any]):

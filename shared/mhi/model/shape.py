@@ -19,11 +19,14 @@ from mhi.model.flow import FlowDefinition, StepSpec
 # index entries at the start (all, account, flow, run id) and two at the finish (by status, by
 # flow and status).
 RUN_CREATES = 9
-# Reads and listings of every run: the start and the finish re-read the run's objects.
+# Reads and listings of every run: the start and the controller's first look read flow.json;
+# that look lists the run's objects once.
 RUN_READS = 2
-RUN_LISTS = 2
-# One step transition (dispatch to result): dispatched, started and result objects, one read
-# of the result, and two Pub/Sub messages (the step's message and its callback).
+RUN_LISTS = 1
+# Before a decision starts new attempts the controller reads the next pause and rerun records.
+CHECK_READS = 2
+# One step transition (dispatch to result): dispatched, started and result objects, and two
+# Pub/Sub messages (the step's message and its callback).
 TRANSITION_CREATES = 3
 TRANSITION_MESSAGES = 2
 
@@ -33,8 +36,9 @@ class Ops:
     """Store operations and Pub/Sub messages of one run."""
 
     creates: int
-    reads: int
+    reads: int  # the most: how many depends on the order in which parallel steps end
     lists: int
+    reads_fewest: int
     messages: int
     transitions: int
 
@@ -93,7 +97,13 @@ def _step_seconds(
 
 
 def operations(flow: FlowDefinition, items: Mapping[str, int]) -> Ops:
-    """Store operations and messages of a run where every step succeeds at its first attempt."""
+    """Store operations and messages of a run where every step succeeds at its first attempt.
+
+    Creates and listings are exact. Reads are a range: after a step ends the controller reads
+    what it does not yet know of the other members of its groups (a join's dependencies, the
+    run's sinks, a fan-out's children) and of pending pause and rerun records, and how much
+    it already knows depends on the order in which parallel steps happen to end.
+    """
     runs = set(success_path(flow))
     ups = flow.upstreams()
     creates, transitions = RUN_CREATES, 0
@@ -106,27 +116,32 @@ def operations(flow: FlowDefinition, items: Mapping[str, int]) -> Ops:
         transitions += count
         creates += TRANSITION_CREATES * count
         if n is not None:
-            creates += 1 + (n if n > 1 else 0)  # the parent's result, one claim per child
-    creates += sum(len(u) for u in ups.values() if len(u) > 1)  # one claim per edge into a join
-    sinks = len(ups) - len({u for deps in ups.values() for u in deps})
-    creates += sinks if sinks > 1 else 0  # one claim per sink when there are several
+            creates += 1  # the parent's result
     notify = flow.notifications is not None and flow.notifications.success is not None
-    lists = RUN_LISTS + _levels(flow, runs, items) + notify
     transitions += notify
+    sinks = len(ups) - len({u for deps in ups.values() for u in deps})
+    groups = [len(u) for u in ups.values() if len(u) > 1] + [n for n in items.values() if n > 1]
+    groups += [sinks] if sinks > 1 else []
+    # Each member's end looks at its group: at most two reads find nothing (its skip and its
+    # result), and each other member's record is read at most once.
+    looks = sum(3 * k for k in groups)
+    fewest_checks = _levels(flow, runs) + notify
+    most_checks = len(runs) + notify
     return Ops(
         creates=creates + TRANSITION_CREATES * notify,
-        reads=RUN_READS + transitions - notify,
-        lists=lists,
+        reads=RUN_READS + CHECK_READS * most_checks + looks,
+        reads_fewest=RUN_READS + CHECK_READS * fewest_checks,
+        lists=RUN_LISTS,
         messages=1 + TRANSITION_MESSAGES * transitions,
         transitions=transitions,
     )
 
 
-def _levels(flow: FlowDefinition, runs: set[str], items: Mapping[str, int]) -> int:
-    """Waves of dispatches along the longest chain (a for_each step's expansion is one more)."""
+def _levels(flow: FlowDefinition, runs: set[str]) -> int:
+    """Waves of dispatches along the longest chain of the success path (a for_each step's
+    children go out in its wave)."""
     ups = flow.upstreams()
     depth: dict[str, int] = {}
     for sid in graphlib.TopologicalSorter(ups).static_order():
-        own = (2 if sid in items else 1) if sid in runs else 0
-        depth[sid] = max((depth[u] for u in ups[sid]), default=0) + own
+        depth[sid] = max((depth[u] for u in ups[sid]), default=0) + (sid in runs)
     return max(depth.values(), default=0)

@@ -11,13 +11,6 @@ from typing import Any
 
 from mhi.model.flow import RetryPolicy
 
-JOIN_PREFIX = "_in."
-
-
-def join_group(step_id: str) -> str:
-    """The progress group counting the finished dependencies of a step with several."""
-    return JOIN_PREFIX + step_id
-
 
 class StepStatus(StrEnum):
     """Where a step is."""

@@ -2,7 +2,7 @@
 
 Every write is a create-if-absent of one object; whoever creates a claim acts on it, everybody
 else reads what won. The run states live in a `RunCache` (only the objects that can change the
-next decision are re-listed); finished steps are counted by `Progress`.
+next decision are re-listed); a step's end is followed by `Completion`'s look at its groups.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from mhi.constants import (
     DISPATCH_GRACE_SECONDS,
     MAX_OUTPUT_BYTES,
     PSEUDO_STEPS,
+    SLA_STEP,
 )
 from mhi.engine import DispatchStep, ExpandStep, FinishRun, RecordResult, SkipStep, decide
 from mhi.engine.actions import AcquireSlot, Action, CheckStep, CloseRun, ReleaseSlot
@@ -32,7 +33,7 @@ from mhi.model.run import RunState, StepState
 from mhi.ports import MessageBus, RunStore
 from mhi.runtime.limits import SlotStore, acquire_slot, release_slot
 from mhi.runtime.logs import bind
-from mhi.runtime.progress import Progress
+from mhi.runtime.progress import Completion
 from mhi.runtime.records import (
     record_dead_letter,
     record_finish,
@@ -75,21 +76,15 @@ class Controller:
         # concurrency slots shared across runs (mhi.runtime.limits); the deployment's limits
         self.slots = SlotStore(store, now, timedelta(seconds=dispatch_grace_seconds))
         self.concurrency_limits = tuple(concurrency_limits)
-        self.progress = Progress(self.cache, now)
+        self.completion = Completion(self.cache)
 
     # ---- writes -------------------------------------------------------------------------
 
     def _terminal_write(
         self, cached: CachedRun, step: StepState, rel: str, body: dict[str, Any]
     ) -> None:
-        state = cached.state
-        was_terminal = state.is_terminal(step)
         if not self.cache.create(cached, rel, body):
             self.cache.refresh_step(cached, step.id)
-            return
-        if not was_terminal and state.is_terminal(step) and step.id not in PSEUDO_STEPS:
-            self.progress.count_finished(cached, step)
-            record_dead_letter(self.store, cached.ref, state, step)
 
     # ---- carrying out actions -----------------------------------------------------------
 
@@ -202,10 +197,6 @@ class Controller:
         self.cache.refresh_step(cached, action.step_id)
         if step is not None and not was_terminal and state.is_terminal(step):
             logger.warning("step %s: its lost callback was recovered", step.id)
-            if step.id not in PSEUDO_STEPS:
-                self.progress.count_finished(cached, step)
-                record_dead_letter(self.store, cached.ref, state, step)
-                record_dead_letter(self.store, cached.ref, state, step)
         state.note_checked(action.step_id, action.attempt, action.turn, now)
 
     def _finish(self, cached: CachedRun, action: FinishRun, now: datetime) -> None:
@@ -247,13 +238,18 @@ class Controller:
         checked = False
         cached.state.limits.deployment = self.concurrency_limits
         for _ in range(100_000):
+            self._look_at_ended(cached)
             decision = decide(cached.state, self.now())
             if not decision.actions:
                 return decision.wake_at
             if not checked and starts_attempts(decision.actions):
                 # A pause (or rerun) written since this state was folded holds new attempts back.
                 checked = True
-                self.cache.refresh(cached, keys.CONTROL_PREFIX)
+                self.cache.check_control(cached)
+                if any(getattr(a, "step_id", None) == SLA_STEP for a in decision.actions):
+                    # "late" is said once and for good: not from a cache other instances may
+                    # have moved past (the run may have ended before the deadline)
+                    self.cache.refresh(cached)
                 continue
             for action in decision.actions:
                 self._execute(cached, action)
@@ -300,7 +296,14 @@ class Controller:
     def _reported_step(self, cached: CachedRun, callback: CallbackMessage) -> StepState:
         state = cached.state
         if callback.step_id in PSEUDO_STEPS and state.step(callback.step_id) is None:
+            # the notification or SLA step of a run this instance knew only running: the run's
+            # end (or lateness) comes with it, so re-list the whole run
+            self.cache.refresh(cached)
+        elif state.step(callback.step_id) is None:
+            # a for_each child whose parent this instance has not seen fan out (another
+            # instance did): folding its objects makes it known
             self.cache.refresh_step(cached, callback.step_id)
+        state = cached.state  # (a re-listing may have re-folded the run)
         step = state.step(callback.step_id)
         if step is None:
             raise UnknownRunError(f"run {cached.ref.run_id!r} has no step {callback.step_id!r}")
@@ -329,7 +332,6 @@ class Controller:
 
     def _record(self, cached: CachedRun, step: StepState, cb: CallbackMessage) -> None:
         state = cached.state
-        was_terminal = state.is_terminal(step)
         if cb.status != CallbackStatus.WAITING:
             level = logging.INFO if cb.status == CallbackStatus.SUCCEEDED else logging.WARNING
             logger.log(level, "step %s attempt %d %s", step.id, cb.attempt, cb.status.value)
@@ -342,9 +344,20 @@ class Controller:
             rel, body = outcome_record(cb, self.now())
             if not self.cache.create(cached, rel, body):
                 self.cache.refresh_step(cached, step.id)
-        if not was_terminal and state.is_terminal(step) and step.id not in PSEUDO_STEPS:
-            self.progress.count_finished(cached, step)
+
+    def _look_at_ended(self, cached: CachedRun) -> None:
+        """For every step this instance saw end since it last looked, by whatever write or
+        read: look at its groups (who else ended) and dead-letter a final failure. A look may
+        learn of more ends; they are looked at in turn."""
+        ended = cached.state.ended
+        while ended:
+            state = cached.state
+            step = state.step(ended.pop(0))
+            if step is None:
+                continue
+            self.completion.step_ended(cached, step)
             record_dead_letter(self.store, cached.ref, state, step)
+            ended = cached.state.ended  # (a re-listing may have re-folded the run)
 
     def _wake(self, ref: RunRef) -> None:
         """Ask the controller (any instance) to look at a run again now: a slot it waits for

@@ -1,87 +1,99 @@
-"""Completion counting: how racing controller instances agree that a group has finished.
+"""Completion: how racing controller instances agree that a group of steps has finished.
 
-A group is the run itself (every top-level step), a for_each parent (its children) or a join
-(the dependencies of a step with several). Each finished member claims the next free slot
-`progress/<group>/<count>.json`; whoever claims the last slot re-lists the group's members, so
-the next decision sees every member even when other instances finished them. One claim per edge:
-the cost of a step does not grow with the size of the flow.
+A group is the run itself (its sinks: the steps nothing depends on), a for_each parent (its
+children) or a join (the dependencies of a step with several). Whenever an instance learns that
+a step ended, by whatever write or read (its own result or skip, a callback, a re-listing, or a
+look at another group), it looks at the step's groups (`RunState.ended` queues them): for each
+other member its cache does not know as terminal, in turn, it reads the record that would end
+it (the result of its latest known attempt, or its skip), until one is found unfinished.
+Nothing is written, and nothing is listed unless a member moved on to an attempt this instance
+has not seen. A whole listing of the run (a cold load, the sweep) needs no look.
+
+Why that is enough: every terminal record is written before the look that follows it (a step
+function stores its outcome before it publishes the callback). Take the member whose terminal
+record was written last: the look after it reads every other member after that member's
+record was written, so it finds the group complete, whichever instance makes it and however
+stale its cache was. Earlier finishers find an unfinished member and stop there, usually after
+one read (a Class B operation, a twelfth of a create's price). The minute sweep, which re-lists
+whole runs, remains the safety net for a look cut short by a crash.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Iterable
 
-from mhi.constants import RUN_GROUP
 from mhi.model import keys
-from mhi.model.run import JOIN_PREFIX, StepState, join_group
+from mhi.model.run import StepState
 from mhi.runtime.run_cache import CachedRun, RunCache
 
 
-class Progress:
-    """Claims completion slots for finished steps through a RunCache."""
+class Completion:
+    """Finds, after a step ends, whether the groups it belongs to have just completed."""
 
-    def __init__(self, cache: RunCache, now: Callable[[], datetime]) -> None:
+    def __init__(self, cache: RunCache) -> None:
         self.cache = cache
-        self.now = now
 
-    def count_finished(self, cached: CachedRun, step: StepState) -> None:
-        """Claim one completion in every group `step` belongs to.
+    def step_ended(self, cached: CachedRun, step: StepState) -> None:
+        """Look at every group `step` belongs to, folding in members other instances ended.
 
-        The groups: its for_each parent's children; the run's sinks (steps nothing depends on:
-        once every sink is terminal every step is, since a step starts or is skipped only after
-        its dependencies end); each join it feeds (a dependent with several dependencies).
+        The groups: its for_each parent's children; the run's sinks (once every sink is
+        terminal every step is, since a step starts or is skipped only after its dependencies
+        end); each join it feeds.
         """
         state = cached.state
         if step.parent is not None:
-            self._claim(cached, step.parent, step.id)
+            children = state.steps[step.parent].children
+            if children is None:
+                # Another instance fanned the parent out: one listing of the run teaches this
+                # one its upstreams' outputs (so it can fan out too) and every child's end.
+                self.cache.refresh(cached)
+            else:
+                self._look(cached, children)
             return
         dependents = state.dependents[step.id]
         if not dependents:
-            self._claim(cached, RUN_GROUP, step.id)
+            sinks = [sid for sid, deps in state.dependents.items() if not deps]
+            if self._look(cached, sinks):
+                # Every step has ended; fold in those this instance saw only start.
+                stale = [s.id for s in state.top_level() if not state.is_terminal(s)]
+                if len(stale) == 1:
+                    self.cache.refresh_step(cached, stale[0])
+                elif stale:
+                    self.cache.refresh(cached)
         for dependent in dependents:
             if len(state.upstreams[dependent]) > 1:
-                self._claim(cached, join_group(dependent), step.id)
+                self._look(cached, state.upstreams[dependent])
 
-    def _claim(self, cached: CachedRun, group: str, member: str) -> None:
-        """Count `member` once in `group`; whoever claims the last slot re-lists the group.
-
-        Any instance that sees a member end may count it (two may process the same report): a
-        slot names its member, and a walker that meets its member's slot stops, so no member is
-        counted twice. A group of one needs no claim: its one member's end completes it.
-        """
+    def _look(self, cached: CachedRun, members: Iterable[str]) -> bool:
+        """Re-list the members not known as terminal until one is still running; True when
+        every member is terminal."""
         state = cached.state
-        size = state.group_size(group)
-        if size is None or member in state.counted.get(group, ()):
-            return
-        if size == 1:
-            self._refresh_group(cached, group)
-            return
-        count = state.progress.get(group, 0) + 1
-        while count <= size:
-            rel = keys.progress_key(group, count, state.reruns.generation)
-            body = {"at": self.now().isoformat(), "member": member}
-            if self.cache.create(cached, rel, body):
-                if count == size:
-                    self._refresh_group(cached, group)
-                return
-            taken = self.cache.read_json(cached.ref.key(rel))
-            if taken is not None:
-                state.apply(rel, taken)
-            cached.known.add(cached.ref.key(rel))
-            if member in state.counted.get(group, ()):
-                return  # counted by another instance
-            state.progress[group] = max(state.progress.get(group, 0), count)
-            count += 1
+        for sid in reversed(list(members)):  # the later members are the likelier unfinished
+            member = state.steps.get(sid)
+            if (
+                member is not None
+                and not state.is_terminal(member)
+                and not self._ended(cached, sid)
+            ):
+                return False
+        return True
 
-    def _refresh_group(self, cached: CachedRun, group: str) -> None:
-        state = cached.state
-        if group == RUN_GROUP:
-            self.cache.refresh(cached)
-        elif group.startswith(JOIN_PREFIX):
-            for dep in state.upstreams[group[len(JOIN_PREFIX) :]]:
-                if not state.is_terminal(state.steps[dep]):
-                    self.cache.refresh_step(cached, dep)
-        else:
-            # a for_each parent's children are the steps `<group>.<index>`
-            self.cache.refresh(cached, keys.step_prefix(group)[:-1] + ".")
+    def _ended(self, cached: CachedRun, sid: str) -> bool:
+        """Whether a member its cache shows unfinished has in fact ended, by reading the one
+        record that would end it; a listing only when it moved past the attempt known here."""
+        state, reruns = cached.state, cached.state.reruns
+        step = state.steps[sid]
+        if not step.attempts and self.cache.fold_key(
+            cached, keys.skipped_key(sid, reruns.scope_of(sid))
+        ):
+            return True
+        last = step.last
+        if last is None or last.result is None:
+            number = reruns.absolute(sid, last.number if last is not None else 1)
+            if not self.cache.fold_key(cached, keys.result_key(sid, number)):
+                return False  # its latest attempt has no result: still running
+            state = cached.state  # (a fold may have reloaded the run)
+            if state.is_terminal(state.steps[sid]):
+                return True
+        self.cache.refresh_step(cached, sid)  # retried since: list its attempts
+        return cached.state.is_terminal(cached.state.steps[sid])

@@ -102,6 +102,7 @@ class RunCache:
         control = ref.key(keys.CONTROL_PREFIX)
         self.fold(cached, [k for k in listed if k.startswith(control)], reload=False)
         self.fold(cached, listed, reload=False)
+        state.ended.clear()  # a whole listing: every group's members are known as they are
         return cached
 
     def _reload(self, cached: CachedRun) -> None:
@@ -133,10 +134,41 @@ class RunCache:
     def refresh(self, cached: CachedRun, rel_prefix: str = "") -> None:
         """Re-list the run's objects under `rel_prefix` and fold in the new ones."""
         self.fold(cached, self.store.list(cached.ref.prefix + rel_prefix))
+        if not rel_prefix:
+            cached.state.ended.clear()  # a whole listing: no group needs a look
 
     def refresh_step(self, cached: CachedRun, step_id: str) -> None:
         """Re-list one step's objects."""
         self.refresh(cached, keys.step_prefix(step_id))
+
+    def fold_key(self, cached: CachedRun, rel: str) -> bool:
+        """Read one run object by its key (no listing) and fold it in; False if it is absent."""
+        key = cached.ref.key(rel)
+        if key in cached.known:
+            return True
+        body = self.read_json(key)
+        if body is None:
+            return False
+        cached.state.apply(rel, body)
+        cached.known.add(key)
+        if cached.state.reruns.needs_reload:
+            self._reload(cached)
+        return True
+
+    def check_control(self, cached: CachedRun) -> None:
+        """Fold in the pauses, resumes and reruns written since this state was folded.
+
+        Control records are numbered in order (a pause, its resume, the next pause...; rerun
+        n+1 after rerun n), so reading the next expected key of each series, until one is
+        absent, finds them all with reads instead of a listing: usually two reads.
+        """
+        for _ in range(10_000):
+            reruns = cached.state.reruns
+            pending = keys.resume_key(reruns.pauses) if reruns.paused else None
+            series = [pending or keys.pause_key(reruns.resumes + 1)]
+            series.append(keys.generation_key(reruns.generation + 1))
+            if not any([self.fold_key(cached, rel) for rel in series]):
+                return
 
     def create(self, cached: CachedRun, rel: str, body: dict[str, Any]) -> bool:
         """Create one run object if absent; fold it in when this call created it."""

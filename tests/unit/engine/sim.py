@@ -5,6 +5,8 @@ Messages are delivered in random order, some twice, some held back and redeliver
 store create and any publish may fail (the process dies there: a controller loses its cache, a
 step function dies holding its lease) and the message being handled is redelivered, as Pub/Sub
 does when a function fails. Handlers succeed, fail (retryably or not) or die mid-run, per plan.
+Several controller instances share the work, each with its own cache (so each sees what the
+others wrote only by reading the store), as Cloud Functions instances do.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from mhi.steps.sdk import StepContext, StepKind, handle_step_message
 from tests.unit.engine.helpers import T0
 
 GRACE, LEASE = 30.0, 90.0
+INSTANCES = 3
 
 
 class Crash(Exception):
@@ -77,6 +80,7 @@ class Sim:
         plan: dict[tuple[str, int, int], str],
         seed: int,
         crash_rate: float,
+        hold_back: float = 0.1,
     ) -> None:
         self.rng = random.Random(seed)
         self.flow, self.plan = flow, plan
@@ -85,12 +89,19 @@ class Sim:
         self.pending: list[tuple[str, bytes]] = []
         self.delayed: list[tuple[str, bytes]] = []
         self.runs: Counter[tuple[str, int, int]] = Counter()
-        self.crashes = self.deaths = self.sends = 0
+        self.hold_back = hold_back  # the share of deliveries held back until the clock moves
+        self.crashes = self.deaths = self.sends = self.sweeps = 0
         self.sla_sends: list[dict[str, Any]] = []  # what each SLA notification said was late
         settings = Settings(lease_seconds=LEASE, heartbeat_seconds=3600.0)
         self.services = Services(settings, run_store=self.store, bus=self, clock=_Clock(self))
         self.kind = StepKind("sim", AnyConfig, self._handler)
-        self.controller = self._controller()
+        self.instances = [self._controller() for _ in range(INSTANCES)]
+        self.current = 0  # the instance handling the message being delivered
+
+    @property
+    def controller(self) -> Controller:
+        """The controller instance handling the current message."""
+        return self.instances[self.current]
 
     def _controller(self) -> Controller:
         return Controller(self.store, self, lambda: self.now, dispatch_grace_seconds=GRACE)
@@ -145,13 +156,14 @@ class Sim:
             return True
         except (Crash, Died):
             self.crashes += 1
-            self.controller = self._controller()  # a new instance: empty cache
+            self.instances[self.current] = self._controller()  # a new instance: empty cache
             return False
 
     def _step(self, data: bytes) -> None:
         handle_step_message(data, self.services, None, lambda _type: self.kind)
 
     def deliver(self, topic: str, data: bytes) -> bool:
+        self.current = self.rng.randrange(INSTANCES)
         if topic != CALLBACK_TOPIC:
             parse_step(data)  # the simulator itself only publishes valid messages
             return self.guarded(self._step, data)
@@ -174,6 +186,8 @@ class Sim:
                 self.now += timedelta(seconds=self.rng.choice([1, 5, 10]))
                 self.pending += self.delayed
                 self.delayed = []
+                self.current = self.rng.randrange(INSTANCES)
+                self.sweeps += 1
                 self.guarded(self.controller.sweep)
         raise AssertionError("the run never finished")
 
@@ -184,7 +198,7 @@ class Sim:
     def _one_message(self) -> None:
         i = self.rng.randrange(len(self.pending))
         roll = self.rng.random()
-        if roll < 0.1:
+        if roll < self.hold_back:
             self.delayed.append(self.pending.pop(i))  # held back, redelivered later
             return
         topic, data = self.pending[i]

@@ -18,7 +18,6 @@ CASES = [
     (keys.result_key("_notify", 1), ObjectKey("result", "_notify", 1)),
     (keys.turn_key("load", 1, 0, "started"), ObjectKey("started", "load", 1, turn=0)),
     (keys.claim_key("load", 1, "reload-id"), ObjectKey("claim", "load", 1, name="reload-id")),
-    (keys.progress_key("_in.report", 12), ObjectKey("progress", group="_in.report", count=12)),
 ]
 
 

@@ -15,8 +15,6 @@ CASES = [
     (keys.pause_key(2), ObjectKey("pause", count=2)),
     (keys.resume_key(1), ObjectKey("resume", count=1)),
     (keys.skipped_key("load", 2), ObjectKey("skipped", step="load", generation=2)),
-    (keys.progress_key("_in.x", 3, 1), ObjectKey("progress", group="_in.x", count=3, generation=1)),
-    (keys.progress_key("g1", 3), ObjectKey("progress", group="g1", count=3)),
     (keys.dead_letter_key("load", 4), ObjectKey("dead_letter", "load", 4)),
 ]
 

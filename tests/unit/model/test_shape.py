@@ -1,4 +1,5 @@
-"""The static shape of a run: its operation counts match a real run's, step for step."""
+"""The static shape of a run: its operation counts match a real run's, step for step (reads:
+within the range the order of parallel ends allows)."""
 
 from __future__ import annotations
 
@@ -51,11 +52,8 @@ def test_operation_counts_match_a_real_run(name: str, tmp_path: Path) -> None:
         state = runtime.wait(runtime.start_json(raw), timeout=30)
     assert state.done is not None and state.done["status"] == "succeeded"
     ops = operations(flow, items_assumed(flow, {}))
-    assert (ops.creates, ops.reads, ops.lists) == (
-        store.stats.creates,
-        store.stats.reads,
-        store.stats.lists,
-    )
+    assert (ops.creates, ops.lists) == (store.stats.creates, store.stats.lists)
+    assert ops.reads_fewest <= store.stats.reads <= ops.reads
 
 
 def test_critical_path_follows_the_longest_chain_and_waves_of_children() -> None:

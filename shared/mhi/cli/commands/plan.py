@@ -175,6 +175,7 @@ def plan(flow: FlowDefinition, given: dict[str, int], past: dict[str, Any]) -> d
         "operations": {
             "creates": ops.creates,
             "reads": ops.reads,
+            "reads_fewest": ops.reads_fewest,
             "lists": ops.lists,
             "messages": ops.messages,
             "transitions": ops.transitions,
@@ -256,14 +257,19 @@ def _print(result: dict[str, Any]) -> None:
         print(f"sla: finished within {sla:g} s of the slot or start: {verdict}")
     ops, usd = result["operations"], result["cost"]
     print(
-        f"\nper run (every step succeeds at once): {ops['creates']} creates, {ops['reads']} reads,"
-        f" {ops['lists']} listings, {ops['messages']} Pub/Sub messages"
+        f"\nper run (every step succeeds at once): {ops['creates']} creates,"
+        f" {_span(ops['reads_fewest'], ops['reads'])} reads, {ops['lists']} listings,"
+        f" {ops['messages']} Pub/Sub messages (cost: the most reads)"
     )
     print(
         f"cost estimate: ${usd['total']:.6f} (store ${usd['store']:.6f}, messages "
         f"${usd['messages']:.8f}, functions ${usd['functions']:.6f})"
     )
     print("list prices used (USD): " + ", ".join(f"{k} {v:g}" for k, v in PRICES.items()))
+
+
+def _span(low: int, high: int) -> str:
+    return str(high) if low == high else f"{low}-{high}"
 
 
 def _fan(step: dict[str, Any]) -> str:
