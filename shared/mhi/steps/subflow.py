@@ -7,12 +7,14 @@ the child runs: the first turn starts the child, later turns look at it (`Wait`)
 
 - The child is started once per attempt: its run id comes from the parent run, step and attempt
   (`mhi.runtime.subflows.child_run_id`), it is recorded in the attempt's `child` claim before
-  the start is published, and a start is idempotent on its run id. A retry starts a new child.
+  the start is published, and a start is idempotent on its run id. A retry starts a new child
+  (and cancels the previous attempt's child if that one still runs).
 - The start goes through the controller topic like any other start, so the child is a run like
   any other (listed, shown, cancelled, rerun); its `flow.json` names the parent run and step.
 - The child flow is resolved and validated here, before anything is published, so an unknown
   `flow_ref`, bad params or a cycle (a flow that is its own ancestor) fail the step at once with
-  what is wrong. A child that fails, times out or is cancelled fails the step.
+  what is wrong. A child that fails, times out or is cancelled fails the step; a look at the
+  child that hits a transient error waits for the next look instead.
 """
 
 from __future__ import annotations
