@@ -23,10 +23,11 @@ from typing import Any
 import mhi.connectors.http as http_mod
 from mhi.connectors.errors import UnexpectedResponseError, UpstreamRequestError
 from mhi.connectors.hosts import Resolved, resolve
-from mhi.connectors.http import HttpClient, RetryPolicy, describe, limiter
+from mhi.connectors.http import HttpClient, RetryPolicy, describe
 from mhi.connectors.landing import Loader, Part, PartWriter, clear_prefix, raw_prefix
 from mhi.connectors.paging import Page, Paging, Progress, Request
 from mhi.connectors.plan import Plan, Planned, Source, page_size, plan
+from mhi.connectors.rates import request_rate
 from mhi.connectors.schema import SchemaTracker, WatermarkTracker, column_names
 from mhi.connectors.spec import (
     Credentials,
@@ -118,7 +119,7 @@ def extract(ctx: StepContext, system: System, config: ExtractConfig) -> dict[str
     where = resolve(ctx, system, config, creds)
     policy = UrlPolicy.from_settings(ctx.services.settings, http_mod.resolver)
     with OutboundClient(policy, sleep=lambda s: http_mod.sleep(s)) as outbound:
-        client = _client(system, config, creds, where, outbound)
+        client = _client(ctx, system, config, creds, where, outbound)
         job = Job(ctx, system, config, client, where.endpoints.base, ctx.services.clock.now())
         results = {ds.name: run_dataset(job, ds) for ds in datasets}
     return {
@@ -154,6 +155,7 @@ def select_datasets(system: System, names: list[str] | None) -> list[Dataset]:
 
 
 def _client(
+    ctx: StepContext,
     system: System,
     config: ExtractConfig,
     creds: Credentials,
@@ -161,7 +163,9 @@ def _client(
     outbound: OutboundClient,
 ) -> HttpClient:
     auth = system.auth(creds, config, where.endpoints)
-    rate = config.requests_per_second or system.requests_per_second
+    rate = request_rate(
+        ctx.services, system.name, config.requests_per_second, system.requests_per_second
+    )
     retry = RetryPolicy(config.max_attempts, config.backoff_seconds, config.max_backoff_seconds)
     return HttpClient(
         system.name,
@@ -170,7 +174,7 @@ def _client(
         where.scope,
         config.timeout_seconds,
         retry,
-        limiter(system.name, rate),
+        rate,
     )
 
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from mhi.connectors.auth import Auth
@@ -36,6 +36,15 @@ logger = logging.getLogger(__name__)
 sleep: Callable[[float], None] = time.sleep
 monotonic: Callable[[], float] = time.monotonic
 resolver: Resolver | None = None
+
+
+class RequestRate(Protocol):
+    """Paces one system's requests: `acquire` returns once the next request may go (the
+    process's `RateLimiter`, or a rate shared across instances: `mhi.connectors.rates`)."""
+
+    def acquire(self) -> float:
+        """Wait for the next request's turn; return how long that took (seconds)."""
+        ...
 
 
 class RateLimiter:
@@ -115,7 +124,7 @@ class HttpClient:
     scope: HostScope
     timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    rate: RateLimiter = field(default_factory=lambda: RateLimiter(0))
+    rate: RequestRate = field(default_factory=lambda: RateLimiter(0))
     stats: HttpStats = field(default_factory=HttpStats)
 
     def __post_init__(self) -> None:
