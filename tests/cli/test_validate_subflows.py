@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mhi.cli.commands.validate import check_file
 
 
@@ -28,7 +30,10 @@ def test_a_resolvable_sub_flow_with_fitting_params_is_fine(tmp_path: Path) -> No
     assert check_file(str(_write(tmp_path, "report", config))) == []
 
 
-def test_unknown_flow_ref_and_params_are_named_with_their_paths(tmp_path: Path) -> None:
+def test_unknown_flow_ref_and_params_are_named_with_their_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MHI_FLOWS_DIR", str(tmp_path))  # the same folder: looked at once
     _write(tmp_path, "ingest", params={"hotel": {"required": True}})
     report = _write(
         tmp_path,
@@ -59,5 +64,23 @@ def test_a_flow_that_would_run_itself_is_a_cycle(tmp_path: Path) -> None:
         (
             "$.flow_config.steps[0].config.flow_ref",
             "sub-flow cycle: report -> ingest -> clean -> report",
+        )
+    ]
+
+
+def test_a_sub_flow_is_also_looked_up_where_mhi_run_looks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored = tmp_path / "stored"
+    elsewhere = tmp_path / "drafts"
+    stored.mkdir()
+    elsewhere.mkdir()
+    _write(stored, "ingest")
+    report = _write(elsewhere, "report", {"flow_ref": "ingest"}, {"flow_ref": "nope"})
+    monkeypatch.setenv("MHI_FLOWS_DIR", str(stored))
+    assert check_file(str(report)) == [
+        (
+            "$.flow_config.steps[1].config.flow_ref",
+            f"no stored flow 'nope' in {elsewhere} or {stored} (ingest, report)",
         )
     ]

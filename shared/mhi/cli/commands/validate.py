@@ -13,7 +13,6 @@ from mhi.errors import InvalidMessageError
 if TYPE_CHECKING:
     from mhi.model.flow import FlowDefinition
     from mhi.model.problems import Problem
-    from mhi.runtime.start import FolderFlowSource
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,26 +32,30 @@ def check_file(path: str) -> list[Problem]:
         return [("", str(e).removeprefix(f"{path}: "))]
     flow, problems = validate_flow(raw)
     if flow is not None:
-        problems += sub_flow_problems(flow, Path(path).parent)
+        from mhi.config import Settings
+
+        folders = [Path(path).parent, Settings.from_env().flows_dir]
+        problems += sub_flow_problems(flow, folders)
     return problems
 
 
-def sub_flow_problems(flow: FlowDefinition, folder: Path) -> list[Problem]:
+def sub_flow_problems(flow: FlowDefinition, folders: list[Path]) -> list[Problem]:
     """Check the sub-flow steps whose `flow_ref` is a plain flow id against the stored flows of
-    `folder` (the flows folder a deployment ships, where a `flow_ref` start looks them up): the
-    flow exists, takes the params given, and does not lead back to this flow (a cycle)."""
+    `folders` (the file's own, then MHI_FLOWS_DIR, where `mhi run` looks; a deployment ships
+    `flows/`): the flow exists, takes the params given, and does not lead back to this flow."""
     from mhi.errors import FlowDefinitionError
     from mhi.model.subflows import find_cycle, literal_refs
-    from mhi.runtime.start import FolderFlowSource, resolve_params
+    from mhi.runtime.start import resolve_params
 
-    stored = _StoredFlows(FolderFlowSource(folder))
+    stored = _StoredFlows(folders)
     problems: list[Problem] = []
     for i, ref in literal_refs(flow):
         base = f"$.flow_config.steps[{i}].config"
         child = stored.get(ref)
         if child is None:
-            known = ", ".join(stored.source.list_ids()) or "none"
-            problems.append((f"{base}.flow_ref", f"no stored flow {ref!r} in {folder} ({known})"))
+            where = " or ".join(str(f) for f in stored.folders)
+            known = ", ".join(stored.ids()) or "none"
+            problems.append((f"{base}.flow_ref", f"no stored flow {ref!r} in {where} ({known})"))
             continue
         cycle = find_cycle(flow.flow_id, ref, stored.refs)
         if cycle is not None:
@@ -66,17 +69,25 @@ def sub_flow_problems(flow: FlowDefinition, folder: Path) -> list[Problem]:
 
 
 class _StoredFlows:
-    """The flows of a folder by id, parsed once (None: absent or invalid)."""
+    """The flows of some folders by id (the first folder that has one wins), parsed once (None:
+    absent or invalid)."""
 
-    def __init__(self, source: FolderFlowSource) -> None:
-        self.source = source
+    def __init__(self, folders: list[Path]) -> None:
+        from mhi.runtime.start import FolderFlowSource
+
+        self.folders = list(dict.fromkeys(f.resolve() for f in folders))
+        self.sources = [FolderFlowSource(f) for f in self.folders]
         self._flows: dict[str, FlowDefinition | None] = {}
+
+    def ids(self) -> list[str]:
+        """Every flow id of the folders, sorted."""
+        return sorted({i for source in self.sources for i in source.list_ids()})
 
     def get(self, flow_id: str) -> FlowDefinition | None:
         if flow_id not in self._flows:
             from mhi.model.validate import validate_flow
 
-            data = self.source.get(flow_id)
+            data = next((d for s in self.sources if (d := s.get(flow_id)) is not None), None)
             try:
                 flow = None if data is None else validate_flow(json.loads(data))[0]
             except (json.JSONDecodeError, UnicodeDecodeError):
