@@ -170,3 +170,39 @@ def test_the_sub_flow_simulator_runs_children_through_crashes() -> None:
     assert final.status(final.steps["s1"]) == StepStatus.SUCCEEDED
     assert len(_children(sim)) >= 2
     assert sim.crashes > 0 and sim.deaths >= 1
+
+
+@st.composite
+def timed_out_scenarios(draw: st.DrawFn) -> tuple[FlowDefinition, Plan, int, float]:
+    flow, plan, seed, crash_rate = draw(sub_flow_scenarios())
+    raw = flow.model_dump(mode="json", exclude_none=True)
+    raw["timeout_seconds"] = draw(st.integers(20, 300))
+    return parse_flow(raw, TYPES), plan, seed, crash_rate
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(timed_out_scenarios())
+def test_a_parent_that_times_out_leaves_no_child_running(scenario: Any) -> None:
+    """With a flow timeout the parent may end while children run: every run still ends (the
+    simulator returns only once no run is active), each turn ran once, and a child that was
+    waited for when its parent timed out was cancelled with it (or had ended first)."""
+    flow, plan, seed, crash_rate = scenario
+    sim = SubFlowSim(flow, plan, seed, crash_rate, {"child": CHILD})
+    parent = sim.run()
+    sim.store.armed = False
+    assert not sim.store.list("active/")
+    assert all(count == 1 for count in sim.turns.values()), sim.turns
+    done = json.loads(sim.store.objects[parent.key("done.json")])
+    final = _state(sim, parent)
+    if done["status"] != "timed_out":
+        return
+    for spec in flow.steps:
+        last = final.steps[spec.id].last
+        if spec.type != SUB_FLOW_TYPE or last is None or last.result is not None:
+            continue
+        child = RunRef("acme", "child", child_run_id(parent, spec.id, last.number))
+        ended = sim.store.objects.get(child.key("done.json"))
+        if ended is None:
+            continue  # its start never went out (only its cancel may be there)
+        child_done = json.loads(ended)
+        assert child_done["status"] == "cancelled" or child_done["at"] <= done["at"], child_done
