@@ -89,6 +89,24 @@ def runtime(tmp_path: Path) -> Iterator[EmbeddedRuntime]:
         "broken-ingest": _ingest("broken-ingest", {"fail_permanently": True}),
         "slow-ingest": _ingest("slow-ingest", {}, "test-hold"),
     }
+    stored["mid"] = {
+        "flow_id": "mid",
+        "account": "acme",
+        "params": {"hotel": {"required": True}},
+        "flow_config": {
+            "steps": [
+                {
+                    "id": "ingest",
+                    "type": "ms-sub-flow",
+                    "config": {
+                        "flow_ref": "slow-ingest",
+                        "params": {"hotel": "{{ params.hotel }}"},
+                        "poll_seconds": 0.05,
+                    },
+                }
+            ]
+        },
+    }
     for name, flow in stored.items():
         (flows / f"{name}.json").write_text(json.dumps(flow))
     RELEASE.clear()
@@ -216,3 +234,40 @@ def test_cancelling_the_parent_cancels_its_running_child(runtime: EmbeddedRuntim
     audit = describe(store, child)["audit"]
     cancel = next(a for a in audit if a["action"] == "cancel")
     assert cancel["by"] == {"actor": f"run:report/{parent.run_id}", "via": "sub-flow"}
+
+
+def test_a_for_each_sub_flow_runs_one_child_per_item(runtime: EmbeddedRuntime) -> None:
+    flow = _report("ingest")
+    step = flow["flow_config"]["steps"][1]
+    step["for_each"] = ["h1", "h2"]
+    step["config"]["params"] = {"hotel": "{{ item }}"}
+    flow["flow_config"]["steps"][2]["config"] = {"loaded": "{{ steps.ingest.output.items }}"}
+    parent = runtime.start_json(flow)
+    summary = run_summary(runtime.wait(parent, timeout=30))
+    assert summary["status"] == "succeeded"
+    loaded = next(s for s in summary["steps"] if s["id"] == "report")["output"]["loaded"]
+    assert [(o["run_id"], o["outputs"]["load"]["hotel"]) for o in loaded] == [
+        (child_run_id(parent, "ingest.0", 1), "h1"),
+        (child_run_id(parent, "ingest.1", 1), "h2"),
+    ]
+
+
+def test_cancelling_the_parent_cancels_its_grandchildren_too(runtime: EmbeddedRuntime) -> None:
+    parent = runtime.start_json(_report("mid"))
+    child = _child(parent, "mid")
+    grandchild = RunRef("acme", "slow-ingest", child_run_id(child, "ingest", 1))
+    store = runtime.controller.store
+    for _ in range(600):  # until the grandchild's `load` holds (bounded: about 30 s)
+        if store.list(grandchild.key(keys.step_prefix("load"))):
+            break
+        time.sleep(0.05)
+    runtime.cancel(parent, "stop everything")
+    for _ in range(600):
+        if store.read(grandchild.key(keys.done_key())) is not None:
+            break
+        time.sleep(0.05)
+    RELEASE.set()
+    for ref in (parent, child, grandchild):
+        assert (runtime.wait(ref, timeout=30).done or {})["status"] == "cancelled", ref
+    reason = (runtime.wait(grandchild, timeout=30).done or {})["error"]
+    assert f"parent run {child.run_id} (mid) ended: cancelled: parent run" in reason
