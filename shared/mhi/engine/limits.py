@@ -32,8 +32,9 @@ def slot_gate(
     if waiting is not None and now < waiting[1]:
         return None
     spec = step_concurrency(state.flow, step.spec)
-    if spec is None:  # validation refuses this; a frozen flow is trusted no further
-        return _failed(step, attempt, "bad_concurrency", f"no limit named {step.spec.concurrency}")
+    if spec is None or spec.key is None:  # validation refuses this; a frozen flow is re-checked
+        named = step.spec.concurrency.name if step.spec.concurrency else None
+        return _failed(step, attempt, "bad_concurrency", f"no limit named {named!r} with a key")
     try:
         key = expr.render(spec.key, context, "concurrency.key")
     except expr.ExpressionError as e:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mhi.model import expr
 from mhi.model.accounts import account_problems
-from mhi.model.flow import Concurrency, FlowDefinition, StepSpec
+from mhi.model.flow import FlowDefinition, StepSpec
 from mhi.model.problems import Problem
 
 # `run.*` in templates (mhi.engine.rerun.run_fields builds them).
@@ -146,11 +146,13 @@ def _check_references(flow: FlowDefinition) -> list[Problem]:
 def _concurrency_sources(flow: FlowDefinition, step: StepSpec, base: str) -> list[tuple[str, str]]:
     """The templates of a step's concurrency key (a named limit's are checked per step using it,
     since `item` and upstream outputs depend on the step)."""
-    inline = isinstance(step.concurrency, Concurrency)
-    spec = step.concurrency if inline else flow.limits.get(str(step.concurrency))
-    if not isinstance(spec, Concurrency):
+    spec = step.concurrency
+    if spec is not None and spec.name is not None:
+        spec = flow.limits.get(spec.name)
+    if spec is None or spec.key is None:
         return []
-    path = f"{base}.concurrency.key" if inline else f"{base}.concurrency"
+    named = step.concurrency is not None and step.concurrency.name is not None
+    path = f"{base}.concurrency" if named else f"{base}.concurrency.key"
     return [(path, e) for e in expr.template_expressions(spec.key)]
 
 

@@ -73,11 +73,28 @@ class Concurrency(_Model):
     """A concurrency limit per key, shared by every run on the same run store.
 
     `key` may be a template (`qlik:{{ run.account }}`), rendered when the step is dispatched.
-    Without `limit`, the deployment's `MHI_CONCURRENCY_LIMITS` must give one for the key.
+    Without `limit`, the deployment's `MHI_CONCURRENCY_LIMITS` must give one for the key. On a
+    step, a plain string (or `name`) names an entry of the flow's `limits` instead.
     """
 
-    key: str = Field(min_length=1, max_length=500)
+    name: SafeId | None = None
+    key: str | None = Field(default=None, min_length=1, max_length=500)
     limit: int | None = Field(default=None, ge=1, le=1000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _key_or_name(self) -> Concurrency:
+        if (self.name is None) == (self.key is None):
+            raise ValueError(
+                "give `key` (and `limit`), or the name of an entry of the flow's `limits`"
+            )
+        if self.name is not None and self.limit is not None:
+            raise ValueError("`limit` goes on the flow's `limits` entry that the name refers to")
+        return self
 
 
 class StepSpec(_Model):
@@ -99,7 +116,7 @@ class StepSpec(_Model):
         default_factory=list,
         description="steps that run when this step finally fails (error handlers, compensation)",
     )
-    concurrency: Concurrency | SafeId | None = Field(
+    concurrency: Concurrency | None = Field(
         default=None,
         description="a slot of this key is held while an attempt runs (or a `limits` name)",
     )

@@ -43,9 +43,9 @@ def key_problem(key: str) -> str | None:
 def step_concurrency(flow: FlowDefinition, spec: StepSpec) -> Concurrency | None:
     """The concurrency a step declares: inline, or the flow `limits` entry it names."""
     value = spec.concurrency
-    if value is None or not isinstance(value, str):
+    if value is None or value.name is None:
         return value
-    return flow.limits.get(value)
+    return flow.limits.get(value.name)
 
 
 def deployment_limit(key: str, rules: DeploymentLimits) -> int | None:
@@ -156,17 +156,20 @@ def limit_problems(flow: FlowDefinition) -> list[tuple[str, str]]:
     The references inside a key's templates are checked with the other references
     (`mhi.model.checks`); this checks names and the text a key is made of.
     """
-    problems = [
-        (f"$.limits.{name}.key", msg)
-        for name, spec in flow.limits.items()
-        if (msg := _text_problem(spec.key)) is not None
-    ]
+    problems: list[tuple[str, str]] = []
+    for name, spec in flow.limits.items():
+        if spec.key is None:  # a name: only a step may refer to an entry
+            problems.append((f"$.limits.{name}", "a `limits` entry needs its own `key`"))
+        elif (msg := _text_problem(spec.key)) is not None:
+            problems.append((f"$.limits.{name}.key", msg))
     for i, step in enumerate(flow.steps):
         value, path = step.concurrency, f"$.flow_config.steps[{i}].concurrency"
-        if isinstance(value, str) and value not in flow.limits:
+        if value is not None and value.name is not None and value.name not in flow.limits:
             named = ", ".join(sorted(flow.limits)) or "none"
-            problems.append((path, f"no limit named {value!r} in the flow's `limits` ({named})"))
-        elif value is not None and not isinstance(value, str):
+            problems.append(
+                (path, f"no limit named {value.name!r} in the flow's `limits` ({named})")
+            )
+        elif value is not None and value.key is not None:
             msg = _text_problem(value.key)
             if msg is not None:
                 problems.append((f"{path}.key", msg))
