@@ -17,7 +17,8 @@ if TYPE_CHECKING:  # pandas is heavy: the controller must not import it.
 
 @runtime_checkable
 class RunStore(Protocol):
-    """Write-once object store holding run state (`runs/...`) and the active-run index.
+    """Write-once object store holding run state (`runs/...`), the active-run index, and the
+    concurrency slots and shared request rates every run shares (`limits/...`, `rates/...`).
 
     Keys are '/'-separated relative paths. Values are bytes (JSON documents in practice).
     """
@@ -35,7 +36,8 @@ class RunStore(Protocol):
         ...
 
     def delete(self, key: str) -> None:
-        """Delete `key` if present. Only the active-run index is ever deleted."""
+        """Delete `key` if present. Only markers are ever deleted: the active-run index, waiters
+        of a concurrency slot, and superseded slot tenancies and rate windows."""
         ...
 
 
