@@ -271,3 +271,26 @@ def test_cancelling_the_parent_cancels_its_grandchildren_too(runtime: EmbeddedRu
         assert (runtime.wait(ref, timeout=30).done or {})["status"] == "cancelled", ref
     reason = (runtime.wait(grandchild, timeout=30).done or {})["error"]
     assert f"parent run {child.run_id} (mid) ended: cancelled: parent run" in reason
+
+
+@pytest.mark.parametrize(
+    ("parent", "expected"),
+    [
+        ({"account": "a/b"}, "$.parent.account: Value error, 'a/b' is not a safe id"),
+        ({"step_id": "x.y"}, "$.parent.step_id: Value error, 'x.y' is not a step id"),
+        ({"attempt": 0}, "$.parent.attempt: Input should be greater than or equal to 1"),
+        ({"extra": 1}, "$.parent.extra: unknown field"),
+    ],
+)
+def test_a_start_with_a_bad_parent_link_is_refused_saying_where(
+    tmp_path: Path, parent: dict[str, Any], expected: str
+) -> None:
+    from mhi.errors import InvalidMessageError
+    from mhi.runtime.start import FolderFlowSource, parse_start
+
+    (tmp_path / "ingest.json").write_text(json.dumps(_ingest("ingest", {})))
+    link = {"account": "acme", "flow_id": "report", "run_id": "r1", "step_id": "s", "attempt": 1}
+    body = {"flow_ref": "ingest", "params": {"hotel": "h"}, "parent": {**link, **parent}}
+    with pytest.raises(InvalidMessageError, match="invalid start message") as refused:
+        parse_start(body, FolderFlowSource(tmp_path))
+    assert expected in str(refused.value)
