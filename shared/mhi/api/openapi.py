@@ -94,7 +94,13 @@ _SCHEMAS: dict[str, Any] = {
             "next_cursor": {"type": ["string", "null"], "description": "pass as `cursor`"},
         },
     },
-    "RunDetail": {"type": "object", "description": "steps, attempts, reruns, audit, logs"},
+    "RunDetail": {
+        "type": "object",
+        "description": (
+            "steps, attempts, reruns, audit, logs; a sub-flow's child names its `parent` (run, "
+            "step, attempt), a sub-flow step lists its child runs in `sub_flows`"
+        ),
+    },
     "StartRequest": {
         "type": "object",
         "required": ["flow_id"],
