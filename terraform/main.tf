@@ -48,6 +48,9 @@ locals {
     LOG_EXECUTION_ID = "true"
     # The controller refuses starts for any other account (mhi.runtime.router).
     MHI_ACCOUNTS = join(",", var.accounts)
+    # Limits per external system shared across runs and instances (mhi.config).
+    MHI_CONCURRENCY_LIMITS = join(",", [for k, v in var.concurrency_limits : "${k}=${v}"])
+    MHI_SHARED_RATES       = join(",", [for s, v in var.shared_rates : "${s}=${v}"])
   }
 }
 

@@ -30,6 +30,28 @@ variable "accounts" {
   }
 }
 
+variable "concurrency_limits" {
+  description = "Concurrency limits per key across runs (MHI_CONCURRENCY_LIMITS): key or `*` pattern -> the most steps holding it at once, e.g. {\"qlik:hotel-fergus\" = 2, \"pms:*\" = 1}. A flow step's `concurrency` obeys the smaller of this and the flow's limit."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.concurrency_limits : can(regex("^[A-Za-z0-9*][A-Za-z0-9._:@*-]{0,127}$", k)) && v >= 1 && v <= 1000 && floor(v) == v])
+    error_message = "concurrency_limits: keys of letters, digits, '.', '_', ':', '@', '-' and '*'; limits whole numbers from 1 to 1000 (the rule of shared/mhi/config.py)."
+  }
+}
+
+variable "shared_rates" {
+  description = "Request rates shared by every extractor instance (MHI_SHARED_RATES): system -> store key, optionally `@requests_per_second`, e.g. {avalon = \"avalon-pms@5\"}. Other systems pace each instance by itself."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for s, v in var.shared_rates : can(regex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(@[0-9.]+)?$", v))])
+    error_message = "shared_rates: each value is a key of letters, digits, '.', '_' and '-', optionally followed by @requests_per_second (the rule of shared/mhi/config.py)."
+  }
+}
+
 variable "create_account_resources" {
   description = "Create the per-account Secret Manager containers and BigQuery datasets. They belong to the account, not to an environment: set false for the second environment of a shared project (grants are still made)."
   type        = bool
