@@ -6,6 +6,13 @@ from dispatch to result) for a 100- and a 1,000-step chain, a 1,000-wide fan-out
 cost on Cloud Storage per 1,000 transitions at the list prices printed.
 Run from the repository root:  .venv/bin/python bench/bench_engine.py [--repeat N] [--dir DIR]
 
+The embedded runtime has one controller, whose cache sees every step end. In the cloud several
+controller instances share a run, each learning of the others' work only from the store; the
+last table runs the same shapes on the deterministic deployment simulator of the property tests
+(the real controller and step SDK, three instances with their own caches, messages in random
+order, none or 10 % of them delivered twice) and counts the same operations. A duplicated step
+message costs one create more: the step function's lease claim, which fails.
+
 The run store is a folder under DIR (default: the system temp folder). Most of a step's cost is
 the file system's: on a disk-backed ext4 its create and mkdir calls slow down as the run's tree
 grows, so run it once more with `--dir /dev/shm` (tmpfs) to see the orchestrator's own cost.
@@ -22,10 +29,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the simulator is in tests/
+
 from mhi.adapters.local.fs_run_store import FsRunStore
 from mhi.config import Settings
+from mhi.model.validate import parse_flow
 from mhi.runtime.embedded import EmbeddedRuntime
 from mhi.services import Services
+from tests.unit.engine.sim import Sim
 
 
 def chain(n: int) -> list[dict[str, Any]]:
@@ -78,6 +89,19 @@ def measure(
             "lists": s.lists / n,
             "listed": s.listed / n,
         }
+
+
+def measure_instances(
+    steps: list[dict[str, Any]], instances: int, duplicates: float
+) -> dict[str, float]:
+    """Store operations per transition with `instances` controllers sharing the run and a
+    share `duplicates` of the messages delivered twice."""
+    raw = {"flow_id": "bench", "account": "bench", "flow_config": {"steps": steps}}
+    flow = parse_flow(raw, frozenset({"ms-echo"}))
+    sim = Sim(flow, {}, 1, 0.0, hold_back=0.0, duplicates=duplicates, instances=instances)
+    sim.run(max_messages=20 * len(steps) + 1000)
+    s, n = sim.store.stats, len(steps)
+    return {"creates": s.creates / n, "reads": s.reads / n, "lists": s.lists / n}
 
 
 # Cloud Storage list prices (Standard storage, per 1,000 operations): Class A covers object
@@ -133,6 +157,15 @@ def main() -> int:
             f"{med['creates']:>9.2f}{med['reads']:>7.2f}{med['lists']:>7.2f}{med['listed']:>8.2f}"
             f"{cost_per_1000(med):>9.4f}"
         )
+    for duplicates in (0.0, 0.1):
+        title = f"3 instances, {duplicates:.0%} of messages delivered twice"
+        print(f"\n{title:<45}{'creates':>9}{'reads':>7}{'lists':>7}{'$/1000':>9}")
+        for name, steps in shapes:
+            r = measure_instances(steps, 3, duplicates)
+            print(
+                f"{name:<45}{r['creates']:>9.2f}{r['reads']:>7.2f}{r['lists']:>7.2f}"
+                f"{cost_per_1000(r):>9.4f}"
+            )
     c100, c1000 = results["chain-100"], results["chain-1000"]
 
     def ops(r: dict[str, float]) -> float:

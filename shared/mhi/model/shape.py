@@ -25,9 +25,11 @@ RUN_READS = 2
 RUN_LISTS = 1
 # Before a decision starts new attempts the controller reads the next pause and rerun records.
 CHECK_READS = 2
-# One step transition (dispatch to result): dispatched, started and result objects, and two
-# Pub/Sub messages (the step's message and its callback).
+# One step transition (dispatch to result): dispatched, started and result objects, the read
+# that looks for the dispatch claim before creating it, and two Pub/Sub messages (the step's
+# message and its callback).
 TRANSITION_CREATES = 3
+TRANSITION_READS = 1
 TRANSITION_MESSAGES = 2
 
 
@@ -129,8 +131,8 @@ def operations(flow: FlowDefinition, items: Mapping[str, int]) -> Ops:
     most_checks = len(runs) + notify
     return Ops(
         creates=creates + TRANSITION_CREATES * notify,
-        reads=RUN_READS + CHECK_READS * most_checks + looks,
-        reads_fewest=RUN_READS + CHECK_READS * fewest_checks,
+        reads=RUN_READS + TRANSITION_READS * transitions + CHECK_READS * most_checks + looks,
+        reads_fewest=RUN_READS + TRANSITION_READS * transitions + CHECK_READS * fewest_checks,
         lists=RUN_LISTS,
         messages=1 + TRANSITION_MESSAGES * transitions,
         transitions=transitions,

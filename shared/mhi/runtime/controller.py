@@ -148,11 +148,16 @@ class Controller:
             if action.slot is not None:
                 body["slot"] = action.slot
             claim = keys.dispatch_key(action.step_id, number, action.turn)
-            if not self.cache.create(cached, claim, body):
+            # A read first (a twelfth of a create's price): an instance whose cache lags behind
+            # the others' (a late duplicate, a cold start) learns the turn went out without a
+            # create that fails.
+            if self.cache.fold_key(cached, claim) or not self.cache.create(cached, claim, body):
                 if action.slot is not None:  # another instance dispatched it with its own slot
                     self.slots.release(action.slot)
                     cached.state.limits.release((action.step_id, action.attempt))
-                self.cache.refresh_step(cached, action.step_id)
+                # another instance dispatched it: read its claim and the attempt's result
+                self.cache.fold_key(cached, claim)
+                self.cache.fold_key(cached, keys.result_key(action.step_id, number))
                 return
         ref = cached.ref
         message = StepMessage(
@@ -313,7 +318,7 @@ class Controller:
         number = cached.state.reruns.local(step.id, callback.attempt)
         attempt = step.attempts.get(number)
         if attempt is None or attempt.turn < callback.turn:
-            self.cache.refresh_step(cached, step.id)
+            self._learn_turn(cached, step, callback)
             step = self._reported_step(cached, callback)  # a refresh may re-fold the run
             number = cached.state.reruns.local(step.id, callback.attempt)
             if number < 1 and callback.attempt in step.history:
@@ -329,6 +334,18 @@ class Controller:
             or attempt.turn != callback.turn
             or callback.turn in attempt.waits
         )
+
+    def _learn_turn(self, cached: CachedRun, step: StepState, callback: CallbackMessage) -> None:
+        """Fold the reported turn, dispatched by another instance: two reads (its dispatch
+        claim and the attempt's result) when this instance knows the attempts before it, else
+        a listing of the step."""
+        local = cached.state.reruns.local(step.id, callback.attempt)
+        if local >= 1 and all(n in step.attempts for n in range(1, local)):
+            claim = keys.dispatch_key(step.id, callback.attempt, callback.turn)
+            if self.cache.fold_key(cached, claim):
+                self.cache.fold_key(cached, keys.result_key(step.id, callback.attempt))
+                return
+        self.cache.refresh_step(cached, step.id)
 
     def _record(self, cached: CachedRun, step: StepState, cb: CallbackMessage) -> None:
         state = cached.state

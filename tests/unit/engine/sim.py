@@ -81,6 +81,8 @@ class Sim:
         seed: int,
         crash_rate: float,
         hold_back: float = 0.1,
+        duplicates: float = 0.1,
+        instances: int = INSTANCES,
     ) -> None:
         self.rng = random.Random(seed)
         self.flow, self.plan = flow, plan
@@ -90,12 +92,13 @@ class Sim:
         self.delayed: list[tuple[str, bytes]] = []
         self.runs: Counter[tuple[str, int, int]] = Counter()
         self.hold_back = hold_back  # the share of deliveries held back until the clock moves
+        self.duplicates = duplicates  # the share of deliveries delivered again later
         self.crashes = self.deaths = self.sends = self.sweeps = 0
         self.sla_sends: list[dict[str, Any]] = []  # what each SLA notification said was late
         settings = Settings(lease_seconds=LEASE, heartbeat_seconds=3600.0)
         self.services = Services(settings, run_store=self.store, bus=self, clock=_Clock(self))
         self.kind = StepKind("sim", AnyConfig, self._handler)
-        self.instances = [self._controller() for _ in range(INSTANCES)]
+        self.instances = [self._controller() for _ in range(instances)]
         self.current = 0  # the instance handling the message being delivered
 
     @property
@@ -163,7 +166,7 @@ class Sim:
         handle_step_message(data, self.services, None, lambda _type: self.kind)
 
     def deliver(self, topic: str, data: bytes) -> bool:
-        self.current = self.rng.randrange(INSTANCES)
+        self.current = self.rng.randrange(len(self.instances))
         if topic != CALLBACK_TOPIC:
             parse_step(data)  # the simulator itself only publishes valid messages
             return self.guarded(self._step, data)
@@ -186,7 +189,7 @@ class Sim:
                 self.now += timedelta(seconds=self.rng.choice([1, 5, 10]))
                 self.pending += self.delayed
                 self.delayed = []
-                self.current = self.rng.randrange(INSTANCES)
+                self.current = self.rng.randrange(len(self.instances))
                 self.sweeps += 1
                 self.guarded(self.controller.sweep)
         raise AssertionError("the run never finished")
@@ -203,5 +206,5 @@ class Sim:
             return
         topic, data = self.pending[i]
         done = self.deliver(topic, data)
-        if done and roll > 0.2:  # 10% of deliveries are duplicated (kept for another delivery)
+        if done and roll >= self.hold_back + self.duplicates:  # else kept: delivered again
             self.pending.pop(i)
