@@ -54,7 +54,8 @@ resource "google_service_account_iam_member" "timer_token" {
   member             = google_service_account.fn["controller"].member
 }
 
-# ... and the wake is published as the controller, to its own topic.
+# ... and the wake is published as the controller, to its own topic (as are the wakes the
+# controller sends itself when a concurrency slot is given back: mhi.runtime.limits).
 resource "google_pubsub_topic_iam_member" "timer_wake" {
   topic  = google_pubsub_topic.topic[var.controller_topic].id
   role   = "roles/pubsub.publisher"
