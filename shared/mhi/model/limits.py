@@ -125,6 +125,11 @@ class SlotBook:
             if key is None or waited == key:
                 del self.waiting[attempt]
 
+    def drop_grant(self, attempt: Attempt) -> None:
+        """The slot granted to an attempt was given back unused (another instance dispatched the
+        attempt first, with a slot of its own: that one is the attempt's)."""
+        self.granted.pop(attempt, None)
+
     def release(self, attempt: Attempt) -> None:
         """The attempt's slot was given back."""
         self.released.add(attempt)

@@ -154,7 +154,7 @@ class Controller:
             if self.cache.fold_key(cached, claim) or not self.cache.create(cached, claim, body):
                 if action.slot is not None:  # another instance dispatched it with its own slot
                     self.slots.release(action.slot)
-                    cached.state.limits.release((action.step_id, action.attempt))
+                    cached.state.limits.drop_grant((action.step_id, action.attempt))
                 # another instance dispatched it: read its claim and the attempt's result
                 self.cache.fold_key(cached, claim)
                 self.cache.fold_key(cached, keys.result_key(action.step_id, number))

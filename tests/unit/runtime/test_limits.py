@@ -9,7 +9,11 @@ from typing import Any
 from mhi.adapters.local.memory_run_store import MemoryRunStore
 from mhi.model import keys
 from mhi.model.keys import RunRef
+from mhi.model.messages import CallbackMessage, CallbackStatus
+from mhi.runtime.controller import Controller
 from mhi.runtime.limits import SlotStore
+from mhi.runtime.start import parse_start, start_run
+from tests.fakes.bus import RecordingBus
 
 T0 = datetime(2026, 1, 1, 6, 0, tzinfo=UTC)
 GRACE = timedelta(seconds=30)
@@ -126,3 +130,51 @@ def test_every_waiting_run_is_woken_once_and_its_markers_dropped() -> None:
     assert slots.wake_waiters("k", woken.append) == [RUN, other]
     assert woken == [RUN, other]
     assert store.list(keys.limit_prefix("k")) == []
+
+
+LIMITED_FLOW = {
+    "flow_id": "f",
+    "account": "acme",
+    "run_id": "run-1",
+    "flow_config": {
+        "steps": [
+            {"id": "root", "type": "ms-echo"},
+            {
+                "id": "a",
+                "type": "ms-echo",
+                "depends_on": ["root"],
+                "concurrency": {"key": "k", "limit": 2},
+            },
+        ]
+    },
+}
+
+
+def _done(ref: RunRef, step: str, attempt: int = 1) -> CallbackMessage:
+    return CallbackMessage(
+        run_id=ref.run_id,
+        flow_id=ref.flow_id,
+        account=ref.account,
+        step_id=step,
+        attempt=attempt,
+        status=CallbackStatus.SUCCEEDED,
+    )
+
+
+def test_a_controller_that_loses_the_dispatch_race_gives_its_own_slot_back_at_once() -> None:
+    store, bus = MemoryRunStore(), RecordingBus()
+    first = Controller(store, bus, lambda: T0)
+    second = Controller(store, bus, lambda: T0)
+    ref, _ = start_run(first, parse_start(LIMITED_FLOW, None, frozenset({"ms-echo"})))
+    first.advance(ref)  # dispatches root
+    second.state(ref)  # loaded while root runs: its view of `a` goes stale
+    first.on_callback(_done(ref, "root"))  # `a` takes slot 0 and is dispatched
+    second.on_callback(_done(ref, "root"))  # a duplicate: takes slot 1, loses the dispatch claim
+
+    assert [m.step_id for m in bus.steps()].count("a") == 1
+    assert store.read(keys.slot_key("k", 1, 1, end=True)) is not None  # given back at once
+    assert store.read(keys.slot_key("k", 0, 1, end=True)) is None  # the winner's: still held
+    second.on_callback(_done(ref, "a"))  # the loser records the result and gives back slot 0
+    end = json.loads(store.read(keys.slot_key("k", 0, 1, end=True)) or b"{}")
+    assert end["why"] == "released"
+    assert second.state(ref).done is not None
