@@ -26,7 +26,7 @@ from mhi.engine.dispatch import context, dispatch, notification_message
 from mhi.engine.joins import skip_reason
 from mhi.engine.limits import slot_releases
 from mhi.engine.recovery import recover, timer_valid
-from mhi.engine.sla import sla_due
+from mhi.engine.sla import missed_run, sla_due
 from mhi.model import expr
 from mhi.model.run import RunState, RunStatus, StepState, StepStatus
 
@@ -35,6 +35,8 @@ def decide(state: RunState, now: datetime) -> Decision:
     """Return the actions that move the run forward at time `now`."""
     if state.done is not None:
         return _after_done(state, now)
+    if state.missed is not None and not state.reruns.generation:
+        return Decision(missed_run(state, now))  # a slot nobody started: recorded, never run
     early = _early_finish(state, now)
     if early is not None:
         return Decision(early)

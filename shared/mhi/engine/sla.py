@@ -5,6 +5,10 @@ late, as the pseudo-step `_sla`.
 A rerun sends none: the SLA is the first run's. What is late is what had not ended at the
 deadline, an answer that does not change afterwards: a message rendered again (a new turn, a
 retry) says the same as the first.
+
+A slot the scheduler never started is recorded by the sweep's SLA watch (`mhi.runtime.sla_watch`)
+as a run of that slot marked `missed`: its first generation ends at once (`missed_run`), so the
+gap is a failed run that lists, reruns and counts as an SLA miss like any other.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mhi.constants import SLA_STEP
-from mhi.engine.actions import Action, DispatchStep, FinishRun
+from mhi.engine.actions import Action, DispatchStep, FinishRun, SkipStep
 from mhi.engine.summary import run_summary
 from mhi.model.flow import FlowDefinition
-from mhi.model.run import RunState, StepState, parse_time
+from mhi.model.run import RunState, RunStatus, StepState, StepStatus, parse_time
 
 # How long the SLA notification may take before it counts as timed out (and is retried).
 SLA_NOTIFY_TIMEOUT = timedelta(seconds=600)
@@ -43,6 +47,20 @@ def deadline_after(flow: FlowDefinition, base: datetime) -> datetime | None:
     return next_time_of_day(base, time.fromisoformat(sla.by), ZoneInfo(sla_time_zone(flow)))
 
 
+def latest_base_due(flow: FlowDefinition, moment: datetime) -> datetime | None:
+    """The latest slot (or start) whose SLA deadline is at or before `moment`; None without SLA.
+
+    A deadline never moves back when its base moves forward, so the slots due by `moment` are
+    exactly those at or before this one: the SLA watch looks back from it.
+    """
+    sla = flow.sla
+    if sla is None:
+        return None
+    if sla.by is None:
+        return moment - timedelta(seconds=sla.within_seconds or 0)
+    return previous_time_of_day(moment, time.fromisoformat(sla.by), ZoneInfo(sla_time_zone(flow)))
+
+
 def sla_time_zone(flow: FlowDefinition) -> str:
     """The zone an SLA's `by` is read in: its own `time_zone`, else the schedule's, else UTC."""
     if flow.sla is not None and flow.sla.time_zone is not None:
@@ -62,6 +80,43 @@ def next_time_of_day(base: datetime, at: time, zone: ZoneInfo) -> datetime:
         if moment >= base:
             return moment
     raise AssertionError("unreachable: a wall-clock time recurs within two days")
+
+
+def previous_time_of_day(moment: datetime, at: time, zone: ZoneInfo) -> datetime:
+    """The last moment at or before `moment` whose wall-clock time in `zone` is `at` (UTC), read
+    as `next_time_of_day` reads it (so each day's `at` is the same moment for both)."""
+    day = moment.astimezone(zone).date()
+    for offset in range(3):  # today's, else yesterday's (a skipped wall time may need a third)
+        found = datetime.combine(day - timedelta(days=offset), at, tzinfo=zone).astimezone(UTC)
+        if found <= moment:
+            return found
+    raise AssertionError("unreachable: a wall-clock time recurs within two days")
+
+
+def missed_error(state: RunState) -> str:
+    """Why a run recorded as `missed` failed: when it was due and what kept it from starting."""
+    deadline = sla_deadline(state)
+    reason = (state.missed or {}).get("reason") or "nobody started it"
+    due = f"its SLA deadline {deadline.isoformat()}" if deadline else "its schedule slot"
+    return f"not started by {due}: {reason}"
+
+
+def missed_run(state: RunState, now: datetime) -> list[Action]:
+    """End a run recorded for a slot nobody started (`state.missed`) without dispatching a step.
+
+    The SLA notification goes out once (every step is late, none ever started), every step is
+    skipped with the reason, and the run fails with it. The notification comes first: once
+    `done` exists a run owes only the notifications it already claimed.
+    """
+    why = missed_error(state)
+    actions: list[Action] = []
+    if state.flow.sla is not None and (state.sla is None or not state.sla.attempts):
+        actions.append(sla_message(state, 1, now + SLA_NOTIFY_TIMEOUT))
+    actions += [
+        SkipStep(s.id, why) for s in state.top_level() if state.status(s) == StepStatus.PENDING
+    ]
+    actions.append(FinishRun(RunStatus.FAILED, error=why))
+    return actions
 
 
 def sla_due(state: RunState, now: datetime, actions: list[Action]) -> datetime | None:
@@ -108,6 +163,8 @@ def sla_message(
             "waiting_steps": [s for s in late if s not in running],
         },
     }
+    if state.missed is not None and not state.reruns.generation:
+        summary["sla"]["not_started"] = missed_error(state)
     return DispatchStep(
         SLA_STEP,
         attempt,

@@ -93,6 +93,8 @@ class RunState:
         self.reruns = Reruns()  # reruns and pauses (mhi.model.generations)
         self.limits = SlotBook()  # concurrency slots held and waited for (mhi.model.limits)
         self.logical_time: str | None = None  # the schedule slot a run is for (ISO 8601)
+        # a slot the scheduler never started, recorded by the SLA watch: {"reason", "deadline"}
+        self.missed: dict[str, Any] | None = None
         self.steps: dict[str, StepState] = {}
         self.dependents: dict[str, list[str]] = {s.id: [] for s in flow.steps}
         self.terminal_count = 0

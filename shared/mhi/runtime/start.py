@@ -34,6 +34,8 @@ class StartRequest:
     requested_by: dict[str, Any] | None = None  # who asked (audit): actor and via
     logical_time: str | None = None  # the schedule slot the run is for (`run.logical_time`)
     parent: dict[str, Any] | None = None  # a sub-flow's parent run and step (`ParentLink`)
+    # a slot nobody started by its SLA deadline (`mhi.runtime.sla_watch`): recorded, never run
+    missed: dict[str, Any] | None = None
 
 
 class FolderFlowSource:
@@ -195,7 +197,8 @@ def start_run(controller: Controller, request: StartRequest) -> tuple[RunRef, bo
     """Freeze the flow as `flow.json` and dispatch what is ready. Returns (run, created).
 
     A second start with the same run_id creates nothing; it only re-applies `decide`, which is
-    what recovers a start that crashed after freezing the flow.
+    what recovers a start that crashed after freezing the flow. So a scheduler start that comes
+    after the SLA watch recorded its slot as missed runs nothing: `mhi runs rerun` fills the gap.
     """
     now = controller.now()
     flow = request.flow
@@ -219,10 +222,18 @@ def start_run(controller: Controller, request: StartRequest) -> tuple[RunRef, bo
             }
             if request.parent is not None:
                 body["parent"] = request.parent
+            if request.missed is not None:
+                body["missed"] = request.missed
             created = store.create(ref.key(keys.FLOW), json.dumps(body, default=str).encode())
         _index(store, ref, frozen, now, request)
         if created:
             logger.info("run %s of flow %s started", ref.run_id, flow.flow_id)
+        elif frozen is not None and json.loads(frozen).get("missed"):
+            logger.warning(
+                "run %s was recorded as missed (not started by its SLA deadline): this start "
+                "runs nothing; rerun it to fill the gap",
+                ref.run_id,
+            )
         else:
             logger.info("run %s already exists: duplicate start ignored", ref.run_id)
         controller.advance(ref)
