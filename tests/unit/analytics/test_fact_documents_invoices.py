@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,6 @@ import pandas as pd
 import pytest
 
 from mhi.adapters.local.duckdb_warehouse import DuckDbWarehouse
-from mhi.catalog import load_kind
-from mhi.model.messages import CallbackStatus, StepMessage
-from mhi.steps.sdk import run_step
 from tests.fakes.apis.microsoft import iso
 from tests.fakes.apis.scenarios import ACCOUNT, Scenario, build
 from tests.unit.connectors.conftest import Env
@@ -46,29 +43,12 @@ def _extract(env: Env, sc: Scenario, dataset: str, run_id: str, **config: Any) -
     return len(env.warehouse.read(ACCOUNT, f"raw.{sc.system}_{dataset}"))
 
 
-def _model(env: Env, config: dict[str, Any]) -> dict[str, Any]:
-    message = StepMessage(
-        run_id="r1",
-        flow_id="f",
-        account=ACCOUNT,
-        step_id="model",
-        attempt=1,
-        type="ms-data-modeling",
-        config=config,
-        callback_topic="ms-flows-callbacks",
-        deadline=datetime.now(UTC) + timedelta(hours=1),
-    )
-    cb = run_step(message, load_kind(message.type), env.services())
-    assert cb.status == CallbackStatus.SUCCEEDED, cb.error
-    return cb.output
-
-
 @pytest.mark.parametrize("scenario", ["sharepoint365"], indirect=True)
 def test_sharepoint_files_catalogue(env: Env, scenario: Scenario) -> None:
     fake: Any = scenario.fake
     items = fake.seed_files(14, datetime.now(UTC))
     assert _extract(env, scenario, "files", "r1", drive_id="drive1") == 16  # root, folder, 14
-    assert _model(env, {"source": "sharepoint365_files"})["rows"] == 14
+    assert env.model({"source": "sharepoint365_files"})["rows"] == 14
     feed = fake.graph["/v1.0/drives/drive1/root/delta"]
     fake.version += 1  # a second delta round: one file deleted, one renamed to nothing
     gone = feed[2]
@@ -77,7 +57,7 @@ def test_sharepoint_files_catalogue(env: Env, scenario: Scenario) -> None:
     rows_in = _extract(env, scenario, "files", "r2", drive_id="drive1")
     assert rows_in == 16  # the delta round changed two records in place
 
-    out = _model(env, {"source": "sharepoint365_files"})
+    out = env.model({"source": "sharepoint365_files"})
     assert out["rows"] + out["rejected"] == rows_in
     assert out["rejected_by_reason"] == {
         "a folder, not a document": 2,
@@ -106,8 +86,8 @@ def test_list_items_and_files_share_one_catalogue(env: Env, scenario: Scenario) 
     fake: Any = scenario.fake
     fake.seed_files(4, datetime.now(UTC))
     _extract(env, scenario, "files", "r2", drive_id="drive1")
-    assert _model(env, {"source": "sharepoint365_list_items"})["rows"] == 5
-    assert _model(env, {"source": "sharepoint365_files"})["rows"] == 4
+    assert env.model({"source": "sharepoint365_list_items"})["rows"] == 5
+    assert env.model({"source": "sharepoint365_files"})["rows"] == 4
     docs = env.warehouse.read(ACCOUNT, "model.documents")
     assert docs.groupby("source").size().to_dict() == {
         "sharepoint365_files": 4,
@@ -120,7 +100,7 @@ def test_list_items_and_files_share_one_catalogue(env: Env, scenario: Scenario) 
         {"id": r["id"], "deleted": {"state": "deleted"}, "_v": fake.version} for r in feed[2:]
     ]
     _extract(env, scenario, "files", "r3", drive_id="drive1")
-    out = _model(env, {"source": "sharepoint365_files"})
+    out = env.model({"source": "sharepoint365_files"})
     assert out["rows"] == 0 and out["rejected"] == 6  # root, folder, 4 deleted
     docs = env.warehouse.read(ACCOUNT, "model.documents")
     assert docs.groupby("source").size().to_dict() == {"sharepoint365_list_items": 5}
@@ -141,7 +121,7 @@ def test_axional_sales_invoices_join_the_invoices(env: Env, scenario: Scenario) 
     records[2].update(currency="USD", tax_base=None)
     records[3]["currency"] = "GBP"  # no rate given: rejected
     rows_in = _extract(env, scenario, "invoices_issued", "r1")
-    out = _model(env, {"source": "axional_invoices_issued", "fx_rates": {"USD": 0.9}})
+    out = env.model({"source": "axional_invoices_issued", "fx_rates": {"USD": 0.9}})
     assert out["rows"] + out["rejected"] == rows_in == 18
     assert out["rejected_by_reason"] == {
         "status is draft/cancelled/void/voided/reversed: not counted": 1,
@@ -164,7 +144,7 @@ def test_axional_supplier_invoices_are_costs(env: Env, scenario: Scenario) -> No
     records[0]["status"] = "draft"
     records[1]["total"] = "n/a"
     rows_in = _extract(env, scenario, "invoices_received", "r1")
-    out = _model(env, {"source": "axional_invoices_received"})
+    out = env.model({"source": "axional_invoices_received"})
     assert out["rows"] + out["rejected"] == rows_in == 12
     assert out["rejected_by_reason"] == {
         "status is draft/cancelled/void/voided/reversed: not counted": 1,

@@ -5,7 +5,6 @@ equals the engine's."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,7 @@ import pytest
 from mhi.adapters.local.duckdb_warehouse import DuckDbWarehouse
 from mhi.analytics.fact_sources import MAPPINGS, fact_mapping
 from mhi.analytics.facts import model_facts
-from mhi.catalog import load_kind
 from mhi.errors import StepConfigError, StepExecutionError
-from mhi.model.messages import CallbackStatus, StepMessage
-from mhi.steps.sdk import run_step
 from tests.fakes.apis.scenarios import ACCOUNT, Scenario, build
 from tests.unit.connectors.conftest import Env
 
@@ -68,23 +64,6 @@ def extracted(env: Env) -> Iterator[Any]:
         sc.fake.stop()
 
 
-def _model(env: Env, config: dict[str, Any]) -> dict[str, Any]:
-    message = StepMessage(
-        run_id="r1",
-        flow_id="f",
-        account=ACCOUNT,
-        step_id="model",
-        attempt=1,
-        type="ms-data-modeling",
-        config=config,
-        callback_topic="ms-flows-callbacks",
-        deadline=datetime.now(UTC) + timedelta(hours=1),
-    )
-    cb = run_step(message, load_kind(message.type), env.services())
-    assert cb.status == CallbackStatus.SUCCEEDED, cb.error
-    return cb.output
-
-
 def _plant_madisa(records: list[dict[str, Any]]) -> None:
     records[0]["status"] = "cancelled"
     records[1]["total"] = None
@@ -96,7 +75,7 @@ def _plant_madisa(records: list[dict[str, Any]]) -> None:
 
 def test_madisa_pos_tickets(env: Env, extracted: Any) -> None:
     records = extracted("madisa", 40, _plant_madisa)
-    out = _model(env, {"source": "madisa_tickets", "fx_rates": {"USD": 0.9}})
+    out = env.model({"source": "madisa_tickets", "fx_rates": {"USD": 0.9}})
     assert out["rows"] + out["rejected"] == len(records) == 40
     assert out["rejected_by_reason"] == {
         "status is cancelled/void/voided: not counted": 1,
@@ -123,7 +102,7 @@ def _plant_fourvenues(records: list[dict[str, Any]]) -> None:
 
 def test_fourvenues_event_tickets(env: Env, extracted: Any) -> None:
     records = extracted("fourvenues", 30, _plant_fourvenues)
-    out = _model(env, {"source": "fourvenues_tickets"})
+    out = env.model({"source": "fourvenues_tickets"})
     assert out["rows"] + out["rejected"] == len(records) == 30
     assert out["rejected"] == 2
     assert out["net_revenue"] == pytest.approx(28 * (13.2 - 1.2), abs=0.01)
@@ -137,9 +116,9 @@ def test_fourvenues_event_tickets(env: Env, extracted: Any) -> None:
 
 def test_fourvenues_events_name_the_tickets(env: Env, extracted: Any) -> None:
     tickets = extracted("fourvenues", 12, lambda records: None, also=("events",))
-    _model(env, {"source": "fourvenues_tickets"})
+    env.model({"source": "fourvenues_tickets"})
     sc_events = env.warehouse.read(ACCOUNT, "raw.fourvenues_events")
-    out = _model(env, {"source": "fourvenues_events"})
+    out = env.model({"source": "fourvenues_events"})
     assert out["rows"] + out["rejected"] == len(sc_events) == 4 and out["rejected"] == 0
     events = env.warehouse.read(ACCOUNT, "model.events").set_index("event_id")
     assert events.loc["ev1", "event_name"] == "Saturday Night 1"
@@ -159,7 +138,7 @@ def _plant_holded(records: list[dict[str, Any]]) -> None:
 
 def test_holded_invoices(env: Env, extracted: Any) -> None:
     records = extracted("holded", 20, _plant_holded)
-    out = _model(env, {"source": "holded_invoices"})
+    out = env.model({"source": "holded_invoices"})
     assert out["rows"] + out["rejected"] == len(records) == 20
     assert out["rejected_by_reason"] == {"invoice_number missing or unreadable (docNumber)": 1}
     assert out["net_revenue"] == pytest.approx(sum(r["subtotal"] for r in records[1:]))
@@ -180,9 +159,9 @@ def test_business_central_invoices_join_holded_in_one_table(
 ) -> None:
     env.warehouse = DuckDbWarehouse(tmp_path / "warehouse.duckdb")  # the real merge
     holded = extracted("holded", 6, lambda records: None)
-    assert _model(env, {"source": "holded_invoices"})["rows"] == 6
+    assert env.model({"source": "holded_invoices"})["rows"] == 6
     records = extracted("businesscentral", 10, _plant_bc)
-    out = _model(env, {"source": "businesscentral_sales_invoices", "fx_rates": {"usd": 0.5}})
+    out = env.model({"source": "businesscentral_sales_invoices", "fx_rates": {"usd": 0.5}})
     assert out["rows"] + out["rejected"] == len(records) == 10
     assert out["rejected_by_reason"] == {"invoice_date missing or unreadable (invoiceDate)": 1}
     assert out["net_revenue"] == pytest.approx(8 * 1200.0 + 1000.0 * 0.5)
@@ -207,7 +186,7 @@ def _plant_axional(records: list[dict[str, Any]]) -> None:
 
 def test_axional_ledger_costs_and_revenue_by_department(env: Env, extracted: Any) -> None:
     records = extracted("axional", 24, _plant_axional)
-    out = _model(env, {"source": "axional_journal_entries"})
+    out = env.model({"source": "axional_journal_entries"})
     assert out["rows"] + out["rejected"] == len(records) == 24
     assert out["rejected_by_reason"] == {
         "account group 5: balance sheet, not a cost or revenue": 1,
@@ -234,7 +213,7 @@ def _plant_reviewpro(records: list[dict[str, Any]]) -> None:
 
 def test_reviewpro_scores(env: Env, extracted: Any) -> None:
     records = extracted("reviewpro", 20, _plant_reviewpro)
-    out = _model(env, {"source": "reviewpro_reviews"})
+    out = env.model({"source": "reviewpro_reviews"})
     assert out["rows"] + out["rejected"] == len(records) == 20
     assert out["rejected_by_reason"] == {
         "score outside 0-10": 1,
@@ -257,7 +236,7 @@ def _plant_sharepoint(records: list[dict[str, Any]]) -> None:
 
 def test_sharepoint_documents_catalogue(env: Env, extracted: Any) -> None:
     records = extracted("sharepoint365", 12, _plant_sharepoint)
-    out = _model(env, {"source": "sharepoint365_list_items"})
+    out = env.model({"source": "sharepoint365_list_items"})
     assert out["rows"] + out["rejected"] == len(records) == 12
     assert out["rejected_by_reason"] == {"title missing or unreadable (fields.Title)": 1}
     docs = env.warehouse.read(ACCOUNT, "model.documents").set_index("document_id")

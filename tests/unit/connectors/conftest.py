@@ -84,6 +84,23 @@ class Env:
         )
         return run_step(message, load_kind(message.type), services or self.services())
 
+    def model(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Run one ms-data-modeling step through the SDK; return its output (it must succeed)."""
+        message = StepMessage(
+            run_id="r1",
+            flow_id="f",
+            account=ACCOUNT,
+            step_id="model",
+            attempt=1,
+            type="ms-data-modeling",
+            config=config,
+            callback_topic="ms-flows-callbacks",
+            deadline=datetime.now(UTC) + timedelta(hours=1),
+        )
+        cb = run_step(message, load_kind(message.type), self.services())
+        assert cb.status == "succeeded", cb.error
+        return cb.output
+
     def blob_json(self, key: str) -> Any:
         """Read a JSON blob."""
         data = self.blobs.read_bytes(key)
