@@ -3,7 +3,8 @@
 Cloud Functions (`mhi.runtime.entry`) and the embedded runtime both hand every message of
 `ms-flows-controller` and `ms-flows-callbacks` to `Router.route`, so a message means the same thing
 wherever it arrives. The body says what it is: `{"kind": "callback", ...}` is a step's report,
-`{"kind": "sweep"}` asks for timeouts, retries and polls of every active run, `{"kind": "wake",
+`{"kind": "sweep"}` asks for timeouts, retries and polls of every active run (and records the
+schedule slots nobody started by their SLA deadline), `{"kind": "wake",
 "account", "flow_id", "run_id"}` is a timer (`mhi.ports.Timers`) saying one run is due, and
 anything else is a start (a flow JSON, or `{"flow_ref": ...}`), validated in full before anything
 is written.
@@ -90,9 +91,7 @@ class Router:
             return Routed(kind, {ref: self._controller().on_callback(callback)})
         if kind == "sweep":
             _check_sweep(message.data)
-            woken = self._controller().sweep()
-            logger.info("sweep: %d active run(s) advanced", len(woken))
-            return Routed(kind, woken)
+            return Routed(kind, self.sweep())
         if kind == "wake":
             wake = parse_wake(message.data)
             ref = RunRef(wake.account, wake.flow_id, wake.run_id)
@@ -105,6 +104,21 @@ class Router:
             if message.attributes.get("mhi_trigger") == "schedule":
                 started.update(self.catch_up(request))
         return Routed(kind, started)
+
+    def sweep(self) -> dict[RunRef, datetime | None]:
+        """Advance every active run, then record the schedule slots nobody started by their SLA
+        deadline as missed runs (`mhi.runtime.sla_watch`). Returns each run's next wake-up."""
+        from mhi.runtime.sla_watch import record_missed
+
+        controller = self._controller()
+        woken = controller.sweep()
+        logger.info("sweep: %d active run(s) advanced", len(woken))
+        now, types = controller.now(), self.known_types()
+        for ref in record_missed(
+            controller.store, self.flows, types, now, self.start, self.accounts
+        ):
+            woken[ref] = controller.advance(ref)
+        return woken
 
     def start_request(self, message: PubSubMessage) -> StartRequest:
         """Validate a start message (every problem at once) and give it its run id."""
