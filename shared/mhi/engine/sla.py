@@ -94,10 +94,12 @@ def previous_time_of_day(moment: datetime, at: time, zone: ZoneInfo) -> datetime
 
 
 def missed_error(state: RunState) -> str:
-    """Why a run recorded as `missed` failed: when it was due and what kept it from starting."""
+    """Why a run recorded as `missed` failed: when it was due (in the SLA's time zone) and what
+    kept it from starting."""
     deadline = sla_deadline(state)
     reason = (state.missed or {}).get("reason") or "nobody started it"
-    due = f"its SLA deadline {deadline.isoformat()}" if deadline else "its schedule slot"
+    local = deadline.astimezone(ZoneInfo(sla_time_zone(state.flow))) if deadline else None
+    due = f"its SLA deadline {local.isoformat()}" if local else "its schedule slot"
     return f"not started by {due}: {reason}"
 
 

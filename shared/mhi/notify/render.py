@@ -144,6 +144,10 @@ def default_subject(context: dict[str, Any]) -> str:
     run = context["run"]
     name = run.get("flow_name") or run.get("flow_id")
     account, status = run.get("account"), run.get("status")
+    sla = run.get("sla") if run.get("event") == "sla" else None
+    if isinstance(sla, dict):
+        late = "NOT STARTED" if sla.get("not_started") else "LATE"
+        return f"[MHI] {name}: {late} for its SLA deadline {sla.get('deadline')} ({account})"
     if status == "running":
         return f"[MHI] {name}: notification from step {run.get('step_id')} ({account})"
     if status == "failed" and run.get("failed_step"):
@@ -186,7 +190,8 @@ def _header_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
         ("Run", str(run.get("id"))),
         ("Status", str(run.get("status"))),
     ]
-    if run.get("status") == "running":
+    rows += _sla_rows(run)
+    if run.get("status") == "running" and run.get("event") != "sla":
         return [*rows, ("Step", str(run.get("step_id")))]
     rows += [
         ("Started", str(run.get("started_at") or "-")),
@@ -197,6 +202,20 @@ def _header_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Failed step", str(run["failed_step"])))
     if run.get("error"):
         rows.append(("Error", str(run["error"])))
+    return rows
+
+
+def _sla_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
+    """An SLA notification's facts: the deadline, and what is late and why."""
+    sla = run.get("sla")
+    if run.get("event") != "sla" or not isinstance(sla, dict):
+        return []
+    rows = [("SLA deadline", str(sla.get("deadline")))]
+    if sla.get("not_started"):
+        rows.append(("Not started", str(sla["not_started"])))
+    for key, label in (("running_steps", "Still running"), ("waiting_steps", "Waiting")):
+        if sla.get(key):
+            rows.append((label, ", ".join(str(s) for s in sla[key])))
     return rows
 
 
