@@ -19,25 +19,37 @@ from mhi.analytics.kpi_sql import Compiler, SqlContext
 from mhi.analytics.sql_dialect import Dialect
 
 
-def profile_sql(d: Dialect, schema: str) -> str:
-    """Per hotel: first and last arrival, last departure of a stay, last booking date."""
-    return (
-        f"SELECT hotel, MIN({d.as_date('arrival_date')}) AS first_arrival, "
-        f"MAX({d.as_date('arrival_date')}) AS last_arrival, "
-        f"MAX(CASE WHEN nights > 0 THEN {d.as_date('departure_date')} END) AS last_departure, "
-        f"MAX({d.as_date('booking_date')}) AS last_booking, COUNT(*) AS bookings "
-        f"FROM {schema}.reservations GROUP BY hotel ORDER BY hotel"
+def profile_sql(d: Dialect, schema: str, *, inventory: bool = False, other: bool = False) -> str:
+    """The data profile and the table checks in one round trip, one row per fact (`kind`):
+
+    - `hotel`: per hotel, first and last arrival, last departure of a stay, last booking date
+      and bookings (`n`);
+    - `inventory` (with `inventory`): each hotel that has room inventory;
+    - `stay_nights`: stay nights that carry other (F&B, extras) revenue when `other` is asked
+      for, else at most one stay night; either way the query fails when the table is missing.
+    """
+    day = d.as_date
+    nights = (
+        f"SELECT 'stay_nights', NULL, NULL, NULL, NULL, NULL, COUNT(other_revenue) "
+        f"FROM {schema}.stay_nights"
+        if other
+        else f"SELECT 'stay_nights', NULL, NULL, NULL, NULL, NULL, COUNT(*) "
+        f"FROM (SELECT 1 AS one FROM {schema}.stay_nights LIMIT 1) AS s"
     )
-
-
-def inventory_hotels_sql(schema: str) -> str:
-    """The hotels that have room inventory."""
-    return f"SELECT DISTINCT hotel FROM {schema}.room_inventory ORDER BY hotel"
-
-
-def other_revenue_sql(schema: str) -> str:
-    """How many stay nights carry other (F&B, extras) revenue."""
-    return f"SELECT COUNT(other_revenue) AS n FROM {schema}.stay_nights"
+    parts = [
+        f"SELECT 'hotel' AS kind, hotel, MIN({day('arrival_date')}) AS first_arrival, "
+        f"MAX({day('arrival_date')}) AS last_arrival, "
+        f"MAX(CASE WHEN nights > 0 THEN {day('departure_date')} END) AS last_departure, "
+        f"MAX({day('booking_date')}) AS last_booking, COUNT(*) AS n "
+        f"FROM {schema}.reservations GROUP BY hotel",
+        nights,
+    ]
+    if inventory:
+        parts.append(
+            "SELECT 'inventory', hotel, NULL, NULL, NULL, NULL, NULL "
+            f"FROM (SELECT DISTINCT hotel FROM {schema}.room_inventory) AS i"
+        )
+    return "\nUNION ALL ".join(parts)
 
 
 def capacity_sql(spec: KpiSpec, d: Dialect, ctx: SqlContext) -> str:

@@ -12,13 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from mhi.analytics import kpi_checks
-from mhi.analytics.kpi_queries import (
-    capacity_sql,
-    inventory_hotels_sql,
-    other_revenue_sql,
-    pace_curve_sql,
-    profile_sql,
-)
+from mhi.analytics.kpi_queries import capacity_sql, pace_curve_sql, profile_sql
 from mhi.analytics.kpi_spec import KpiSpec
 from mhi.analytics.kpi_sql import SqlContext, compile_kpis
 from mhi.analytics.sql_dialect import Dialect, dialect
@@ -68,47 +62,67 @@ def plan_kpis(
             without other revenue.
     """
     d = dialect(warehouse.dialect)
-    profile = _profile(warehouse, account, schema, d)
+    profile, have, other_nights, has_inventory = _profile(
+        warehouse, account, schema, d, spec, rooms
+    )
     if profile.empty:
         raise StepExecutionError("no reservations to compute KPIs from")
     first, last, last_booking, last_arrival = _data_range(profile)
     kpi_checks.check_range(spec, first, last)
     as_of = spec.as_of or last_booking or last
-    has_inventory = bool(rooms) or warehouse.exists(account, f"{schema}.room_inventory")
     ctx = SqlContext(schema, as_of, first, last, dict(rooms or {}), has_inventory)
     plan = KpiPlan(spec, ctx, d, last_arrival=last_arrival)
     kpi_checks.dropped_comparisons(spec, plan.warnings)
-    have = _inventory_hotels(warehouse, account, schema, ctx)
     missing = kpi_checks.missing_inventory(profile["hotel"].astype(str), have, spec, plan.warnings)
     needs = spec.needs()
     if "inventory" in needs and len(missing) < len(profile):
         _check_capacity(warehouse, account, plan)
-    if "other" in needs:
-        n = _query(warehouse, account, other_revenue_sql(schema), schema)
-        if int(n["n"].iloc[0]) == 0:
-            kpi_checks.no_other_revenue()
+    if "other" in needs and other_nights == 0:
+        kpi_checks.no_other_revenue()
     return plan
 
 
-def _profile(warehouse: Warehouse, account: str, schema: str, d: Dialect) -> pd.DataFrame:
-    """Return the per-hotel profile; a missing model table is named with what makes it."""
+def _profile(
+    warehouse: Warehouse,
+    account: str,
+    schema: str,
+    d: Dialect,
+    spec: KpiSpec,
+    rooms: Mapping[str, int] | None,
+) -> tuple[pd.DataFrame, list[str], int, bool]:
+    """Profile and check the model tables in one query (`profile_sql`); return the per-hotel
+    profile, the hotels with inventory, the stay nights with other revenue (when asked for) and
+    whether there is room inventory at all. Configured rooms replace the inventory table, so it
+    is not read; without them the query reads it, and only when that fails are the tables
+    looked up one by one: a missing model table is named with what makes it, a missing
+    inventory table means no inventory."""
+    other = "other" in spec.needs()
+    inventory = not rooms
     try:
-        profile = _query(warehouse, account, profile_sql(d, schema), schema)
-        missing = [] if warehouse.exists(account, f"{schema}.stay_nights") else ["stay_nights"]
+        frame = _query(
+            warehouse, account, profile_sql(d, schema, inventory=inventory, other=other), schema
+        )
     except PermanentError:
         missing = [
             t
             for t in ("reservations", "stay_nights")
             if not warehouse.exists(account, f"{schema}.{t}")
         ]
-        if not missing:
+        if missing:
+            raise StepExecutionError(
+                f"table {schema}.{missing[0]} does not exist for account {account}: "
+                "run an ms-data-modeling step first"
+            ) from None
+        if not inventory or warehouse.exists(account, f"{schema}.room_inventory"):
             raise
-    if missing:
-        raise StepExecutionError(
-            f"table {schema}.{missing[0]} does not exist for account {account}: "
-            "run an ms-data-modeling step first"
-        )
-    return profile
+        inventory = False
+        frame = _query(warehouse, account, profile_sql(d, schema, other=other), schema)
+    kind = frame["kind"]
+    profile = frame[kind == "hotel"].drop(columns="kind").rename(columns={"n": "bookings"})
+    profile = profile.sort_values("hotel").reset_index(drop=True)
+    have = list(rooms) if rooms else [str(h) for h in frame.loc[kind == "inventory", "hotel"]]
+    other_nights = int(frame.loc[kind == "stay_nights", "n"].sum())
+    return profile, have, other_nights, bool(rooms) or inventory
 
 
 def _data_range(profile: pd.DataFrame) -> tuple[date, date, date | None, date]:
@@ -123,17 +137,6 @@ def _data_range(profile: pd.DataFrame) -> tuple[date, date, date | None, date]:
     last = max(last_arrival, (stays - pd.Timedelta(days=1)).date()) if pd.notna(stays) else None
     booked = day("last_booking")
     return first, last or last_arrival, booked.date() if pd.notna(booked) else None, last_arrival
-
-
-def _inventory_hotels(
-    warehouse: Warehouse, account: str, schema: str, ctx: SqlContext
-) -> list[str]:
-    if ctx.rooms:
-        return list(ctx.rooms)
-    if not ctx.has_inventory:
-        return []
-    frame = _query(warehouse, account, inventory_hotels_sql(schema), schema)
-    return [str(h) for h in frame["hotel"]]
 
 
 def _check_capacity(warehouse: Warehouse, account: str, plan: KpiPlan) -> None:

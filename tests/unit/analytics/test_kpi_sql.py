@@ -3,9 +3,11 @@ BigQuery SQL parses as BigQuery and, read back into DuckDB, gives the same table
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -145,7 +147,7 @@ def test_bigquery_pace_curve_parses_and_means_the_same(
     ctx = _context(modelled)
     for make in (
         lambda d: pace_curve_sql(spec, d, ctx, ordered=True),
-        lambda d: profile_sql(d, "model"),
+        lambda d: profile_sql(d, "model", inventory=True, other=True),
         lambda d: capacity_sql(
             replace(spec, start=None, end=None), d, _context(modelled, {"City Hotel": 200})
         ),
@@ -169,6 +171,40 @@ def test_checks_run_in_the_warehouse(warehouse: DuckDbWarehouse) -> None:
         plan_kpis(warehouse, "acme", "model", KpiSpec(start=date(2030, 1, 1)))
     with pytest.raises(StepExecutionError, match=r"model\.reservations does not exist"):
         plan_kpis(warehouse, "other", "model", KpiSpec())
+
+
+class _Counting(DuckDbWarehouse):
+    """The DuckDB warehouse, counting round trips (queries and table lookups)."""
+
+    trips: list[str]
+
+    def query(
+        self, account: str, sql: str, params: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
+        self.trips.append("query")
+        return super().query(account, sql, params)
+
+    def exists(self, account: str, table: str) -> bool:
+        self.trips.append(f"exists {table}")
+        return super().exists(account, table)
+
+
+def test_the_checks_take_two_round_trips_and_still_name_a_missing_table(
+    tmp_path: Path, modelled: ModelResult, nights: pd.DataFrame, inventory: pd.DataFrame
+) -> None:
+    wh = _Counting(tmp_path / "w.duckdb")
+    wh.trips = []
+    wh.write("acme", "model.reservations", modelled.reservations)
+    with pytest.raises(StepExecutionError, match=r"model\.stay_nights does not exist"):
+        plan_kpis(wh, "acme", "model", KpiSpec())
+    wh.write("acme", "model.stay_nights", nights)
+    wh.write("acme", "model.room_inventory", inventory)
+    wh.trips = []
+    plan = plan_kpis(wh, "acme", "model", KpiSpec())  # profile + inventory, then capacity
+    assert wh.trips == ["query", "query"] and plan.ctx.has_inventory and not plan.warnings
+    wh.trips = []
+    plan_kpis(wh, "acme", "model", KpiSpec(metrics=["bookings", "alos"]))  # no capacity check
+    assert wh.trips == ["query"]
 
 
 def test_model_tables_of_an_older_layout_get_a_clear_hint(
