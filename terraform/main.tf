@@ -51,6 +51,7 @@ locals {
     # Limits per external system shared across runs and instances (mhi.config).
     MHI_CONCURRENCY_LIMITS = join(",", [for k, v in var.concurrency_limits : "${k}=${v}"])
     MHI_SHARED_RATES       = join(",", [for s, v in var.shared_rates : "${s}=${v}"])
+    MHI_STEP_CONCURRENCY   = join(",", [for t, k in var.step_concurrency : "${t}=${k}"])
   }
 }
 

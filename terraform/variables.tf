@@ -41,6 +41,17 @@ variable "concurrency_limits" {
   }
 }
 
+variable "step_concurrency" {
+  description = "Concurrency keys the deployment gives every step of a type that declares none (MHI_STEP_CONCURRENCY): step type -> key, e.g. {\"ms-qlik-app-reload\" = \"qlik:{{ run.account }}\"}; the limits come from concurrency_limits."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for t, k in var.step_concurrency : can(regex("^ms-[a-z0-9-]+$", t)) && !strcontains(k, ",")])
+    error_message = "step_concurrency: keys are step types (ms-...), values keys without commas (the rule of shared/mhi/config.py)."
+  }
+}
+
 variable "shared_rates" {
   description = "Request rates shared by every extractor instance (MHI_SHARED_RATES): system -> store key, optionally `@requests_per_second`, e.g. {avalon = \"avalon-pms@5\"}. Other systems pace each instance by itself."
   type        = map(string)

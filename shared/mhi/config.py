@@ -45,6 +45,10 @@ class Settings:
                         separated by commas (`qlik:hotel-fergus=2,pms:*=5`; `*` matches any
                         text; an exact key wins over a pattern). A step's `concurrency` obeys
                         the smaller of this and the flow's `limit` (`mhi.model.limits`)
+      MHI_STEP_CONCURRENCY  concurrency keys the deployment gives every step of a type that
+                        declares none, `type=key` pairs separated by commas
+                        (`ms-qlik-app-reload=qlik:{{ run.account }}`); the limit comes from
+                        MHI_CONCURRENCY_LIMITS
       MHI_SHARED_RATES  request rates shared by every instance of the extractor functions,
                         `system=key` or `system=key@per_second` pairs separated by commas
                         (`avalon=avalon-pms@1,holded=holded-api`): the system's requests are
@@ -74,6 +78,7 @@ class Settings:
     timer_queue: str | None = None
     controller_service_account: str | None = None
     concurrency_limits: tuple[tuple[str, int], ...] = ()
+    step_concurrency: Mapping[str, str] = field(default_factory=dict)
     shared_rates: Mapping[str, tuple[str, float | None]] = field(default_factory=dict)
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -118,6 +123,7 @@ class Settings:
             controller_service_account=env.get("MHI_CONTROLLER_SA") or None,
             concurrency_limits=_concurrency_limits(env.get("MHI_CONCURRENCY_LIMITS")),
             shared_rates=_shared_rates(env.get("MHI_SHARED_RATES")),
+            step_concurrency=_step_concurrency(env.get("MHI_STEP_CONCURRENCY")),
             extra={k: v for k, v in env.items() if k.startswith("MHI_")},
         )
 
@@ -202,6 +208,24 @@ def _concurrency_limits(value: str | None) -> tuple[tuple[str, int], ...]:
             )
         out.append((key, int(limit)))
     return tuple(out)
+
+
+def _step_concurrency(value: str | None) -> dict[str, str]:
+    """Parse MHI_STEP_CONCURRENCY: `type=key` pairs (a key may be a `{{ ... }}` template)."""
+    from mhi.model.limits import template_problem
+
+    out = {}
+    for item in (value or "").split(","):
+        step_type, sep, key = (part.strip() for part in item.partition("="))
+        if not item.strip():
+            continue
+        if not sep or not step_type or not key:
+            raise ValueError(f"MHI_STEP_CONCURRENCY: {item.strip()!r} is not of the form type=key")
+        problem = template_problem(key)
+        if problem is not None:
+            raise ValueError(f"MHI_STEP_CONCURRENCY: {step_type}: {problem}")
+        out[step_type] = key
+    return out
 
 
 def _shared_rates(value: str | None) -> dict[str, tuple[str, float | None]]:

@@ -35,3 +35,26 @@ def test_a_bad_setting_names_the_variable_and_the_item(name: str, value: str, sa
     with pytest.raises(ValueError, match=name) as caught:
         Settings.from_env({name: value})
     assert says in str(caught.value)
+
+
+def test_step_concurrency_gives_a_key_template_per_step_type() -> None:
+    env = {"MHI_STEP_CONCURRENCY": "ms-qlik-app-reload=qlik:{{ run.account }}, ms-sql=warehouse"}
+    assert Settings.from_env(env).step_concurrency == {
+        "ms-qlik-app-reload": "qlik:{{ run.account }}",
+        "ms-sql": "warehouse",
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("ms-sql", "'ms-sql' is not of the form type=key"),
+        ("ms-sql=a/b", "ms-sql: concurrency key 'a/b' is not allowed"),
+        ("ms-sql=q:{{ steps.x.output }}", "may refer to run, params and item only"),
+        ("ms-sql=q:{{ run. }}", "bad expression"),
+    ],
+)
+def test_a_bad_step_concurrency_names_the_type_and_what_is_wrong(value: str, says: str) -> None:
+    with pytest.raises(ValueError, match="MHI_STEP_CONCURRENCY") as caught:
+        Settings.from_env({"MHI_STEP_CONCURRENCY": value})
+    assert says in str(caught.value)

@@ -13,7 +13,7 @@ from typing import Any
 
 from mhi.constants import MAX_STEP_MESSAGE_BYTES, NOTIFY_STEP, SLA_STEP
 from mhi.engine.actions import Action, DispatchStep, RecordResult
-from mhi.engine.limits import slot_gate
+from mhi.engine.limits import needs_slot, slot_gate
 from mhi.engine.rerun import run_fields
 from mhi.engine.sla import sla_message
 from mhi.engine.summary import flow_notification
@@ -37,7 +37,7 @@ def dispatch(
     """A new attempt (turn 0) or a later turn of a step; None: the attempt waits for a
     concurrency slot (`mhi.engine.limits`)."""
     slot = None
-    if turn == 0 and step.spec.concurrency is not None:
+    if turn == 0 and needs_slot(state, step):
         gate = slot_gate(state, step, attempt, now, context(state, step.item))
         if not isinstance(gate, dict):
             return gate

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from mhi.constants import PSEUDO_STEPS
 from mhi.engine.actions import AcquireSlot, Action, RecordResult, ReleaseSlot
 from mhi.model import expr
 from mhi.model.limits import effective_limit, key_problem, step_concurrency
@@ -31,7 +32,7 @@ def slot_gate(
     waiting = state.limits.waiting.get((step.id, attempt))
     if waiting is not None and now < waiting[1]:
         return None
-    spec = step_concurrency(state.flow, step.spec)
+    spec = step_concurrency(state.flow, step.spec, state.limits.by_type)
     if spec is None or spec.key is None:  # validation refuses this; a frozen flow is re-checked
         named = step.spec.concurrency.name if step.spec.concurrency else None
         return _failed(step, attempt, "bad_concurrency", f"no limit named {named!r} with a key")
@@ -50,6 +51,14 @@ def slot_gate(
         )
         return _failed(step, attempt, "no_concurrency_limit", message)
     return AcquireSlot(step.id, attempt, key, limit)
+
+
+def needs_slot(state: RunState, step: StepState) -> bool:
+    """Whether a new attempt of the step must hold a concurrency slot first (flow steps only:
+    the flow's own notifications never wait for one)."""
+    if step.id in PSEUDO_STEPS:
+        return False
+    return step.spec.concurrency is not None or step.spec.type in state.limits.by_type
 
 
 def slot_releases(state: RunState, *, run_done: bool = False) -> list[Action]:

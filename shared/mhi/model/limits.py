@@ -14,7 +14,7 @@ key (`MHI_CONCURRENCY_LIMITS`): both hold. A key with neither fails its step wit
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
@@ -40,10 +40,19 @@ def key_problem(key: str) -> str | None:
     return None
 
 
-def step_concurrency(flow: FlowDefinition, spec: StepSpec) -> Concurrency | None:
-    """The concurrency a step declares: inline, or the flow `limits` entry it names."""
+def step_concurrency(
+    flow: FlowDefinition, spec: StepSpec, by_type: Mapping[str, str] | None = None
+) -> Concurrency | None:
+    """The concurrency a step declares (inline, or the flow `limits` entry it names), else the
+    key the deployment gives its step type (`MHI_STEP_CONCURRENCY`, limit from the deployment)."""
     value = spec.concurrency
-    if value is None or value.name is None:
+    if value is None:
+        if by_type and spec.type in by_type:
+            from mhi.model.flow import Concurrency
+
+            return Concurrency(key=by_type[spec.type])
+        return None
+    if value.name is None:
         return value
     return flow.limits.get(value.name)
 
@@ -79,6 +88,7 @@ class SlotBook:
     """
 
     deployment: tuple[tuple[str, int], ...] = ()
+    by_type: Mapping[str, str] = field(default_factory=dict)  # step type -> key (deployment)
     held: dict[Attempt, dict[str, Any]] = field(default_factory=dict)
     granted: dict[Attempt, dict[str, Any]] = field(default_factory=dict)
     waiting: dict[Attempt, tuple[str, datetime]] = field(default_factory=dict)
@@ -179,6 +189,20 @@ def limit_problems(flow: FlowDefinition) -> list[tuple[str, str]]:
             if msg is not None:
                 problems.append((f"{path}.key", msg))
     return problems
+
+
+def template_problem(key: str) -> str | None:
+    """Why a key template given outside a flow (the deployment's) cannot work, or None."""
+    from mhi.model import expr
+
+    for text in expr.template_expressions(key):
+        try:
+            roots = {ref.parts[0] for ref in expr.references(expr.parse(text))}
+        except expr.ExpressionError as e:
+            return f"bad expression {text.strip()!r} in {key!r}: {e}"
+        if not roots <= {"run", "params", "item"}:
+            return f"{key!r} may refer to run, params and item only"
+    return _text_problem(key)
 
 
 def _text_problem(key: str) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,6 +66,7 @@ class Controller:
         cache_size: int = 512,
         dispatch_grace_seconds: float = DISPATCH_GRACE_SECONDS,
         concurrency_limits: Sequence[tuple[str, int]] = (),
+        step_concurrency: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -76,6 +77,7 @@ class Controller:
         # concurrency slots shared across runs (mhi.runtime.limits); the deployment's limits
         self.slots = SlotStore(store, now, timedelta(seconds=dispatch_grace_seconds))
         self.concurrency_limits = tuple(concurrency_limits)
+        self.step_concurrency = dict(step_concurrency or {})
         self.completion = Completion(self.cache)
 
     # ---- writes -------------------------------------------------------------------------
@@ -242,6 +244,7 @@ class Controller:
     def _advance(self, cached: CachedRun) -> datetime | None:
         checked = False
         cached.state.limits.deployment = self.concurrency_limits
+        cached.state.limits.by_type = self.step_concurrency
         for _ in range(100_000):
             self._look_at_ended(cached)
             decision = decide(cached.state, self.now())

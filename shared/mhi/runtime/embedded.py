@@ -184,6 +184,7 @@ class EmbeddedRuntime:
             services.clock.now,
             dispatch_grace_seconds=services.settings.dispatch_grace_seconds,
             concurrency_limits=services.settings.concurrency_limits,
+            step_concurrency=services.settings.step_concurrency,
         )
         self.sweep_interval = sweep_interval
         self._wake: dict[RunRef, datetime] = {}

@@ -66,6 +66,7 @@ def controller() -> Controller:
             svc.clock.now,
             dispatch_grace_seconds=grace,
             concurrency_limits=svc.settings.concurrency_limits,
+            step_concurrency=svc.settings.step_concurrency,
         )
 
     return _once("controller", make)

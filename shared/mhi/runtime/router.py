@@ -151,22 +151,42 @@ class Router:
         return request
 
     def catch_up(self, request: StartRequest) -> dict[RunRef, datetime | None]:
-        """Start the slots a `"catchup": true` schedule missed before this scheduled start."""
+        """Start the slots a `"catchup": true` schedule missed before this scheduled start (and
+        rerun those the SLA watch recorded as missed: they never ran)."""
         from mhi.model.slots import slot_of, slot_run_id
-        from mhi.runtime.catchup import missed_slots
+        from mhi.runtime.catchup import missed_slots, recorded_missed
 
         flow, fired = request.flow, slot_of(request.run_id or "")
         if flow.schedule is None or not flow.schedule.catchup or fired is None:
             return {}
         controller = self._controller()
         woken: dict[RunRef, datetime | None] = {}
+        by = {"actor": "scheduler", "via": "catchup"}
         for slot in missed_slots(controller.store, flow, fired):
-            by = {"actor": "scheduler", "via": "catchup"}
-            missed = replace(request, run_id=slot_run_id(slot), requested_by=by)
-            ref = self.start(missed)
+            ref = RunRef(flow.account, flow.flow_id, slot_run_id(slot))
+            if recorded_missed(controller.store, ref):
+                if self._rerun_missed(ref, by):
+                    woken[ref] = controller.advance(ref, full_refresh=True)
+                continue
+            ref = self.start(replace(request, run_id=ref.run_id, requested_by=by))
             logger.info("flow %s: missed slot %s started (catch-up)", flow.flow_id, ref.run_id)
             woken[ref] = controller.advance(ref)
         return woken
+
+    def _rerun_missed(self, ref: RunRef, by: dict[str, str]) -> bool:
+        """Rerun a slot recorded as missed (the same rerun `mhi runs rerun` makes); False when
+        it cannot be rerun yet (not finished) or another rerun came first."""
+        from mhi.ops.control import rerun
+        from mhi.ops.errors import OpsError
+
+        controller = self._controller()
+        try:
+            rerun(controller.store, ref, by, controller.now(), reason="catch-up of a missed slot")
+        except OpsError as e:
+            logger.warning("catch-up: slot %s recorded as missed not rerun: %s", ref.run_id, e)
+            return False
+        logger.info("flow %s: slot %s recorded as missed rerun (catch-up)", ref.flow_id, ref.run_id)
+        return True
 
     def start(self, request: StartRequest) -> RunRef:
         """Start a validated request (idempotent on its run id)."""

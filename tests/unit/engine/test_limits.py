@@ -1,4 +1,4 @@
-"""Concurrency limits in the pure engine: when an attempt asks for a slot, waits, holds, gives back."""
+"""Concurrency limits in the engine: when an attempt asks for a slot, waits, holds, returns it."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
+from mhi.constants import NOTIFY_STEP
 from mhi.engine import decide
 from mhi.engine.actions import AcquireSlot, DispatchStep, FinishRun, RecordResult, ReleaseSlot
 from mhi.engine.limits import waiting_for_slot
 from mhi.engine.summary import run_summary
 from mhi.model.limits import deployment_limit, effective_limit
 from mhi.model.run import RunState, StepStatus
-from tests.unit.engine.helpers import at, flow, result, started, state
+from tests.unit.engine.helpers import at, dispatched, flow, result, started, state
 
 SLOT = {"key": "qlik:acme", "slot": 0, "tenancy": 1}
 
@@ -155,3 +156,33 @@ def test_a_waiting_step_shows_the_key_it_waits_for() -> None:
     assert run_summary(s)["steps"][0]["waiting_for_slot"] == "qlik:acme"
     _dispatch_with_slot(s, "r0")
     assert waiting_for_slot(s, s.steps["r0"]) is None
+
+
+def test_the_deployment_may_give_every_step_of_a_type_a_key() -> None:
+    s = state(flow({"id": "r", "type": "ms-echo"}, {"id": "own", "concurrency": {"key": "x"}}))
+    s.limits.by_type = {"ms-echo": "echo:{{ run.account }}"}
+    s.limits.deployment = (("echo:*", 3), ("x", 1))
+    actions = decide(s, at(0)).actions
+    assert actions == [AcquireSlot("r", 1, "echo:acme", 3), AcquireSlot("own", 1, "x", 1)]
+
+
+def test_a_key_of_the_deployment_without_a_limit_fails_the_step_saying_where_to_set_one() -> None:
+    s = state(flow({"id": "r"}))
+    s.limits.by_type = {"ms-echo": "echo"}
+    (action,) = decide(s, at(0)).actions
+    assert isinstance(action, RecordResult) and action.error is not None
+    assert "'echo' has no limit" in action.error["message"]
+
+
+def test_the_flow_notification_never_waits_for_a_slot() -> None:
+    notify = {"success": {"type": ["outbox"], "recipients": "a@example.com"}}
+    s = state(flow({"id": "r"}, notifications=notify))
+    s.limits.by_type = {"ms-notifications": "mail"}
+    s.limits.deployment = (("mail", 1),)
+    s.apply("done.json", {"status": "succeeded", "at": at(1).isoformat()})
+    (action,) = decide(s, at(1)).actions
+    assert isinstance(action, DispatchStep) and action.step_id == NOTIFY_STEP
+    dispatched(s, NOTIFY_STEP, when=1)
+    result(s, NOTIFY_STEP, 1, when=2, ok=False)  # its retry goes through the same gate
+    (retry,) = decide(s, at(600)).actions
+    assert isinstance(retry, DispatchStep) and (retry.step_id, retry.attempt) == (NOTIFY_STEP, 2)

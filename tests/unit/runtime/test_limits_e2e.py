@@ -108,3 +108,24 @@ def test_two_controllers_sharing_one_store_never_hold_more_than_the_limit(
     with first, second:
         refs = [first.start_json(_flow("a")), second.start_json(_flow("b"))]
         _assert_all_ended_within_the_limit(counter, [first, second], refs)
+
+
+def test_a_limit_the_deployment_declares_for_a_step_type_holds_without_a_flow_saying_so(
+    tmp_path: Path,
+) -> None:
+    counter = InFlight()
+    settings = Settings(
+        home=tmp_path,
+        step_concurrency={"ms-busy": "busy:{{ run.account }}"},
+        concurrency_limits=(("busy:*", LIMIT),),
+    )
+
+    def plain(run: str) -> dict[str, Any]:
+        flow = _flow(run)
+        for step in flow["flow_config"]["steps"]:
+            del step["concurrency"]
+        return flow
+
+    with EmbeddedRuntime(Services(settings), extra_kinds={"ms-busy": counter.kind()}) as rt:
+        refs = [rt.start_json(plain("a")), rt.start_json(plain("b"))]
+        _assert_all_ended_within_the_limit(counter, [rt, rt], refs)

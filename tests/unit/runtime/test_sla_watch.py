@@ -209,3 +209,23 @@ def test_due_slots_are_bounded_and_only_those_past_their_deadline() -> None:
     assert due_slots(daily, _utc(9, 7, 6)) == [_utc(9, 2)]  # yesterday's deadline: > 24 h ago
     assert due_slots(daily, _utc(9, 6, 0)) == [_utc(8, 2)]
     assert due_slots(parse_flow(_flow(), TYPES), _utc(9, 8)) == []
+
+
+def test_a_catchup_schedule_reruns_the_slot_recorded_as_missed(tmp_path: Path) -> None:
+    flow = _flow(sla=BY_SEVEN)
+    flow["schedule"]["catchup"] = True
+    world = World(tmp_path, flow, _utc(8, 2))
+    router = world.router()
+    world.fire(router, _utc(8, 2, 0))
+    world.clock[0] = _utc(9, 7, 30)
+    router.route(SWEEP)
+    assert world.missed() == [f"acme/{JAN9}"]
+    world.clock[0] = _utc(10, 2)
+    world.fire(router, _utc(10, 2, 0))  # the scheduler is back: catch-up fills the gap
+    rerun = world.store.read(f"runs/acme/nightly/{JAN9}/{keys.generation_key(1)}")
+    assert rerun is not None
+    assert json.loads(rerun)["by"] == {"actor": "scheduler", "via": "catchup"}
+    assert [m.step_id for m in world.bus.steps() if m.run_id == JAN9] == [SLA_STEP, "a", "b"]
+    world.fire(router, _utc(10, 2, 0))  # a redelivery: nothing reruns twice
+    assert world.store.read(f"runs/acme/nightly/{JAN9}/{keys.generation_key(2)}") is None
+    assert world.sla_notices(JAN9) == [f"acme/{JAN9}"]
