@@ -109,9 +109,11 @@ def _failed(state: RunState) -> list[str]:
 def _with_reactions(state: RunState, chosen: list[str]) -> list[str]:
     """Add the succeeded steps that ran because of a re-run step's outcome, and their downstream.
 
-    An error handler of a re-run step, or a step whose `trigger_rule` let it run after a failed
-    or skipped upstream, ran on an outcome the rerun replaces: it runs again (it is skipped if
-    the new outcome says so), and so does everything downstream of it, as with `from_step`.
+    An error handler of a re-run step, a step whose `trigger_rule` let it run after a failed
+    or skipped upstream, or one that ran after an optional upstream failed (an optional failure
+    does not stop `all_succeeded`), ran on an outcome the rerun replaces: it runs again (it is
+    skipped if the new outcome says so), and so does everything downstream of it, as with
+    `from_step`.
     """
     picked = set(chosen)
     queue = [(sid, False) for sid in chosen]
@@ -119,8 +121,10 @@ def _with_reactions(state: RunState, chosen: list[str]) -> list[str]:
         sid, whole = queue.pop()
         for dep_id in state.dependents[sid]:
             dependent = state.steps[dep_id]
-            reacts = sid in state.handled.get(dep_id, ()) or (
-                dependent.spec.trigger_rule != "all_succeeded"
+            reacts = (
+                sid in state.handled.get(dep_id, ())
+                or dependent.spec.trigger_rule != "all_succeeded"
+                or state.status(state.steps[sid]) != StepStatus.SUCCEEDED
             )
             if dep_id not in picked and (whole or reacts):
                 picked.add(dep_id)

@@ -34,12 +34,7 @@ from mhi.ports import MessageBus, RunStore
 from mhi.runtime.limits import SlotStore, acquire_slot, release_slot
 from mhi.runtime.logs import bind
 from mhi.runtime.progress import Completion
-from mhi.runtime.records import (
-    record_dead_letter,
-    record_finish,
-    starts_attempts,
-    step_digest,
-)
+from mhi.runtime.records import record_finish, starts_attempts, step_digest
 from mhi.runtime.run_cache import CachedRun, RunCache
 from mhi.runtime.subflows import cancel_children
 
@@ -153,13 +148,12 @@ class Controller:
             # A read first (a twelfth of a create's price): an instance whose cache lags behind
             # the others' (a late duplicate, a cold start) learns the turn went out without a
             # create that fails.
-            if self.cache.fold_key(cached, claim) or not self.cache.create(cached, claim, body):
+            went_out = self.cache.fold_turn(cached, action.step_id, number, action.turn)
+            if went_out or not self.cache.create(cached, claim, body):
                 if action.slot is not None:  # another instance dispatched it with its own slot
                     self.slots.release(action.slot)
                     cached.state.limits.drop_grant((action.step_id, action.attempt))
-                # another instance dispatched it: read its claim and the attempt's result
-                self.cache.fold_key(cached, claim)
-                self.cache.fold_key(cached, keys.result_key(action.step_id, number))
+                self.cache.fold_turn(cached, action.step_id, number, action.turn)
                 return
         ref = cached.ref
         message = StepMessage(
@@ -246,7 +240,7 @@ class Controller:
         cached.state.limits.deployment = self.concurrency_limits
         cached.state.limits.by_type = self.step_concurrency
         for _ in range(100_000):
-            self._look_at_ended(cached)
+            self.completion.look_at_ended(cached)
             decision = decide(cached.state, self.now())
             if not decision.actions:
                 return decision.wake_at
@@ -343,12 +337,12 @@ class Controller:
         claim and the attempt's result) when this instance knows the attempts before it, else
         a listing of the step."""
         local = cached.state.reruns.local(step.id, callback.attempt)
-        if local >= 1 and all(n in step.attempts for n in range(1, local)):
-            claim = keys.dispatch_key(step.id, callback.attempt, callback.turn)
-            if self.cache.fold_key(cached, claim):
-                self.cache.fold_key(cached, keys.result_key(step.id, callback.attempt))
-                return
-        self.cache.refresh_step(cached, step.id)
+        if not (
+            local >= 1
+            and all(n in step.attempts for n in range(1, local))
+            and self.cache.fold_turn(cached, step.id, callback.attempt, callback.turn)
+        ):
+            self.cache.refresh_step(cached, step.id)
 
     def _record(self, cached: CachedRun, step: StepState, cb: CallbackMessage) -> None:
         state = cached.state
@@ -364,20 +358,6 @@ class Controller:
             rel, body = outcome_record(cb, self.now())
             if not self.cache.create(cached, rel, body):
                 self.cache.refresh_step(cached, step.id)
-
-    def _look_at_ended(self, cached: CachedRun) -> None:
-        """For every step this instance saw end since it last looked, by whatever write or
-        read: look at its groups (who else ended) and dead-letter a final failure. A look may
-        learn of more ends; they are looked at in turn."""
-        ended = cached.state.ended
-        while ended:
-            state = cached.state
-            step = state.step(ended.pop(0))
-            if step is None:
-                continue
-            self.completion.step_ended(cached, step)
-            record_dead_letter(self.store, cached.ref, state, step)
-            ended = cached.state.ended  # (a re-listing may have re-folded the run)
 
     def _wake(self, ref: RunRef) -> None:
         """Ask the controller (any instance) to look at a run again now: a slot it waits for

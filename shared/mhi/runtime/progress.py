@@ -24,6 +24,7 @@ from collections.abc import Iterable
 
 from mhi.model import keys
 from mhi.model.run import StepState
+from mhi.runtime.records import record_dead_letter
 from mhi.runtime.run_cache import CachedRun, RunCache
 
 
@@ -32,6 +33,20 @@ class Completion:
 
     def __init__(self, cache: RunCache) -> None:
         self.cache = cache
+
+    def look_at_ended(self, cached: CachedRun) -> None:
+        """For every step this instance saw end since it last looked, by whatever write or
+        read: look at its groups (who else ended) and dead-letter a final failure. A look may
+        learn of more ends; they are looked at in turn."""
+        ended = cached.state.ended
+        while ended:
+            state = cached.state
+            step = state.step(ended.pop(0))
+            if step is None:
+                continue
+            self.step_ended(cached, step)
+            record_dead_letter(self.cache.store, cached.ref, state, step)
+            ended = cached.state.ended  # (a re-listing may have re-folded the run)
 
     def step_ended(self, cached: CachedRun, step: StepState) -> None:
         """Look at every group `step` belongs to, folding in members other instances ended.

@@ -156,6 +156,15 @@ class RunCache:
             self._reload(cached)
         return True
 
+    def fold_turn(self, cached: CachedRun, step_id: str, attempt: int, turn: int) -> bool:
+        """Read one turn's dispatch claim and, when it exists, its attempt's result: what an
+        instance lacks of a turn another one dispatched, without a listing. False when the
+        claim is absent."""
+        if not self.fold_key(cached, keys.dispatch_key(step_id, attempt, turn)):
+            return False
+        self.fold_key(cached, keys.result_key(step_id, attempt))
+        return True
+
     def check_control(self, cached: CachedRun) -> None:
         """Fold in the pauses, resumes and reruns written since this state was folded.
 

@@ -180,3 +180,23 @@ def test_a_rerun_from_failure_also_reruns_what_ran_on_the_failure() -> None:
         ran(s, sid)
     s.apply("done.json", {"status": "failed", "at": at(9).isoformat()})
     assert plan_rerun(s).top_level == ["load", "report", "after", "undo"]
+
+
+def test_a_rerun_from_failure_reruns_what_ran_after_an_optional_failure() -> None:
+    """`all_succeeded` runs after an optional upstream failed; once the rerun replaces that
+    failure (a success, or a skip of its handler), what ran on it runs again too."""
+    from mhi.engine.rerun import plan_rerun
+
+    s = state(
+        flow(
+            {"id": "load", "optional": True},
+            {"id": "report", "depends_on": ["load"]},
+            {"id": "after", "depends_on": ["report"]},
+            {"id": "other"},
+        )
+    )
+    ran(s, "load", ok=False, retryable=False)
+    for sid in ("report", "after", "other"):
+        ran(s, sid)
+    s.apply("done.json", {"status": "succeeded", "at": at(9).isoformat()})
+    assert plan_rerun(s).top_level == ["load", "report", "after"]
