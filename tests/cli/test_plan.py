@@ -102,6 +102,43 @@ def test_plan_prints_prices_and_rejects_a_bad_flow_with_its_path(
     assert "$.flow_config.steps[0].trigger_rule" in capsys.readouterr().out
 
 
+def test_plan_says_a_time_of_day_sla_in_its_zone_and_whether_the_estimate_fits(
+    flow_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from mhi.cli.commands.plan import sla_fit
+    from mhi.model.validate import parse_flow
+
+    notify = {"type": ["outbox"], "recipients": "a@example.com"}
+    sla = {"by": "07:00", "time_zone": "Europe/Madrid", "notify": notify}
+    # slots at 01:00 UTC: 07:00 Madrid is 5 h later in winter, 4 h later in summer
+    scheduled = {**FLOW, "schedule": {"cron": "0 1 * * *"}, "sla": sla}
+    flow = parse_flow(scheduled, frozenset({"ms-echo"}))
+    jan = datetime(2026, 1, 10, tzinfo=UTC)
+    fit = sla_fit(flow, 3 * 3600, jan)
+    assert fit is not None and fit["window_seconds"] == [4 * 3600, 5 * 3600]
+    assert fit["fits"] is True and fit["slots_measured"] == 366
+    late = sla_fit(flow, 4.5 * 3600, jan)
+    assert late is not None and late["fits"] is False
+    assert late["tightest_slot"].startswith("2026-03-29T03:00:00+02:00")  # first summer slot
+    flow_file.write_text(json.dumps(scheduled))
+    assert main(["plan", str(flow_file)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "sla: finished by 07:00 Europe/Madrid (the first after each slot): "
+        "4 h 00 min to 5 h 00 min from a slot (next 366 slots): fits"
+    ) in out
+    # without a schedule the deadline follows the start
+    flow_file.write_text(json.dumps({**FLOW, "sla": sla}))
+    result = _plan(capsys, str(flow_file))
+    assert result["sla"]["by"] == "07:00" and result["sla"]["fits"] is True
+    assert main(["plan", str(flow_file)]) == 0
+    assert "sla: finished by 07:00 Europe/Madrid (the first after the start): a run" in (
+        capsys.readouterr().out
+    )
+
+
 def test_plan_rejects_items_for_a_step_without_for_each(
     flow_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

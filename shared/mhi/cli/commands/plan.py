@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from mhi.cli.common import load_json_file, parse_assignments, services_from_env, table
 from mhi.errors import InvalidMessageError
@@ -49,6 +51,7 @@ PRICES = {
 }
 MESSAGE_BILLED_BYTES = 2 * 1000  # a publish and its delivery, 1 KB minimum each
 HISTORY_RUNS = 20
+SLA_SLOTS = 1000  # the slots a `by` SLA's windows are measured over (at most a year's)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {where}: {msg}" if where else f"  {msg}")
         return 1
     given = _items(args.items, flow)
-    past = past_runs(services_from_env().run_store, flow.flow_id, args.history)
-    result = plan(flow, given, past)
+    services = services_from_env()
+    past = past_runs(services.run_store, flow.flow_id, args.history)
+    result = plan(flow, given, past, services.clock.now())
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -137,8 +141,10 @@ def default_seconds(step_type: str) -> float:
     return DEFAULT_SECONDS[max(found, key=len)] if found else UNKNOWN_SECONDS
 
 
-def plan(flow: FlowDefinition, given: dict[str, int], past: dict[str, Any]) -> dict[str, Any]:
-    """The plan of a valid flow as JSON-ready data."""
+def plan(
+    flow: FlowDefinition, given: dict[str, int], past: dict[str, Any], now: datetime | None = None
+) -> dict[str, Any]:
+    """The plan of a valid flow as JSON-ready data (`now`: where the SLA's slots start)."""
     from mhi.model.shape import critical_path, fan_out, items_assumed, operations
 
     items = items_assumed(flow, given)
@@ -182,8 +188,50 @@ def plan(flow: FlowDefinition, given: dict[str, int], past: dict[str, Any]) -> d
         },
         "cost": cost(flow, ops, seconds, items),
         "prices": PRICES,
-        "sla_seconds": flow.sla.within_seconds if flow.sla else None,
+        "sla": sla_fit(flow, total, now or datetime.now(UTC)),
     }
+
+
+def sla_fit(flow: FlowDefinition, estimate: float, now: datetime) -> dict[str, Any] | None:
+    """How the duration estimate meets the flow's SLA, by the engine's deadline rule.
+
+    `within_seconds` gives every run the same time. `by` gives each schedule slot the time up to
+    the first `by` after it in the SLA's zone: the windows of the slots of the next year (at most
+    `SLA_SLOTS` of them) are measured and the tightest decides. Without a schedule the deadline
+    follows the start: a run started less than the estimate before `by` misses it.
+    """
+    from mhi.engine.sla import deadline_after, sla_time_zone
+    from mhi.model.slots import slots
+
+    sla = flow.sla
+    if sla is None:
+        return None
+    if sla.by is None:
+        within = float(sla.within_seconds or 0)
+        return {
+            "within_seconds": within,
+            "window_seconds": [within, within],
+            "fits": estimate <= within,
+        }
+    zone = sla_time_zone(flow)
+    out: dict[str, Any] = {"by": sla.by, "time_zone": zone}
+    if flow.schedule is None:
+        by = datetime.combine(now.date(), time.fromisoformat(sla.by))
+        out["latest_start"] = (by - timedelta(seconds=estimate)).strftime("%H:%M")
+        out["fits"] = estimate < 86400
+        return out
+    fired = list(slots(flow, now, now + timedelta(days=366), limit=SLA_SLOTS))
+    windows = []
+    for slot in fired:
+        deadline = deadline_after(flow, slot)
+        assert deadline is not None  # the flow has an SLA
+        windows.append(((deadline - slot).total_seconds(), slot))
+    (low, tightest), (high, _widest) = min(windows), max(windows)
+    out["slots_measured"] = len(fired)
+    out["window_seconds"] = [low, high]
+    out["tightest_slot"] = tightest.astimezone(ZoneInfo(zone)).isoformat()
+    out["fits"] = estimate <= low
+    return out
 
 
 def cost(
@@ -251,10 +299,9 @@ def _print(result: dict[str, Any]) -> None:
         line += f" (measured: median {result['measured_median_seconds']:g} s"
         line += f" over {result['measured_runs']} run(s))"
     print(line)
-    if result["sla_seconds"] is not None:
-        sla, estimate = result["sla_seconds"], result["duration_seconds"]
-        verdict = "fits" if estimate <= sla else "the estimate misses it"
-        print(f"sla: finished within {sla:g} s of the slot or start: {verdict}")
+    sla = result["sla"]
+    if sla is not None:
+        print(_sla_line(sla))
     ops, usd = result["operations"], result["cost"]
     print(
         f"\nper run (every step succeeds at once): {ops['creates']} creates,"
@@ -266,6 +313,30 @@ def _print(result: dict[str, Any]) -> None:
         f"${usd['messages']:.8f}, functions ${usd['functions']:.6f})"
     )
     print("list prices used (USD): " + ", ".join(f"{k} {v:g}" for k, v in PRICES.items()))
+
+
+def _sla_line(sla: dict[str, Any]) -> str:
+    verdict = "fits" if sla["fits"] else "the estimate misses it"
+    if "by" not in sla:
+        return f"sla: finished within {sla['within_seconds']:g} s of the slot or start: {verdict}"
+    head = f"sla: finished by {sla['by']} {sla['time_zone']}"
+    if "latest_start" in sla:
+        return (
+            f"{head} (the first after the start): a run started less than the estimate before "
+            f"it (after {sla['latest_start']}) misses it"
+        )
+    low, high = sla["window_seconds"]
+    span = _hours(low) if low == high else f"{_hours(low)} to {_hours(high)}"
+    line = f"{head} (the first after each slot): {span} from a slot"
+    line += f" (next {sla['slots_measured']} slots): {verdict}"
+    if not sla["fits"]:
+        line += f" from the tightest slot, {sla['tightest_slot']}"
+    return line
+
+
+def _hours(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def _span(low: int, high: int) -> str:
