@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from mhi.adapters.local.fs_run_store import FsRunStore
 from mhi.adapters.local.memory_run_store import MemoryRunStore
 from mhi.model import keys
 from mhi.model.keys import RunRef
@@ -178,3 +182,36 @@ def test_a_controller_that_loses_the_dispatch_race_gives_its_own_slot_back_at_on
     end = json.loads(store.read(keys.slot_key("k", 0, 1, end=True)) or b"{}")
     assert end["why"] == "released"
     assert second.state(ref).done is not None
+
+
+def test_racing_claimers_on_one_folder_never_hold_more_than_the_limit(tmp_path: Path) -> None:
+    """Six threads, each a controller instance with its own view, take and give back slots of
+    one key on the local store (O_EXCL creates, as GCS preconditions) while tenancies are
+    pruned under them: at no moment do more than `limit` hold a slot."""
+    store, limit, rounds = FsRunStore(tmp_path), 2, 15
+    holding, most, lock = [0], [0], threading.Lock()
+    clock = Clock()
+
+    def instance(n: int) -> None:
+        slots = SlotStore(store, clock.now, GRACE)
+        for i in range(rounds):
+            held = None
+            while held is None:
+                held = slots.acquire("k", limit, _holder(f"s{n}-{i}"))
+            with lock:
+                holding[0] += 1
+                most[0] = max(most[0], holding[0])
+            time.sleep(0.002)  # hold a moment: let the others try to take a slot meanwhile
+            with lock:
+                holding[0] -= 1
+            assert slots.release(held)
+
+    threads = [threading.Thread(target=instance, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    assert 1 <= most[0] <= limit
+    ends = [k for k in store.list(keys.limit_prefix("k")) if k.endswith("-end.json")]
+    assert ends and len(store.list(keys.limit_prefix("k"))) <= 4 * limit  # pruned as it went
