@@ -70,7 +70,7 @@ class SharedRateLimiter:
             waited += pause
 
     def _claim(self, window: int, t: float) -> bool:
-        taken = len(self.store.list(keys.rate_window_prefix(self.key, window)))
+        taken = len(self.store.list(keys.rate_key(self.key, window)))
         body = json.dumps({"at": t}).encode()
         for n in range(taken + 1, self.capacity + 1):
             if self.store.create(keys.rate_key(self.key, window, n), body):

@@ -33,6 +33,7 @@ once per run (and per finished generation under `status/`): see `index_keys_at_s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -362,51 +363,43 @@ def parse_index_key(key: str) -> IndexEntry | None:
     return IndexEntry(RunRef(parts[1], parts[2], parts[3]), _NEWEST - int(parts[0]))
 
 
-# ---- concurrency slots and shared request rates (outside any run) -------------------------
-#
-#     limits/<key>/<slot>/<tenancy>.json      the tenancy-th holder of one slot of a key
-#     limits/<key>/<slot>/<tenancy>-end.json  that holder let go (released, or found dead)
-#     limits/<key>/waiting/<account>~<flow_id>~<run_id>~<token>.json   a run waits for a slot
-#     rates/<key>/<window>/<n>.json           the n-th request of a rate window
+# ---- outside any run: concurrency slots and shared request rates ---------------------------
+# limits/<key>/<slot>/<tenancy>.json (its release: <tenancy>-end.json), a waiting run's marker
+# limits/<key>/waiting/<account>~<flow_id>~<run_id>~<token>.json, rates/<key>/<window>/<n>.json
 
-LIMITS_PREFIX = "limits"
-RATES_PREFIX = "rates"
-_WAITING = "waiting"
+LIMITS_PREFIX, RATES_PREFIX = "limits", "rates"
+_SLOT = re.compile(r"(\d+)/(\d+)(-end)?\.json")
 
 
-def limit_prefix(key: str) -> str:
-    """Every slot and waiter of a concurrency key."""
-    return f"{LIMITS_PREFIX}/{key}/"
+def limit_prefix(key: str, sub: str = "") -> str:
+    """Every slot and waiter of a concurrency key (`sub`: one slot's, or `waiting`)."""
+    return f"{LIMITS_PREFIX}/{key}/{sub}{'/' if sub else ''}"
 
 
 def slot_key(key: str, slot: int, tenancy: int, *, end: bool = False) -> str:
     """The `tenancy`-th hold of slot `slot` of `key` (or, with `end`, its release)."""
-    return f"{limit_prefix(key)}{slot}/{tenancy:06d}{'-end' if end else ''}.json"
+    return f"{limit_prefix(key, str(slot))}{tenancy:06d}{'-end' if end else ''}.json"
 
 
 def parse_slot_key(key: str, full: str) -> tuple[int, int, bool] | None:
-    """(slot, tenancy, is the end record) of a key under `limit_prefix(key)`, or None."""
-    slot, _, name = full[len(limit_prefix(key)) :].partition("/")
-    stem = name[:-5] if name.endswith(".json") else ""
-    tenancy, ended = (stem[:-4], True) if stem.endswith("-end") else (stem, False)
-    if not (full.startswith(limit_prefix(key)) and slot.isdigit() and tenancy.isdigit()):
-        return None
-    return int(slot), int(tenancy), ended
+    """(slot, tenancy, is the release) of a key under `limit_prefix(key)`, or None."""
+    found = _SLOT.fullmatch(full[len(limit_prefix(key)) :])
+    ok = found is not None and full.startswith(limit_prefix(key))
+    return (int(found[1]), int(found[2]), bool(found[3])) if found and ok else None
 
 
 def waiter_key(key: str, ref: RunRef, token: str) -> str:
-    """A marker that `ref` waits for a slot of `key` (the releaser wakes the run, then drops it)."""
+    """A marker that `ref` waits for a slot of `key` (whoever gives one back wakes the run)."""
     name = _INDEX_SEP.join((ref.account, ref.flow_id, ref.run_id, token))
-    return f"{limit_prefix(key)}{_WAITING}/{name}.json"
+    return f"{limit_prefix(key, 'waiting')}{name}.json"
 
 
 def parse_waiter_key(key: str, full: str) -> RunRef | None:
     """The run a waiter marker names (None if `full` is not one)."""
-    prefix = f"{limit_prefix(key)}{_WAITING}/"
-    parts = full[len(prefix) : -5].split(_INDEX_SEP) if full.endswith(".json") else []
-    if not full.startswith(prefix) or len(parts) != 4 or not all(parts):
-        return None
-    return RunRef(parts[0], parts[1], parts[2])
+    prefix = limit_prefix(key, "waiting")
+    parts = full[len(prefix) : -5].split(_INDEX_SEP)
+    ok = full.startswith(prefix) and full.endswith(".json") and len(parts) == 4 and all(parts)
+    return RunRef(parts[0], parts[1], parts[2]) if ok else None
 
 
 def slot_wait_key(step_id: str, attempt: int) -> str:
@@ -414,11 +407,7 @@ def slot_wait_key(step_id: str, attempt: int) -> str:
     return f"steps/{step_id}/{SLOT_WAIT}{attempt}.json"
 
 
-def rate_key(key: str, window: int, n: int) -> str:
-    """The `n`-th request claimed in rate window `window` of a shared rate key."""
-    return f"{rate_window_prefix(key, window)}{n:06d}.json"
-
-
-def rate_window_prefix(key: str, window: int) -> str:
-    """Every request claimed in one window of a shared rate key."""
-    return f"{RATES_PREFIX}/{key}/{window}/"
+def rate_key(key: str, window: int, n: int | None = None) -> str:
+    """The `n`-th request claimed in one window of a shared rate key (None: the window)."""
+    window_prefix = f"{RATES_PREFIX}/{key}/{window}/"
+    return window_prefix if n is None else f"{window_prefix}{n:06d}.json"

@@ -78,7 +78,7 @@ class SlotStore:
             return None  # another claimer took it first
         # A claimer that listed long ago may re-create a tenancy already pruned: the slot's own
         # listing shows a later tenancy then, and this stale hold is given up at once.
-        here = self.store.list(f"{keys.limit_prefix(key)}{slot}/")
+        here = self.store.list(keys.limit_prefix(key, str(slot)))
         if any((p := keys.parse_slot_key(key, k)) and p[1] > tenancy for k in here):
             self.end(key, slot, tenancy, "superseded: a later tenancy exists")
             return None
@@ -122,7 +122,7 @@ class SlotStore:
     def wake_waiters(self, key: str, wake: Callable[[RunRef], None]) -> list[RunRef]:
         """Wake each run waiting for a slot of `key` once, and drop its markers."""
         woken: list[RunRef] = []
-        for marker in self.store.list(f"{keys.limit_prefix(key)}waiting/"):
+        for marker in self.store.list(keys.limit_prefix(key, "waiting")):
             ref = keys.parse_waiter_key(key, marker)
             if ref is not None and ref not in woken:
                 wake(ref)
