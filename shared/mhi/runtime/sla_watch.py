@@ -98,8 +98,13 @@ def record_missed(
     lister = getattr(flows, "list_ids", None)
     if flows is None or lister is None:
         return []
+    try:
+        flow_ids: list[str] = lister()
+    except OrchestratorError as e:  # the sweep's own work is done: the next one looks again
+        logger.warning("SLA watch: stored flows not listed: %s", e)
+        return []
     recorded: list[RunRef] = []
-    for flow_id in lister():
+    for flow_id in flow_ids:
         try:
             requests = _requests(flows, flow_id, known_types)
             for request in requests:

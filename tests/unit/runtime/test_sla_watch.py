@@ -12,6 +12,7 @@ from typing import Any
 
 from mhi.adapters.local.memory_run_store import MemoryRunStore
 from mhi.constants import SLA_STEP
+from mhi.errors import RetryableError
 from mhi.model import keys
 from mhi.runtime.controller import Controller
 from mhi.runtime.pubsub_event import PubSubMessage
@@ -229,3 +230,24 @@ def test_a_catchup_schedule_reruns_the_slot_recorded_as_missed(tmp_path: Path) -
     world.fire(router, _utc(10, 2, 0))  # a redelivery: nothing reruns twice
     assert world.store.read(f"runs/acme/nightly/{JAN9}/{keys.generation_key(2)}") is None
     assert world.sla_notices(JAN9) == [f"acme/{JAN9}"]
+
+
+class _DownFlows:
+    """A flow bucket that cannot be listed right now."""
+
+    def get(self, flow_id: str) -> bytes | None:
+        return None
+
+    def list_ids(self) -> list[str]:
+        raise RetryableError("flows bucket: 503 Service Unavailable")
+
+
+def test_a_flow_bucket_that_cannot_be_listed_leaves_the_sweep_done(tmp_path: Path) -> None:
+    world = World(tmp_path, _flow(sla=BY_SEVEN), _utc(8, 2))
+    world.fire(world.router(), _utc(8, 2, 0))
+    world.clock[0] = _utc(9, 8)
+    controller = Controller(world.store, world.bus, lambda: world.clock[0])
+    routed = Router(lambda: controller, _DownFlows(), lambda: TYPES).route(SWEEP)
+    assert world.missed() == []
+    # the active run was still advanced: it is late, and said so
+    assert list(routed.wake) and world.sla_notices("scheduled-20250108T0200Z")
