@@ -103,6 +103,7 @@ def describe(store: RunStore, ref: RunRef, project: str | None = None) -> dict[s
     summary["generation"] = state.reruns.generation
     summary["paused"] = state.reruns.paused
     summary["logical_time"] = state.logical_time
+    summary["missed"] = state.missed  # a slot nobody started, recorded by the SLA watch
     summary["params"] = state.params
     summary["parent"] = (read_json(store, ref.key(keys.FLOW)) or {}).get("parent")
     for line in summary["steps"]:

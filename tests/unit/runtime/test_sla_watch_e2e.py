@@ -15,6 +15,7 @@ from mhi.model.keys import RunRef
 from mhi.ops import stats
 from mhi.ops.control import rerun
 from mhi.ops.index import RunFilter, list_runs
+from mhi.ops.show import describe
 from mhi.runtime.embedded import EmbeddedRuntime
 from mhi.runtime.pubsub_event import PubSubMessage
 from mhi.services import Services
@@ -90,6 +91,9 @@ def test_a_slot_the_scheduler_never_started_is_a_failed_run_with_its_sla_notice(
         assert "Not started: not started by its SLA deadline" in sla_mail
         [fail_mail] = _mails(tmp_path, MISSED, "_notify")
         assert "not started by its SLA deadline" in fail_mail
+        detail = describe(store, ref)
+        assert detail["missed"]["deadline"] == "2025-01-09T06:00:00+00:00"
+        assert detail["audit"][0]["by"] == {"actor": "controller", "via": "sla-watch"}
         rows = list_runs(store, RunFilter(flow_id="nightly")).rows
         assert [(r.ref.run_id, r.status) for r in rows] == [
             (MISSED, "failed"),
