@@ -10,7 +10,8 @@ engine ends it at once (`mhi.engine.sla.missed_run`): the `sla` notification onc
 skipped with the reason, the run failed. It lists, counts as an SLA miss and reruns like any run.
 
 The slot's run id makes this idempotent: a second sweep, a racing router, a backfill or a late
-scheduler start of the slot finds the run and starts nothing (`mhi runs rerun` fills the gap).
+scheduler start of the slot finds the run and starts nothing. `mhi runs rerun` fills the gap, and
+a `"catchup": true` schedule reruns it when it next fires (`mhi.runtime.catchup`).
 
 Only a slot whose previous slot has a run is recorded: a flow that never ran under its schedule
 (just deployed, or its cron changed) has no gap to report. A recorded slot counts as a run, and
@@ -44,8 +45,10 @@ logger = logging.getLogger(__name__)
 LOOK_BACK = timedelta(hours=24)  # slots whose deadline passed longer ago are left alone
 MAX_WATCHED_SLOTS = 3  # per flow and account and sweep
 START_GRACE = timedelta(minutes=5)  # after the deadline, before a slot without a run is missed
-MISSED_REASON = "no run was started for its schedule slot (scheduler job paused or missing, or "
-MISSED_REASON += "its start was refused)"
+MISSED_REASON = (
+    "no run was started for its schedule slot (scheduler job paused or missing, or its start was "
+    "refused)"
+)
 WATCHER = {"actor": "controller", "via": "sla-watch"}
 
 
