@@ -100,6 +100,7 @@ class Sim:
         self.kind = StepKind("sim", AnyConfig, self._handler)
         self.instances = [self._controller() for _ in range(instances)]
         self.current = 0  # the instance handling the message being delivered
+        self.start_request = StartRequest(flow, {}, "run-1")  # what `run` starts
 
     @property
     def controller(self) -> Controller:
@@ -174,11 +175,11 @@ class Sim:
 
     def run(self, max_messages: int = 30_000) -> RunRef:
         """Start the run and deliver until it is done and closed; fail if it never is."""
-        request = StartRequest(self.flow, {}, "run-1")
+        request = self.start_request
         self.store.armed = True
         while not self.guarded(start_run, self.controller, request):
             pass  # the start message is redelivered until it goes through
-        ref = RunRef(self.flow.account, self.flow.flow_id, "run-1")
+        ref = RunRef(self.flow.account, self.flow.flow_id, request.run_id or "run-1")
         for _ in range(max_messages):
             if self.pending:
                 self._one_message()

@@ -4,6 +4,7 @@ deadline rule read backwards (`latest_base_due`), which the SLA watch looks back
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from mhi.engine.sla import deadline_after, latest_base_due
 from mhi.model import keys
 from mhi.model.flow import FlowDefinition
 from mhi.model.run import RunState, RunStatus
+from mhi.model.validate import parse_flow
 from tests.unit.engine.helpers import T0, at, dispatched, flow
 
 NOTIFY = {"type": ["outbox"], "recipients": "ops@example.com"}
@@ -130,3 +132,33 @@ def test_latest_base_due_for_within_seconds_and_without_sla() -> None:
     f = flow({"id": "a"}, sla={"within_seconds": 600, "notify": NOTIFY})
     assert latest_base_due(f, at(1000)) == at(400)
     assert latest_base_due(flow({"id": "a"}), at(1000)) is None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_with_crashes_a_missed_run_sends_one_sla_notice_and_runs_no_step(seed: int) -> None:
+    from dataclasses import replace
+
+    from tests.unit.engine.sim import Sim
+
+    raw = {
+        "flow_id": "f",
+        "account": "acme",
+        "flow_config": {
+            "steps": [
+                {"id": "a", "type": "ms-echo"},
+                {"id": "b", "type": "ms-echo", "depends_on": ["a"]},
+            ]
+        },
+        "sla": {"within_seconds": 60, "notify": NOTIFY},
+        "notifications": {"fail": NOTIFY},
+    }
+    sim = Sim(parse_flow(raw, frozenset({"ms-echo"})), {}, seed, crash_rate=0.15)
+    sim.now = T0 + timedelta(seconds=400)
+    missed = {"reason": "the scheduler did not start it", "deadline": at(60).isoformat()}
+    sim.start_request = replace(sim.start_request, logical_time=T0.isoformat(), missed=missed)
+    ref = sim.run()
+    assert len(sim.sla_sends) == 1 and sim.sends == 1  # one SLA notice, one fail notice
+    assert sim.sla_sends[0]["unfinished_steps"] == ["a", "b"]
+    assert {step for step, _a, _t in sim.runs} <= {SLA_STEP, "_notify"}  # no step ran
+    done = json.loads(sim.store.objects[ref.prefix + keys.DONE])
+    assert done["status"] == "failed" and done["error"].startswith("not started by its SLA")
