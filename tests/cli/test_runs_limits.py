@@ -48,3 +48,23 @@ def test_the_second_run_shows_its_step_waiting_for_the_slot_the_first_holds(
     assert main(["runs", "show", "first", "--json"]) == 0
     (step,) = json.loads(capsys.readouterr().out)["steps"]
     assert step["status"] == "running" and step["waiting_for_slot"] is None
+
+
+def test_mhi_limits_names_the_holder_of_each_slot_and_the_waiting_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = Services(Settings.from_env()).run_store
+    controller = Controller(store, _IdleBus(), lambda: AT)
+    for run_id in ("first", "second"):
+        ref, _ = start_run(controller, parse_start({**FLOW, "run_id": run_id}, None))
+        controller.advance(ref)
+
+    assert main(["limits", "qlik:acme"]) == 0
+    out = capsys.readouterr().out
+    assert "held" in out and "acme/reloads/first step reload attempt 1" in out
+    assert "waiting: acme/reloads/second" in out
+    assert main(["limits", "qlik:acme", "--json"]) == 0
+    (slot,) = json.loads(capsys.readouterr().out)["slots"]
+    assert (slot["slot"], slot["holder"]["run_id"]) == (0, "first")
+    assert main(["limits", "qlik/acme"]) == 2
+    assert "concurrency key 'qlik/acme' is not allowed" in capsys.readouterr().out

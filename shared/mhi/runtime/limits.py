@@ -131,6 +131,19 @@ class SlotStore:
         return woken
 
 
+def describe_key(store: RunStore, key: str) -> dict[str, Any]:
+    """Who holds each slot of a concurrency key, and which runs wait for one (`mhi limits`)."""
+    listed = store.list(keys.limit_prefix(key))
+    slots = []
+    for slot, (tenancy, ended) in sorted(_tops(key, listed).items()):
+        raw = None if ended else store.read(keys.slot_key(key, slot, tenancy))
+        holder = json.loads(raw) if raw else None
+        slots.append({"slot": slot, "tenancy": tenancy, "holder": holder})
+    refs = (keys.parse_waiter_key(key, k) for k in listed)
+    waiting = sorted({f"{r.account}/{r.flow_id}/{r.run_id}" for r in refs if r is not None})
+    return {"key": key, "slots": slots, "waiting": waiting}
+
+
 def _tops(key: str, listed: list[str]) -> dict[int, Top]:
     """Per slot, its latest tenancy and whether that one ended."""
     latest: dict[int, int] = {}
