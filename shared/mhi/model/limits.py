@@ -96,6 +96,7 @@ class SlotBook:
     owed: set[Attempt] = field(default_factory=set)
     released: set[Attempt] = field(default_factory=set)
     shown: dict[str, tuple[int, str]] = field(default_factory=dict)
+    full: dict[str, datetime] = field(default_factory=dict)  # key -> found full until (a look)
 
     # ---- folded from the run's objects --------------------------------------------------
 
@@ -134,6 +135,8 @@ class SlotBook:
         for attempt, (waited, _until) in list(self.waiting.items()):
             if key is None or waited == key:
                 del self.waiting[attempt]
+        for full in [k for k in self.full if key is None or k == key]:
+            del self.full[full]
 
     def drop_grant(self, attempt: Attempt) -> None:
         """The slot granted to an attempt was given back unused (another instance dispatched the

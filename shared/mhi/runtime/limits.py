@@ -165,6 +165,13 @@ def acquire_slot(
     """Carry out `AcquireSlot`: note the slot granted, or the wait (shown in the run)."""
     state, ref = cached.state, cached.ref
     number = state.reruns.absolute(action.step_id, action.attempt)
+    attempt = (action.step_id, action.attempt)
+    full_until = state.limits.full.get(action.key)
+    if full_until is not None and now < full_until:
+        # Found full a moment ago in this same look (the other for_each children of a step):
+        # nothing was given back since, or the release would have cleared the mark.
+        _wait(cache, cached, action, number, full_until, now)
+        return
     holder = {
         "account": ref.account,
         "flow_id": ref.flow_id,
@@ -178,11 +185,25 @@ def acquire_slot(
         # Register first, then look again: a release between the two looks wakes this run.
         slots.register_waiter(action.key, ref)
         slot = slots.acquire(action.key, action.limit, holder)
-    attempt = (action.step_id, action.attempt)
     if slot is not None:
         state.limits.grant(attempt, slot)
         return
-    state.limits.wait(attempt, action.key, now + timedelta(seconds=RECHECK_SECONDS))
+    until = now + timedelta(seconds=RECHECK_SECONDS)
+    state.limits.full[action.key] = until
+    _wait(cache, cached, action, number, until, now)
+
+
+def _wait(
+    cache: RunCache,
+    cached: CachedRun,
+    action: AcquireSlot,
+    number: int,
+    until: datetime,
+    now: datetime,
+) -> None:
+    """Note that an attempt waits for a slot, and record it in the run the first time."""
+    state = cached.state
+    state.limits.wait((action.step_id, action.attempt), action.key, until)
     shown = state.limits.shown.get(action.step_id)
     if shown is None or shown[0] < number:
         logger.info(

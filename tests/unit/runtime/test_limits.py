@@ -215,3 +215,29 @@ def test_racing_claimers_on_one_folder_never_hold_more_than_the_limit(tmp_path: 
     assert 1 <= most[0] <= limit
     ends = [k for k in store.list(keys.limit_prefix("k")) if k.endswith("-end.json")]
     assert ends and len(store.list(keys.limit_prefix("k"))) <= 4 * limit  # pruned as it went
+
+
+class CountingStore(MemoryRunStore):
+    """Counts the listings of concurrency keys."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limit_lists = 0
+
+    def list(self, prefix: str) -> list[str]:
+        self.limit_lists += prefix.startswith(keys.LIMITS_PREFIX + "/")
+        return super().list(prefix)
+
+
+def test_once_a_key_is_found_full_its_other_waiting_steps_wait_without_looking_again() -> None:
+    store, bus = CountingStore(), RecordingBus()
+    controller = Controller(store, bus, lambda: T0)
+    concurrency = {"key": "k", "limit": 1}
+    steps = [{"id": f"s{i}", "type": "ms-echo", "concurrency": concurrency} for i in range(6)]
+    raw = {"flow_id": "f", "account": "acme", "run_id": "r", "flow_config": {"steps": steps}}
+    ref, _ = start_run(controller, parse_start(raw, None, frozenset({"ms-echo"})))
+    controller.advance(ref)
+    assert [m.step_id for m in bus.steps()] == ["s0"]
+    assert store.limit_lists <= 4  # s0 takes the slot, s1 finds it full, s2-s5 look no more
+    state = controller.state(ref, refresh=False)
+    assert {sid for sid, _ in state.limits.waiting} == {f"s{i}" for i in range(1, 6)}
