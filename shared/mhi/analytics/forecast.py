@@ -6,10 +6,13 @@ and anomaly flags. Models: `mhi.analytics.forecast_models`.
 Choice: the combination (the mean of ETS, Theta and ARIMA: combinations were among the most
 accurate methods of the M4 competition) unless one model beats it by a clear margin
 (`CLEAR_WIN`) in the backtest, so a choice made on a few origins is not noisier than the
-models. Intervals: each model's analytic standard errors, rescaled by how far the backtest
-errors strayed from them (`interval_scale`), so intervals that under-cover are widened and
-those that over-cover narrowed. References: Hyndman & Athanasopoulos, *Forecasting: Principles and
-Practice* (3rd ed., 2021) §5.8-5.10 (MASE, time-series cross-validation), §5.5 (naive
+models. Intervals: normalised split-conformal calibration on the backtest
+(`interval_multipliers`): per level, the conformal quantile of the backtest's absolute errors
+measured in the model's own standard errors, so a nominal 95 % interval spans what covered 95 %
+of values the model had not seen; intervals the analytic formulas make too wide (hotel demand
+is capped by the rooms, so errors grow more slowly with the step than ETS or ARIMA assume) are
+narrowed and those too narrow widened. References: Hyndman & Athanasopoulos, *Forecasting:
+Principles and Practice* (3rd ed., 2021) §5.8-5.10 (MASE, time-series cross-validation), §5.5 (naive
 intervals); Makridakis, Spiliotis & Assimakopoulos, "The M4 Competition", IJF 36 (2020): the
 seasonality test and the combination benchmark.
 """
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mhi.analytics.forecast_intervals import interval_multipliers, normal_quantile
 from mhi.analytics.forecast_models import (
     Prediction,
     arima,
@@ -63,13 +67,7 @@ class SeriesForecast:
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     season_detected: int = 1
     detail: str = ""
-    interval_scale: float = 1.0
-
-
-def _z(level: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(0.5 + level / 200.0))
+    interval_scale: float = 1.0  # the widest interval's width over its analytic width
 
 
 def is_seasonal(y: np.ndarray, m: int) -> bool:
@@ -188,9 +186,7 @@ def backtest(
     at every origin is left out."""
     scores: dict[str, dict[str, float]] = {}
     z: dict[str, np.ndarray] = {}
-    folds = max(folds, math.ceil(MIN_ERRORS / horizon))  # short horizons: more origins
-    origins = [len(y) - horizon * (folds - i) for i in range(folds)]
-    origins = [o for o in origins if o >= max(period + 2, 8)]
+    origins = backtest_origins(len(y), horizon, folds, period)
     for name, (models, family) in pool.items():
         errors, sm, zs = [], [], []
         for origin in origins:
@@ -210,12 +206,24 @@ def backtest(
     return scores, z
 
 
-def choose(scores: dict[str, dict[str, float]], names: list[str]) -> str:
+def backtest_origins(n: int, horizon: int, folds: int, period: int) -> list[int]:
+    """The backtest's origins: the last `folds` windows of `horizon` values (more when the
+    horizon is short, for MIN_ERRORS errors), each with enough history before it."""
+    folds = max(folds, math.ceil(MIN_ERRORS / horizon))  # short horizons: more origins
+    origins = [n - horizon * (folds - i) for i in range(folds)]
+    return [o for o in origins if o >= max(period + 2, 8)]
+
+
+def choose(scores: dict[str, dict[str, float]], names: list[str], *, singles: bool = True) -> str:
     """Return the best combination unless a single model's backtest MASE beats it by
-    `CLEAR_WIN` (ties: sMAPE, then listed order); without a combination, the best model."""
+    `CLEAR_WIN` (ties: sMAPE, then listed order); without a combination, the best model.
+    `singles` False: a combination whenever one is scored (the backtest spans less than a
+    season, so a single model's win there is a win on one part of the year only)."""
     scored = [n for n in names if n in scores]
     if not scored:
         return names[0]
+    if not singles and any(n.startswith("combo") for n in scored):
+        scored = [n for n in scored if n.startswith("combo")]
 
     def rank(n: str) -> tuple[float, float, int]:
         return (scores[n]["mase"], scores[n]["smape"], names.index(n))
@@ -245,22 +253,6 @@ def _pool(model: str, detected: int, period: int, n: int, forced: bool) -> Pool:
 
 
 MIN_ERRORS = 16  # backtest errors per model at least (more origins when the horizon is short)
-SCALE_PRIOR = 4.0  # pseudo-errors that hold the interval scale towards 1
-SCALE_RANGE = (0.2, 5.0)
-
-
-def interval_scale(z: np.ndarray | None, prior: float | None = None) -> float:
-    """Return how much to widen (or narrow) the analytic intervals: the root mean square of the
-    backtest's standardised errors (1 when the analytic errors are right), shrunk towards 1 by
-    `prior` pseudo-errors (default SCALE_PRIOR), within SCALE_RANGE."""
-    if z is None:
-        return 1.0
-    z = z[np.isfinite(z)]
-    if len(z) < 4:
-        return 1.0
-    raw = max(float(np.sqrt(np.mean(z**2))), 1e-6)
-    weight = len(z) / (len(z) + (SCALE_PRIOR if prior is None else prior))
-    return float(np.clip(np.exp(weight * np.log(raw)), *SCALE_RANGE))
 
 
 def _check_model(model: str) -> None:
@@ -295,7 +287,8 @@ def forecast_series(
             logger.info("%s cannot fit the series: %s", family, e)
     bt_horizon = min(horizon, max(1, len(values) // 4))
     scores, z = backtest(values, pool, bt_horizon, folds, scale_m)
-    chosen = choose(scores, list(pool)) if model == "auto" else model
+    span = len(backtest_origins(len(values), bt_horizon, folds, scale_m)) * bt_horizon
+    chosen = choose(scores, list(pool), singles=span >= period) if model == "auto" else model
     models, family = pool[chosen]
     try:
         pred = models.predict(family, values, horizon)
@@ -303,12 +296,12 @@ def forecast_series(
         if model != "auto":
             raise StepExecutionError(f"{model} cannot fit this series: {e}") from e
         chosen, family, pred = "snaive", "snaive", naive(values, horizon, scale_m)
-    scale = interval_scale(z.get(chosen))
-    pred = Prediction(pred.mean, pred.se * scale, pred.fitted)
+    widths = interval_multipliers(z.get(chosen), levels)
+    scale = widths[max(levels)] / normal_quantile(max(levels)) if levels else 1.0
     name = chosen if chosen != "snaive" else f"snaive({scale_m})"
     future = pd.date_range(dates[-1] + OFFSETS[freq], periods=horizon, freq=OFFSETS[freq])
     return SeriesForecast(
-        _forecast_frame(pred, future, levels, name, values),
+        _forecast_frame(pred, future, widths, name, values),
         _history_frame(values, dates, pred, levels),
         name,
         models.m,
@@ -326,14 +319,14 @@ def _tag(level: float) -> str:
 def _forecast_frame(
     pred: Prediction,
     dates: pd.DatetimeIndex,
-    levels: list[float],
+    widths: dict[float, float],
     model: str,
     history: np.ndarray,
 ) -> pd.DataFrame:
     floor = 0.0 if np.nanmin(history) >= 0 else -np.inf  # counts never go negative
     out = pd.DataFrame({"date": dates, "forecast": np.maximum(pred.mean, floor)})
-    for level in levels:
-        half = _z(level) * pred.se
+    for level, width in widths.items():
+        half = width * pred.se
         out[f"lower_{_tag(level)}"] = np.maximum(pred.mean - half, floor)
         out[f"upper_{_tag(level)}"] = np.maximum(pred.mean + half, floor)
     out["model"] = model
@@ -345,7 +338,7 @@ def _history_frame(
 ) -> pd.DataFrame:
     resid = values - pred.fitted
     sigma = float(np.sqrt(np.nanmean(resid**2))) if np.isfinite(resid).any() else math.nan
-    half = _z(max(levels)) * sigma
+    half = normal_quantile(max(levels)) * sigma
     return pd.DataFrame(
         {
             "date": dates,
