@@ -131,6 +131,17 @@ def test_the_combination_is_kept_unless_a_model_wins_clearly(
     assert F.choose({k: {"mase": v, "smape": 0.0} for k, v in scores.items()}, names) == chosen
 
 
+def test_a_backtest_shorter_than_a_season_keeps_a_combination() -> None:
+    scores = {"snaive": 0.5, "combo": 1.0, "combo(52)": 0.9, "ets": 0.95}
+    scored = {k: {"mase": v, "smape": 0.0} for k, v in scores.items()}
+    names = ["snaive", "ets", "combo", "combo(52)"]
+    assert F.choose(scored, names) == "snaive"  # a clear win over a whole season
+    assert F.choose(scored, names, singles=False) == "combo(52)"  # part of a season: combine
+    assert F.choose({"ets": {"mase": 1.0, "smape": 0.0}}, ["ets"], singles=False) == "ets"
+    # Weekly, 8 weeks ahead: three origins of eight weeks span 24 weeks, not 52.
+    assert len(F.backtest_origins(104, 8, 3, 52)) * 8 < 52
+
+
 def test_interval_multipliers_are_conformal_quantiles_of_the_backtest_scores() -> None:
     z = np.random.default_rng(5).normal(0, 1, 4000)
     wide = I.interval_multipliers(2 * z, [80, 95])
