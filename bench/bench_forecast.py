@@ -91,7 +91,7 @@ def run(freq: str, count: int, origins: int, by: str = "segment") -> str:
 
     series = synthetic_series(freq, count) if freq in "QY" else bundled_series(freq, count, by)
     h, m = HORIZONS[freq], F.CANDIDATE_PERIODS[freq]
-    auto, snaive, inside, last = [], [], [], []
+    auto, snaive, inside, last, inside_last = [], [], [], [], []
     chosen: Counter[str] = Counter()
     elapsed = 0.0
     for y in series:
@@ -105,7 +105,9 @@ def run(freq: str, count: int, origins: int, by: str = "segment") -> str:
             f = fc.forecast
             auto.append(F.mase(test, f["forecast"].to_numpy(), train, m))
             snaive.append(F.mase(test, naive(train, h, m).mean, train, m))
-            inside += list((test >= f["lower_95"]) & (test <= f["upper_95"]))
+            covered = list((test >= f["lower_95"]) & (test <= f["upper_95"]))
+            inside += covered
+            inside_last += covered if k == 1 else []
             last.append(k == 1)
             chosen[fc.model] += 1
     lengths = [len(s) for s in series]  # type: ignore[arg-type]
@@ -120,7 +122,8 @@ def run(freq: str, count: int, origins: int, by: str = "segment") -> str:
         f"{origins} origins: {elapsed / len(auto):.2f} s/forecast; MASE {a:.3f} vs seasonal "
         f"naive {s:.3f} ({100 * (1 - a / s):+.0f} %; last window {a1:.3f} vs {s1:.3f}, "
         f"{100 * (1 - a1 / s1):+.0f} %); 95 % interval covers {100 * np.mean(inside):.0f} % "
-        f"of {len(inside)}; chosen {dict(chosen.most_common(4))}"
+        f"of {len(inside)} (last window {100 * np.mean(inside_last):.0f} %); "
+        f"chosen {dict(chosen.most_common(4))}"
     )
 
 

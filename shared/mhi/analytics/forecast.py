@@ -1,20 +1,16 @@
 """Demand forecasting for daily, weekly, monthly, quarterly and yearly series: naive and
 seasonal naive, automatic ETS, Theta, automatic ARIMA and their combination, compared per
 series by rolling-origin backtest (MASE, then sMAPE), with calibrated prediction intervals
-and anomaly flags. Models: `mhi.analytics.forecast_models`.
+and anomaly flags. Models: `mhi.analytics.forecast_models`; intervals:
+`mhi.analytics.forecast_intervals` (split-conformal quantiles of the backtest's errors).
 
 Choice: the combination (the mean of ETS, Theta and ARIMA: combinations were among the most
 accurate methods of the M4 competition) unless one model beats it by a clear margin
-(`CLEAR_WIN`) in the backtest, so a choice made on a few origins is not noisier than the
-models. Intervals: normalised split-conformal calibration on the backtest
-(`interval_multipliers`): per level, the conformal quantile of the backtest's absolute errors
-measured in the model's own standard errors, so a nominal 95 % interval spans what covered 95 %
-of values the model had not seen; intervals the analytic formulas make too wide (hotel demand
-is capped by the rooms, so errors grow more slowly with the step than ETS or ARIMA assume) are
-narrowed and those too narrow widened. References: Hyndman & Athanasopoulos, *Forecasting:
-Principles and Practice* (3rd ed., 2021) §5.8-5.10 (MASE, time-series cross-validation), §5.5 (naive
-intervals); Makridakis, Spiliotis & Assimakopoulos, "The M4 Competition", IJF 36 (2020): the
-seasonality test and the combination benchmark.
+(`CLEAR_WIN`) in a backtest that spans a season (`LONG_SEASON`), so a choice made on a few
+origins is not noisier than the models. References: Hyndman & Athanasopoulos, *Forecasting:
+Principles and Practice* (3rd ed., 2021) §5.8-5.10 (MASE, time-series cross-validation);
+Makridakis, Spiliotis & Assimakopoulos, "The M4 Competition", IJF 36 (2020): the seasonality
+test and the combination benchmark.
 """
 
 from __future__ import annotations
@@ -53,6 +49,10 @@ MODELS = ("naive", "snaive", "ets", "theta", "arima", "combo")
 COMBINED = ("ets", "theta", "arima")
 MAX_TRAIN = {"D": 3 * 365}  # cost only: every other frequency uses its whole history
 CLEAR_WIN = 0.9  # a single model must have a backtest MASE 10 % below the combination's
+# Seasons longer than this (weekly data's 52) only seasonal naive models (ETS and ARIMA stop at
+# 24, see forecast_models.seasonal_fit): a combination carries the season there, and a single
+# model may replace it only when the backtest spans a whole season.
+LONG_SEASON = 24
 _ERRORS = (ValueError, np.linalg.LinAlgError, IndexError)
 
 
@@ -217,8 +217,8 @@ def backtest_origins(n: int, horizon: int, folds: int, period: int) -> list[int]
 def choose(scores: dict[str, dict[str, float]], names: list[str], *, singles: bool = True) -> str:
     """Return the best combination unless a single model's backtest MASE beats it by
     `CLEAR_WIN` (ties: sMAPE, then listed order); without a combination, the best model.
-    `singles` False: a combination whenever one is scored (the backtest spans less than a
-    season, so a single model's win there is a win on one part of the year only)."""
+    `singles` False: a combination whenever one is scored (for a LONG_SEASON whose backtest
+    spans less than the season, where a single model's win is a win on part of the year)."""
     scored = [n for n in names if n in scores]
     if not scored:
         return names[0]
@@ -288,7 +288,8 @@ def forecast_series(
     bt_horizon = min(horizon, max(1, len(values) // 4))
     scores, z = backtest(values, pool, bt_horizon, folds, scale_m)
     span = len(backtest_origins(len(values), bt_horizon, folds, scale_m)) * bt_horizon
-    chosen = choose(scores, list(pool), singles=span >= period) if model == "auto" else model
+    singles = span >= period or period <= LONG_SEASON
+    chosen = choose(scores, list(pool), singles=singles) if model == "auto" else model
     models, family = pool[chosen]
     try:
         pred = models.predict(family, values, horizon)
