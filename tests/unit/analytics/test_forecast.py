@@ -295,7 +295,9 @@ def test_weekly_room_nights_of_the_bundled_data(
     n = len(weekly[0])
     auto, snaive, coverage = _rolling(weekly, "W", 4, [n - 4 * k for k in (6, 5, 4, 3, 2, 1)])
     assert auto < 0.95 * snaive, (auto, snaive)
-    assert coverage >= 0.90, coverage  # measured 1.0: the intervals are too wide here
+    # Measured 1.0 (48 values): these summer weeks are calmer than the weeks the intervals are
+    # calibrated on; over a year of origins they cover less (README, Known limitations).
+    assert coverage >= 0.90, coverage
 
 
 @pytest.mark.slow
@@ -306,4 +308,4 @@ def test_daily_room_nights_of_the_bundled_data(
     origins = [n - 14 * k for k in (4, 3, 2, 1)]  # the last eight weeks, two weeks ahead
     auto, snaive, coverage = _rolling(list(daily_room_nights.values()), "D", 14, origins, 2)
     assert auto < 0.98 * snaive, (auto, snaive)
-    assert coverage >= 0.90, coverage  # measured 0.98: the intervals are a little too wide
+    assert coverage >= 0.90, coverage  # measured 0.973 (109 of 112): summer, see the weekly test
