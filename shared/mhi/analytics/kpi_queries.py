@@ -13,56 +13,81 @@ unknown and left empty.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
-from mhi.analytics.kpi_spec import KpiSpec, period_start
+from mhi.analytics.kpi_spec import KpiSpec, period_start, window_start
 from mhi.analytics.kpi_sql import Compiler, SqlContext
 from mhi.analytics.sql_dialect import Dialect
 
 
-def profile_sql(d: Dialect, schema: str, *, inventory: bool = False, other: bool = False) -> str:
+def profile_sql(
+    d: Dialect,
+    schema: str,
+    *,
+    inventory: bool = False,
+    other: bool = False,
+    capacity: str | None = None,
+) -> str:
     """The data profile and the table checks in one round trip, one row per fact (`kind`):
 
     - `hotel`: per hotel, first and last arrival, last departure of a stay, last booking date
       and bookings (`n`);
     - `inventory` (with `inventory`): each hotel that has room inventory;
     - `stay_nights`: stay nights that carry other (F&B, extras) revenue when `other` is asked
-      for, else at most one stay night; either way the query fails when the table is missing.
+      for, else at most one stay night; either way the query fails when the table is missing;
+    - `capacity` (with a `capacity_sql` query): its row, if any, with the night in
+      `first_arrival`, the rooms sold in `n`, and `rooms`, `nights` and `peak`.
     """
     day = d.as_date
     nights = (
-        f"SELECT 'stay_nights', NULL, NULL, NULL, NULL, NULL, COUNT(other_revenue) "
+        f"SELECT 'stay_nights', NULL, NULL, NULL, NULL, NULL, COUNT(other_revenue), {_NONE} "
         f"FROM {schema}.stay_nights"
         if other
-        else f"SELECT 'stay_nights', NULL, NULL, NULL, NULL, NULL, COUNT(*) "
+        else f"SELECT 'stay_nights', NULL, NULL, NULL, NULL, NULL, COUNT(*), {_NONE} "
         f"FROM (SELECT 1 AS one FROM {schema}.stay_nights LIMIT 1) AS s"
     )
     parts = [
         f"SELECT 'hotel' AS kind, hotel, MIN({day('arrival_date')}) AS first_arrival, "
         f"MAX({day('arrival_date')}) AS last_arrival, "
         f"MAX(CASE WHEN nights > 0 THEN {day('departure_date')} END) AS last_departure, "
-        f"MAX({day('booking_date')}) AS last_booking, COUNT(*) AS n "
+        f"MAX({day('booking_date')}) AS last_booking, COUNT(*) AS n, "
+        f"{d.as_int('NULL')} AS rooms, {d.as_int('NULL')} AS nights, {d.as_int('NULL')} AS peak "
         f"FROM {schema}.reservations GROUP BY hotel",
         nights,
     ]
     if inventory:
         parts.append(
-            "SELECT 'inventory', hotel, NULL, NULL, NULL, NULL, NULL "
+            f"SELECT 'inventory', hotel, NULL, NULL, NULL, NULL, NULL, {_NONE} "
             f"FROM (SELECT DISTINCT hotel FROM {schema}.room_inventory) AS i"
         )
-    return "\nUNION ALL ".join(parts)
+    if capacity:
+        parts.append(
+            "SELECT 'capacity', hotel, d, NULL, NULL, NULL, sold, rooms, nights, peak "
+            f"FROM ({capacity}) AS c"
+        )
+    return "\nUNION ALL ".join(parts) + "\nORDER BY kind, hotel"
+
+
+_NONE = "NULL, NULL, NULL"  # rooms, nights and peak: the capacity row's alone
 
 
 def capacity_sql(spec: KpiSpec, d: Dialect, ctx: SqlContext) -> str:
     """The worst night with more rooms occupied than available (complimentary included),
     with the number of such nights and that hotel's most rooms occupied; no row when none."""
-    c = Compiler(spec, d, ctx)
+    return capacity_sql_from(spec, d, ctx.schema, Compiler(spec, d, ctx).inventory())
+
+
+def capacity_sql_from(spec: KpiSpec, d: Dialect, schema: str, inventory: str) -> str:
+    """`capacity_sql` against the inventory `inventory` (a table or a subquery): without
+    configured rooms the query needs nothing from the data profile, so it can travel with it."""
+    lo, hi = window_start(spec), spec.end
     day_n, day_i = d.as_date("stay_date"), d.as_date(d.quote("date"))
-    window_n, window_i = _window(c, day_n), _window(c, day_i)
+    window_n, window_i = _window(d, day_n, lo, hi), _window(d, day_i, lo, hi)
     return (
         f"WITH sold AS (SELECT hotel, {day_n} AS d, COUNT(*) AS sold "
-        f"FROM {ctx.schema}.stay_nights{window_n} GROUP BY hotel, d), "
+        f"FROM {schema}.stay_nights{window_n} GROUP BY hotel, d), "
         f"inv AS (SELECT hotel, {day_i} AS d, SUM(rooms_available) AS rooms "
-        f"FROM {c.inventory()} AS s{window_i} GROUP BY hotel, d), "
+        f"FROM {inventory} AS s{window_i} GROUP BY hotel, d), "
         "over_ AS (SELECT s.hotel, s.d, s.sold, i.rooms FROM sold AS s JOIN inv AS i "
         "ON i.hotel = s.hotel AND i.d = s.d WHERE s.sold > i.rooms) "
         "SELECT hotel, d, sold, rooms, (SELECT COUNT(*) FROM over_) AS nights, "
@@ -71,9 +96,9 @@ def capacity_sql(spec: KpiSpec, d: Dialect, ctx: SqlContext) -> str:
     )
 
 
-def _window(c: Compiler, day: str) -> str:
-    where = [f"{day} >= {c.d.date(c.lo)}"] if c.lo else []
-    where += [f"{day} <= {c.d.date(c.hi)}"] if c.hi else []
+def _window(d: Dialect, day: str, lo: date | None, hi: date | None) -> str:
+    where = [f"{day} >= {d.date(lo)}"] if lo else []
+    where += [f"{day} <= {d.date(hi)}"] if hi else []
     return f" WHERE {' AND '.join(where)}" if where else ""
 
 

@@ -12,7 +12,12 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from mhi.analytics import kpi_checks
-from mhi.analytics.kpi_queries import capacity_sql, pace_curve_sql, profile_sql
+from mhi.analytics.kpi_queries import (
+    capacity_sql,
+    capacity_sql_from,
+    pace_curve_sql,
+    profile_sql,
+)
 from mhi.analytics.kpi_spec import KpiSpec
 from mhi.analytics.kpi_sql import SqlContext, compile_kpis
 from mhi.analytics.sql_dialect import Dialect, dialect
@@ -62,9 +67,8 @@ def plan_kpis(
             without other revenue.
     """
     d = dialect(warehouse.dialect)
-    profile, have, other_nights, has_inventory = _profile(
-        warehouse, account, schema, d, spec, rooms
-    )
+    found = _profile(warehouse, account, schema, d, spec, rooms)
+    profile, has_inventory = found.profile, found.has_inventory
     if profile.empty:
         raise StepExecutionError("no reservations to compute KPIs from")
     first, last, last_booking, last_arrival = _data_range(profile)
@@ -73,13 +77,29 @@ def plan_kpis(
     ctx = SqlContext(schema, as_of, first, last, dict(rooms or {}), has_inventory)
     plan = KpiPlan(spec, ctx, d, last_arrival=last_arrival)
     kpi_checks.dropped_comparisons(spec, plan.warnings)
-    missing = kpi_checks.missing_inventory(profile["hotel"].astype(str), have, spec, plan.warnings)
+    hotels = profile["hotel"].astype(str)
+    missing = kpi_checks.missing_inventory(hotels, found.have, spec, plan.warnings)
     needs = spec.needs()
-    if "inventory" in needs and len(missing) < len(profile):
-        _check_capacity(warehouse, account, plan)
-    if "other" in needs and other_nights == 0:
+    if "inventory" in needs and len(missing) < len(profile) and has_inventory:
+        worst = found.capacity
+        if worst is None:  # configured rooms: the query needs the data's range
+            sql = capacity_sql(plan.spec, plan.dialect, plan.ctx)
+            worst = _query(warehouse, account, sql, plan.ctx.schema)
+        _over_capacity(worst)
+    if "other" in needs and found.other_nights == 0:
         kpi_checks.no_other_revenue()
     return plan
+
+
+@dataclass
+class _Profile:
+    """What the profile query found (`profile_sql`)."""
+
+    profile: pd.DataFrame  # per hotel: first/last arrival, last departure and booking, bookings
+    have: list[str]  # the hotels with room inventory
+    other_nights: int  # stay nights with other revenue (when asked for)
+    has_inventory: bool  # rooms configured, or an inventory table
+    capacity: pd.DataFrame | None  # the worst over-capacity night, if the query looked
 
 
 def _profile(
@@ -89,19 +109,20 @@ def _profile(
     d: Dialect,
     spec: KpiSpec,
     rooms: Mapping[str, int] | None,
-) -> tuple[pd.DataFrame, list[str], int, bool]:
-    """Profile and check the model tables in one query (`profile_sql`); return the per-hotel
-    profile, the hotels with inventory, the stay nights with other revenue (when asked for) and
-    whether there is room inventory at all. Configured rooms replace the inventory table, so it
-    is not read; without them the query reads it, and only when that fails are the tables
-    looked up one by one: a missing model table is named with what makes it, a missing
-    inventory table means no inventory."""
+) -> _Profile:
+    """Profile and check the model tables in one query (`profile_sql`). Configured rooms
+    replace the inventory table, so it is not read; without them the query reads it and, when
+    a metric needs inventory, finds the worst over-capacity night too. Only when the query
+    fails are the tables looked up one by one: a missing model table is named with what makes
+    it, a missing inventory table means no inventory."""
     other = "other" in spec.needs()
     inventory = not rooms
+    table = f"{schema}.room_inventory"
+    checks_capacity = inventory and "inventory" in spec.needs()
+    capacity = capacity_sql_from(spec, d, schema, table) if checks_capacity else None
     try:
-        frame = _query(
-            warehouse, account, profile_sql(d, schema, inventory=inventory, other=other), schema
-        )
+        sql = profile_sql(d, schema, inventory=inventory, other=other, capacity=capacity)
+        frame = _query(warehouse, account, sql, schema)
     except PermanentError:
         missing = [
             t
@@ -113,16 +134,21 @@ def _profile(
                 f"table {schema}.{missing[0]} does not exist for account {account}: "
                 "run an ms-data-modeling step first"
             ) from None
-        if not inventory or warehouse.exists(account, f"{schema}.room_inventory"):
+        if not inventory or warehouse.exists(account, table):
             raise
-        inventory = False
+        inventory, capacity = False, None
         frame = _query(warehouse, account, profile_sql(d, schema, other=other), schema)
     kind = frame["kind"]
-    profile = frame[kind == "hotel"].drop(columns="kind").rename(columns={"n": "bookings"})
-    profile = profile.sort_values("hotel").reset_index(drop=True)
-    have = list(rooms) if rooms else [str(h) for h in frame.loc[kind == "inventory", "hotel"]]
-    other_nights = int(frame.loc[kind == "stay_nights", "n"].sum())
-    return profile, have, other_nights, bool(rooms) or inventory
+    profile = frame[kind == "hotel"].drop(columns=["kind", "rooms", "nights", "peak"])
+    profile = profile.rename(columns={"n": "bookings"}).sort_values("hotel").reset_index(drop=True)
+    worst = frame[kind == "capacity"].rename(columns={"first_arrival": "d", "n": "sold"})
+    return _Profile(
+        profile,
+        list(rooms) if rooms else [str(h) for h in frame.loc[kind == "inventory", "hotel"]],
+        int(frame.loc[kind == "stay_nights", "n"].sum()),
+        bool(rooms) or inventory,
+        worst if inventory and capacity else None,
+    )
 
 
 def _data_range(profile: pd.DataFrame) -> tuple[date, date, date | None, date]:
@@ -139,13 +165,10 @@ def _data_range(profile: pd.DataFrame) -> tuple[date, date, date | None, date]:
     return first, last or last_arrival, booked.date() if pd.notna(booked) else None, last_arrival
 
 
-def _check_capacity(warehouse: Warehouse, account: str, plan: KpiPlan) -> None:
+def _over_capacity(worst: pd.DataFrame) -> None:
+    """Raise for the worst over-capacity night of `capacity_sql`, if there is one."""
     import pandas as pd
 
-    if not plan.ctx.has_inventory:
-        return
-    sql = capacity_sql(plan.spec, plan.dialect, plan.ctx)
-    worst = _query(warehouse, account, sql, plan.ctx.schema)
     if worst.empty:
         return
     row = worst.iloc[0]

@@ -141,13 +141,24 @@ def test_bigquery_sql_parses_and_means_what_the_duckdb_sql_means(
 def test_bigquery_pace_curve_parses_and_means_the_same(
     warehouse: DuckDbWarehouse, modelled: ModelResult
 ) -> None:
-    from mhi.analytics.kpi_queries import capacity_sql, pace_curve_sql, profile_sql
+    from mhi.analytics.kpi_queries import (
+        capacity_sql,
+        capacity_sql_from,
+        pace_curve_sql,
+        profile_sql,
+    )
 
     spec = KpiSpec(grain="week", start=date(2017, 5, 1), end=date(2017, 7, 31), pace_curve_days=30)
     ctx = _context(modelled)
     for make in (
         lambda d: pace_curve_sql(spec, d, ctx, ordered=True),
-        lambda d: profile_sql(d, "model", inventory=True, other=True),
+        lambda d: profile_sql(
+            d,
+            "model",
+            inventory=True,
+            other=True,
+            capacity=capacity_sql_from(spec, d, "model", "model.room_inventory"),
+        ),
         lambda d: capacity_sql(
             replace(spec, start=None, end=None), d, _context(modelled, {"City Hotel": 200})
         ),
@@ -189,7 +200,7 @@ class _Counting(DuckDbWarehouse):
         return super().exists(account, table)
 
 
-def test_the_checks_take_two_round_trips_and_still_name_a_missing_table(
+def test_the_checks_take_one_round_trip_and_still_name_a_missing_table(
     tmp_path: Path, modelled: ModelResult, nights: pd.DataFrame, inventory: pd.DataFrame
 ) -> None:
     wh = _Counting(tmp_path / "w.duckdb")
@@ -198,13 +209,21 @@ def test_the_checks_take_two_round_trips_and_still_name_a_missing_table(
     with pytest.raises(StepExecutionError, match=r"model\.stay_nights does not exist"):
         plan_kpis(wh, "acme", "model", KpiSpec())
     wh.write("acme", "model.stay_nights", nights)
+    wh.trips = []
+    plan_kpis(wh, "acme", "model", KpiSpec(), dict(ROOMS))  # the inventory table is not read
+    assert wh.trips == ["query", "query"]  # profile, then capacity within the data's range
+    wh.trips = []
+    plan = plan_kpis(wh, "acme", "model", KpiSpec())  # no inventory: the tables looked up
+    assert wh.trips[0] == "query" and wh.trips[-1] == "query" and len(wh.trips) == 5
+    assert "have none" in plan.warnings[0] and not plan.ctx.has_inventory
     wh.write("acme", "model.room_inventory", inventory)
     wh.trips = []
-    plan = plan_kpis(wh, "acme", "model", KpiSpec())  # profile + inventory, then capacity
-    assert wh.trips == ["query", "query"] and plan.ctx.has_inventory and not plan.warnings
-    wh.trips = []
-    plan_kpis(wh, "acme", "model", KpiSpec(metrics=["bookings", "alos"]))  # no capacity check
-    assert wh.trips == ["query"]
+    plan = plan_kpis(wh, "acme", "model", KpiSpec())  # profile, inventory and capacity at once
+    assert wh.trips == ["query"] and plan.ctx.has_inventory and not plan.warnings
+    # The capacity check that travels with the profile still catches an inventory too small.
+    wh.write("acme", "model.room_inventory", inventory.assign(rooms_available=100))
+    with pytest.raises(StepConfigError, match="rooms for 'City Hotel' is 100, but 226 rooms"):
+        plan_kpis(wh, "acme", "model", KpiSpec())
 
 
 def test_model_tables_of_an_older_layout_get_a_clear_hint(
