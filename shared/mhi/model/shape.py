@@ -3,7 +3,8 @@
 Pure: `mhi plan` gives it the step durations (from past runs or the step types' defaults) and
 prints the result. The operation counts are those of the path where every step runs and
 succeeds on its first attempt and no error handler runs (their steps are skipped); retries,
-polls, conditions that turn out false and reruns add to them.
+polls, conditions that turn out false, waits for a concurrency slot and reruns add to them (a
+deployment's `MHI_STEP_CONCURRENCY`, which the flow file does not show, too).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ CHECK_READS = 2
 # message and its callback).
 TRANSITION_CREATES = 3
 TRANSITION_READS = 1
+# An attempt of a step with a `concurrency` key holds a slot: the hold and its end are created,
+# and the key's slots and waiters are listed (once to take a slot, twice to give it back).
+SLOT_CREATES = 2
+SLOT_LISTS = 3
 TRANSITION_MESSAGES = 2
 
 
@@ -108,7 +113,7 @@ def operations(flow: FlowDefinition, items: Mapping[str, int]) -> Ops:
     """
     runs = set(success_path(flow))
     ups = flow.upstreams()
-    creates, transitions = RUN_CREATES, 0
+    creates, transitions, limited = RUN_CREATES, 0, 0
     for step in flow.steps:
         if step.id not in runs:
             creates += 1  # skipped.json
@@ -117,6 +122,7 @@ def operations(flow: FlowDefinition, items: Mapping[str, int]) -> Ops:
         count = 1 if n is None else n
         transitions += count
         creates += TRANSITION_CREATES * count
+        limited += count if step.concurrency is not None else 0
         if n is not None:
             creates += 1  # the parent's result
     notify = flow.notifications is not None and flow.notifications.success is not None
@@ -130,10 +136,10 @@ def operations(flow: FlowDefinition, items: Mapping[str, int]) -> Ops:
     fewest_checks = _levels(flow, runs) + notify
     most_checks = len(runs) + notify
     return Ops(
-        creates=creates + TRANSITION_CREATES * notify,
+        creates=creates + TRANSITION_CREATES * notify + SLOT_CREATES * limited,
         reads=RUN_READS + TRANSITION_READS * transitions + CHECK_READS * most_checks + looks,
         reads_fewest=RUN_READS + TRANSITION_READS * transitions + CHECK_READS * fewest_checks,
-        lists=RUN_LISTS,
+        lists=RUN_LISTS + SLOT_LISTS * limited,
         messages=1 + TRANSITION_MESSAGES * transitions,
         transitions=transitions,
     )

@@ -16,6 +16,7 @@ from mhi.runtime.embedded import EmbeddedRuntime
 from mhi.services import Services
 
 NOTIFY = {"type": ["outbox"], "recipients": "team@example.com"}
+LIMIT = {"key": "pms:{{ run.account }}", "limit": 1}  # one at a time: the two never overlap
 
 
 def _e(sid: str, *deps: str, **extra: Any) -> dict[str, Any]:
@@ -35,6 +36,7 @@ SHAPES: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {
         {"on_failure": ["alert"]},
     ),
     "notified": ([_e("a"), _e("b", "a")], {"notifications": {"success": NOTIFY, "fail": NOTIFY}}),
+    "limited": ([_e("a", concurrency=LIMIT), _e("b", "a", concurrency=LIMIT), _e("c")], {}),
 }
 
 
