@@ -102,3 +102,28 @@ def should_skip(final: RunState, spec: StepSpec, handles: list[str] | None) -> b
     if rule == "any_succeeded":
         return all(final.status(d) != StepStatus.SUCCEEDED for d in deps)
     return failed or (rule == "all_succeeded" and skipped)
+
+
+SLA_NOTIFY = {"type": ["outbox"], "recipients": "ops@example.com"}
+
+
+def slow_flow(sla: dict[str, Any]) -> FlowDefinition:
+    """`slow` then `after`, with `sla`: if `slow`'s first attempt fails, its retry waits 30 s."""
+    from mhi.model.validate import parse_flow
+
+    steps = [
+        {
+            "id": "slow",
+            "type": "ms-echo",
+            "timeout_seconds": 180,
+            "retry": {"max_attempts": 3, "initial_backoff_seconds": 30, "jitter": 0},
+        },
+        {"id": "after", "type": "ms-echo", "depends_on": ["slow"], "timeout_seconds": 180},
+    ]
+    raw = {
+        "flow_id": "f",
+        "account": "acme",
+        "flow_config": {"steps": steps},
+        "sla": {**sla, "notify": SLA_NOTIFY},
+    }
+    return parse_flow(raw, frozenset({"ms-echo"}))

@@ -11,8 +11,7 @@ from mhi.engine import DispatchStep, FinishRun, decide
 from mhi.errors import FlowDefinitionError
 from mhi.model import keys
 from mhi.model.flow import FlowDefinition
-from mhi.model.validate import parse_flow
-from tests.unit.engine.helpers import at, dispatched, flow, ran, state
+from tests.unit.engine.helpers import at, dispatched, flow, ran, slow_flow, state
 from tests.unit.engine.sim import Sim
 
 NOTIFY = {"type": ["outbox"], "recipients": "ops@example.com"}
@@ -72,22 +71,7 @@ def test_a_bad_sla_is_reported_with_its_path() -> None:
 
 
 def _sim_flow(within: int) -> FlowDefinition:
-    steps = [
-        {
-            "id": "slow",
-            "type": "ms-echo",
-            "timeout_seconds": 180,
-            "retry": {"max_attempts": 3, "initial_backoff_seconds": 30, "jitter": 0},
-        },
-        {"id": "after", "type": "ms-echo", "depends_on": ["slow"], "timeout_seconds": 180},
-    ]
-    raw = {
-        "flow_id": "f",
-        "account": "acme",
-        "flow_config": {"steps": steps},
-        "sla": {"within_seconds": within, "notify": NOTIFY},
-    }
-    return parse_flow(raw, frozenset({"ms-echo"}))
+    return slow_flow({"within_seconds": within})
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -15,8 +15,7 @@ from mhi.engine.sla import deadline_after, next_time_of_day, sla_deadline
 from mhi.errors import FlowDefinitionError
 from mhi.model.flow import FlowDefinition
 from mhi.model.run import RunState
-from mhi.model.validate import parse_flow
-from tests.unit.engine.helpers import dispatched, flow, ran
+from tests.unit.engine.helpers import dispatched, flow, ran, slow_flow
 from tests.unit.engine.sim import Sim
 
 NOTIFY = {"type": ["outbox"], "recipients": "ops@example.com"}
@@ -121,22 +120,7 @@ def test_a_bad_time_of_day_sla_is_reported_with_its_path(
 
 
 def _sim_flow(by: str) -> FlowDefinition:
-    steps = [
-        {
-            "id": "slow",
-            "type": "ms-echo",
-            "timeout_seconds": 180,
-            "retry": {"max_attempts": 3, "initial_backoff_seconds": 30, "jitter": 0},
-        },
-        {"id": "after", "type": "ms-echo", "depends_on": ["slow"], "timeout_seconds": 180},
-    ]
-    raw = {
-        "flow_id": "f",
-        "account": "acme",
-        "flow_config": {"steps": steps},
-        "sla": {"by": by, "time_zone": "Europe/Madrid", "notify": NOTIFY},
-    }
-    return parse_flow(raw, frozenset({"ms-echo"}))
+    return slow_flow({"by": by, "time_zone": "Europe/Madrid"})
 
 
 # 10 s before 02:00 CET on the spring night: the clocks then jump to 03:00 CEST, so "03:00"
