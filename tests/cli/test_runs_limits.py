@@ -3,44 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from mhi.cli.main import main
 from mhi.config import Settings
-from mhi.runtime.controller import Controller
-from mhi.runtime.start import parse_start, start_run
 from mhi.services import Services
-
-AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-FLOW: dict[str, Any] = {
-    "flow_id": "reloads",
-    "account": "acme",
-    "flow_config": {
-        "steps": [
-            {"id": "reload", "type": "ms-echo", "concurrency": {"key": "qlik:acme", "limit": 1}}
-        ]
-    },
-}
-
-
-class _IdleBus:
-    """A bus nobody listens to: dispatched steps stay running."""
-
-    def publish(self, topic: str, data: bytes, attributes: object) -> None:
-        pass
+from tests.fakes.slot_runs import start_first_and_second
 
 
 def test_the_second_run_shows_its_step_waiting_for_the_slot_the_first_holds(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    store = Services(Settings.from_env()).run_store
-    controller = Controller(store, _IdleBus(), lambda: AT)
-    for run_id in ("first", "second"):
-        ref, _ = start_run(controller, parse_start({**FLOW, "run_id": run_id}, None))
-        controller.advance(ref)
+    start_first_and_second(Services(Settings.from_env()).run_store)
 
     assert main(["runs", "show", "second"]) == 0
     out = capsys.readouterr().out
@@ -53,11 +28,7 @@ def test_the_second_run_shows_its_step_waiting_for_the_slot_the_first_holds(
 def test_mhi_limits_names_the_holder_of_each_slot_and_the_waiting_runs(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    store = Services(Settings.from_env()).run_store
-    controller = Controller(store, _IdleBus(), lambda: AT)
-    for run_id in ("first", "second"):
-        ref, _ = start_run(controller, parse_start({**FLOW, "run_id": run_id}, None))
-        controller.advance(ref)
+    start_first_and_second(Services(Settings.from_env()).run_store)
 
     assert main(["limits", "qlik:acme"]) == 0
     out = capsys.readouterr().out
