@@ -20,12 +20,12 @@ from pydantic import BaseModel, ConfigDict
 
 from mhi.adapters.local.memory_run_store import MemoryRunStore
 from mhi.config import Settings
-from mhi.constants import CALLBACK_TOPIC, NOTIFY_STEP, SLA_STEP
+from mhi.constants import CALLBACK_TOPIC, CHILD_SEPARATOR, CONTROLLER_TOPIC, NOTIFY_STEP, SLA_STEP
 from mhi.errors import StepExecutionError, UpstreamUnavailableError
 from mhi.model import keys
 from mhi.model.flow import FlowDefinition
 from mhi.model.keys import RunRef
-from mhi.model.messages import parse_callback, parse_step
+from mhi.model.messages import parse_callback, parse_step, parse_wake
 from mhi.runtime.controller import Controller
 from mhi.runtime.start import StartRequest, start_run
 from mhi.services import Services
@@ -94,6 +94,11 @@ class Sim:
         self.hold_back = hold_back  # the share of deliveries held back until the clock moves
         self.duplicates = duplicates  # the share of deliveries delivered again later
         self.crashes = self.deaths = self.sends = self.sweeps = 0
+        # the most attempts of each concurrency key dispatched and not yet ended, at any moment
+        self.peak: Counter[str] = Counter()
+        self._keyed = {
+            s.id: s.concurrency.key for s in flow.steps if s.concurrency and s.concurrency.key
+        }
         self.sla_sends: list[dict[str, Any]] = []  # what each SLA notification said was late
         settings = Settings(lease_seconds=LEASE, heartbeat_seconds=3600.0)
         self.services = Services(settings, run_store=self.store, bus=self, clock=_Clock(self))
@@ -168,6 +173,10 @@ class Sim:
 
     def deliver(self, topic: str, data: bytes) -> bool:
         self.current = self.rng.randrange(len(self.instances))
+        if topic == CONTROLLER_TOPIC:  # a wake: a concurrency slot was given back
+            wake = parse_wake(data)
+            ref = RunRef(wake.account, wake.flow_id, wake.run_id)
+            return self.guarded(lambda: self.controller.advance(ref, full_refresh=True))
         if topic != CALLBACK_TOPIC:
             parse_step(data)  # the simulator itself only publishes valid messages
             return self.guarded(self._step, data)
@@ -199,6 +208,21 @@ class Sim:
         done = self.store.objects.get(ref.prefix + "done.json")
         return done is not None and ref.active_key not in self.store.objects
 
+    def _note_in_flight(self) -> None:
+        """Count, per concurrency key, the attempts dispatched and not yet ended (a slot each)."""
+        run = keys.run_prefix(self.flow.account, self.flow.flow_id, "run-1")
+        rel = {k[len(run) :] for k in self.store.objects if k.startswith(run)}
+        now: Counter[str] = Counter()
+        for name in rel:
+            key = keys.parse(name)
+            if key is None or key.kind != "dispatched" or key.turn or not key.step:
+                continue
+            slot_key = self._keyed.get(key.step.split(CHILD_SEPARATOR)[0])
+            if slot_key and keys.result_key(key.step, key.attempt or 0) not in rel:
+                now[slot_key] += 1
+        for slot_key, count in now.items():
+            self.peak[slot_key] = max(self.peak[slot_key], count)
+
     def _one_message(self) -> None:
         i = self.rng.randrange(len(self.pending))
         roll = self.rng.random()
@@ -207,5 +231,7 @@ class Sim:
             return
         topic, data = self.pending[i]
         done = self.deliver(topic, data)
+        if self._keyed:
+            self._note_in_flight()
         if done and roll >= self.hold_back + self.duplicates:  # else kept: delivered again
             self.pending.pop(i)
