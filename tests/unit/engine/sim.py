@@ -36,8 +36,9 @@ GRACE, LEASE = 30.0, 90.0
 INSTANCES = 3
 
 
-class Crash(Exception):
-    """A process died between two of its operations."""
+class Crash(BaseException):
+    """A process died between two of its operations (a BaseException, so that no handler or
+    SDK error path catches it: a store call inside a handler, such as a claim, dies too)."""
 
 
 class Died(BaseException):
