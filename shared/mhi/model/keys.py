@@ -9,6 +9,8 @@ One run lives under `runs/<account>/<flow_id>/<run_id>/`; every object under it 
     steps/<step>/<attempt>/dispatched.json  claim of turn 0: its creator publishes the step
     steps/<step>/<attempt>/poll-<turn>.json claim of a later turn (a poll of a long job)
     steps/<step>/<attempt>/wait-<turn>.json the step asked to be polled again
+    steps/<step>/<attempt>/nudge.json       what it waits for has happened: poll now (a sub-flow's
+                                            child run ended)
     steps/<step>/<attempt>/result.json      the attempt's result (first writer wins)
     steps/<step>/<attempt>/started-<turn>.json   the step function began this turn (its lease)
     steps/<step>/<attempt>/heartbeat-<turn>-<n>.json  the lease renewed while the turn runs
@@ -45,6 +47,7 @@ CANCEL = "cancel.json"
 SKIPPED = "skipped.json"
 DISPATCHED = "dispatched.json"
 RESULT = "result.json"
+NUDGE = "nudge.json"
 CONTROL_PREFIX = "control/"
 DEAD_LETTER = "dead-letter.json"
 SLOT_WAIT = "slot-wait-"
@@ -59,6 +62,7 @@ ObjectKind = Literal[
     "skipped",
     "dispatched",
     "wait",
+    "nudge",
     "result",
     "started",
     "heartbeat",
@@ -149,6 +153,11 @@ def result_key(step_id: str, attempt: int) -> str:
 def wait_key(step_id: str, attempt: int, turn: int) -> str:
     """The record of a turn that asked to be polled again."""
     return attempt_key(step_id, attempt, f"wait-{turn}.json")
+
+
+def nudge_key(step_id: str, attempt: int) -> str:
+    """The record that what an attempt waits for has happened: its waiting turn polls now."""
+    return attempt_key(step_id, attempt, NUDGE)
 
 
 def turn_key(step_id: str, attempt: int, turn: int, event: Literal["started"]) -> str:
@@ -261,8 +270,8 @@ def _attempt_object(step: str, attempt: int, rest: list[str]) -> ObjectKey | Non
         return ObjectKey("dispatched", step, attempt, turn=0)
     if name == DEAD_LETTER:
         return ObjectKey("dead_letter", step, attempt)
-    if name == RESULT:
-        return ObjectKey("result", step, attempt)
+    if name in (RESULT, NUDGE):
+        return ObjectKey("result" if name == RESULT else "nudge", step, attempt)
     for prefix, kind in _TURNS:
         if _numbered(name, prefix):
             return ObjectKey(kind, step, attempt, turn=int(name[len(prefix) : -5]))

@@ -95,6 +95,7 @@ class RunState:
         self.logical_time: str | None = None  # the schedule slot a run is for (ISO 8601)
         # a slot the scheduler never started, recorded by the SLA watch: {"reason", "deadline"}
         self.missed: dict[str, Any] | None = None
+        self.parent_run: dict[str, Any] | None = None  # a sub-flow's parent (`ParentLink`)
         self.steps: dict[str, StepState] = {}
         self.dependents: dict[str, list[str]] = {s.id: [] for s in flow.steps}
         self.terminal_count = 0
@@ -191,12 +192,8 @@ class RunState:
         attempt = step.attempts.setdefault(number, Attempt(number))
         if key.kind == "dispatched":
             self._dispatched(step, attempt, turn, body)
-        elif key.kind == "wait":
-            attempt.waits.setdefault(turn, dict(body))
-            if attempt.result is None and turn == attempt.turn:
-                heapq.heappush(
-                    self.timers, (parse_time(body["poll_at"]), "poll", sid, number, turn)
-                )
+        elif key.kind in ("wait", "nudge"):
+            self._waited(sid, attempt, key.kind, turn, body)
         elif key.kind in ("started", "heartbeat"):
             self._leased(step, attempt, turn, parse_time(body["lease_until"]))
             if isinstance(body.get("holder"), str):
@@ -206,6 +203,21 @@ class RunState:
             self._finished_attempt(step, attempt)
         if not was_terminal and self.is_terminal(step):
             self._became_terminal(step)
+
+    def _waited(
+        self, sid: str, attempt: Attempt, kind: str, turn: int, body: Mapping[str, Any]
+    ) -> None:
+        """Fold a turn's wait (poll at `poll_at`) or the attempt's nudge (poll now)."""
+        if kind == "nudge":
+            attempt.nudged_at = attempt.nudged_at or parse_time(body["at"])
+        elif turn not in attempt.waits:
+            attempt.waits[turn] = dict(body)
+            if attempt.result is None and turn == attempt.turn:
+                due = parse_time(body["poll_at"])
+                heapq.heappush(self.timers, (due, "poll", sid, attempt.number, turn))
+        early = attempt.early_poll()
+        if early is not None:
+            heapq.heappush(self.timers, (early, "poll", sid, attempt.number, attempt.turn))
 
     def _dispatched(
         self, step: StepState, attempt: Attempt, turn: int, body: Mapping[str, Any]

@@ -70,10 +70,22 @@ class Attempt:
     checked: dict[int, datetime] = field(default_factory=dict)  # turn -> last re-listed (shell)
     grace_due: dict[int, datetime] = field(default_factory=dict)  # turn -> next publish check
     holders: dict[int, str] = field(default_factory=dict)  # started turn -> `<host>:<pid>`
+    nudged_at: datetime | None = None  # what the attempt waits for happened (`nudge.json`)
 
     def running(self, turn: int) -> bool:
         """Whether `turn` is the latest turn, dispatched, and neither finished nor waiting."""
         return self.result is None and self.turn == turn and turn not in self.waits
+
+    def early_poll(self) -> datetime | None:
+        """When a nudged attempt's waiting turn polls, ahead of its own `poll_at`: the turn that
+        was waiting when the nudge came and the first to ask to wait after it poll at once;
+        later ones at their own pace (no tight loop). None: no early poll."""
+        wait, nudged = self.waits.get(self.turn), self.nudged_at
+        if nudged is None or wait is None or self.result is not None:
+            return None
+        asked = parse_time(wait["at"])
+        later = [t for t, w in self.waits.items() if t < self.turn and parse_time(w["at"]) > nudged]
+        return max(asked, nudged) if asked <= nudged or not later else None
 
     @property
     def wait(self) -> dict[str, Any] | None:

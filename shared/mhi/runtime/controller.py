@@ -36,7 +36,7 @@ from mhi.runtime.logs import bind
 from mhi.runtime.progress import Completion
 from mhi.runtime.records import record_finish, starts_attempts, step_digest
 from mhi.runtime.run_cache import CachedRun, RunCache
-from mhi.runtime.subflows import cancel_children
+from mhi.runtime.subflows import cancel_children, nudge_parent
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +219,7 @@ class Controller:
             self.cache.refresh(cached, done)
             return
         logger.info("run %s finished: %s", cached.ref.run_id, action.status.value)
+        nudge_parent(self.store, self.bus, cached.ref, state.parent_run, now)
         for hook in self.on_finish:
             hook(cached.ref)
 

@@ -98,6 +98,7 @@ class RunCache:
         state.grace = self.grace
         state.logical_time = frozen.get("logical_time")
         state.missed = frozen.get("missed")
+        state.parent_run = frozen.get("parent")
         cached = CachedRun(ref, state, {ref.key(keys.FLOW)})
         # Control records (reruns, pauses) first: they say how every other object counts.
         control = ref.key(keys.CONTROL_PREFIX)

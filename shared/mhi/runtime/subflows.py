@@ -123,3 +123,23 @@ def cancel_child(
     bus.publish(CONTROLLER_TOPIC, wake, {"kind": "wake", "run_id": child.run_id})
     logger.info("child run %s of flow %s cancelled: %s", child.run_id, child.flow_id, reason)
     return True
+
+
+def nudge_parent(
+    store: RunStore, bus: MessageBus, child: RunRef, parent: dict[str, Any] | None, now: datetime
+) -> bool:
+    """Tell a sub-flow step its child ended, so it looks now instead of at its next poll: the
+    attempt's `nudge.json` in the parent run (its waiting turn polls at once) and a wake of the
+    parent. Once per attempt (a rerun of the child ends its parent's wait no sooner); False when
+    `child` has no parent or the nudge was made before. A nudge lost to a crash costs only the
+    poll interval."""
+    if parent is None:
+        return False
+    ref = ref_of(parent)
+    body = {"at": now.isoformat(), "child": child.run_id}
+    key = ref.key(keys.nudge_key(str(parent["step_id"]), int(parent["attempt"])))
+    if not store.create(key, json.dumps(body).encode()):
+        return False
+    wake = json.dumps({"kind": "wake", **link(ref)}).encode()
+    bus.publish(CONTROLLER_TOPIC, wake, {"kind": "wake", "run_id": ref.run_id})
+    return True

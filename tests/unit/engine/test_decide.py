@@ -304,3 +304,28 @@ def test_a_due_retry_waiting_for_a_slot_does_not_block_other_timers() -> None:
     result(s, "b", ok=False, when=61, retryable=False)
     [retry] = decide(s, at(61)).actions
     assert isinstance(retry, DispatchStep) and (retry.step_id, retry.attempt) == ("a", 2)
+
+
+def test_a_nudged_wait_polls_at_once_and_only_once_early() -> None:
+    """`nudge.json` (what the attempt waits for happened) makes its waiting turn poll now; a
+    turn that still waits after that polls at its own pace."""
+    from mhi.model import keys
+
+    s = state(flow({"id": "job"}))
+    dispatched(s, "job", 1)
+    s.apply(keys.wait_key("job", 1, 0), {"at": at(1).isoformat(), "poll_at": at(601).isoformat()})
+    assert not decide(s, at(2)).actions  # waits for its poll, ten minutes away
+    s.apply(keys.nudge_key("job", 1), {"at": at(3).isoformat(), "child": "c"})
+    (poll,) = decide(s, at(3)).actions
+    assert isinstance(poll, DispatchStep) and (poll.step_id, poll.turn) == ("job", 1)
+    s.apply(
+        keys.dispatch_key("job", 1, 1),
+        {"at": at(3).isoformat(), "deadline": at(600).isoformat(), "turn": 1},
+    )
+    s.apply(keys.wait_key("job", 1, 1), {"at": at(4).isoformat(), "poll_at": at(604).isoformat()})
+    s.apply(
+        keys.dispatch_key("job", 1, 2),
+        {"at": at(5).isoformat(), "deadline": at(600).isoformat(), "turn": 2},
+    )
+    s.apply(keys.wait_key("job", 1, 2), {"at": at(6).isoformat(), "poll_at": at(606).isoformat()})
+    assert not decide(s, at(7)).actions  # the third wait polls at 606 s, not at once

@@ -18,6 +18,7 @@ CASES = [
     (keys.result_key("_notify", 1), ObjectKey("result", "_notify", 1)),
     (keys.turn_key("load", 1, 0, "started"), ObjectKey("started", "load", 1, turn=0)),
     (keys.claim_key("load", 1, "reload-id"), ObjectKey("claim", "load", 1, name="reload-id")),
+    (keys.nudge_key("ingest", 2), ObjectKey("nudge", "ingest", 2)),
 ]
 
 

@@ -294,3 +294,19 @@ def test_a_start_with_a_bad_parent_link_is_refused_saying_where(
     with pytest.raises(InvalidMessageError, match="invalid start message") as refused:
         parse_start(body, FolderFlowSource(tmp_path))
     assert expected in str(refused.value)
+
+
+def test_a_parent_looks_at_once_when_its_child_ends_not_at_its_next_poll(
+    runtime: EmbeddedRuntime,
+) -> None:
+    """With an hour between polls, the parent still finishes as soon as the child does: the
+    child's end writes the step attempt's `nudge.json` and wakes the parent."""
+    flow = _report("ingest")
+    flow["flow_config"]["steps"][1]["config"]["poll_seconds"] = 3600
+    parent = runtime.start_json(flow)
+    state = runtime.wait(parent, timeout=60)
+    assert state.done is not None and state.done["status"] == "succeeded"
+    store = runtime.controller.store
+    nudge = json.loads(store.read(parent.key(keys.nudge_key("ingest", 1))) or b"{}")
+    assert nudge["child"] == _child(parent, "ingest").run_id
+    assert len(state.steps["ingest"].attempts[1].waits) == 1  # one wait, ended by the nudge
