@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import mhi.connectors.http as http
 from mhi.connectors.http import RequestRate
-from mhi.model import keys
+from mhi.model import slot_keys
 from mhi.ports import RunStore
 
 if TYPE_CHECKING:
@@ -70,10 +70,10 @@ class SharedRateLimiter:
             waited += pause
 
     def _claim(self, window: int, t: float) -> bool:
-        taken = len(self.store.list(keys.rate_key(self.key, window)))
+        taken = len(self.store.list(slot_keys.rate_key(self.key, window)))
         body = json.dumps({"at": t}).encode()
         for n in range(taken + 1, self.capacity + 1):
-            if self.store.create(keys.rate_key(self.key, window, n), body):
+            if self.store.create(slot_keys.rate_key(self.key, window, n), body):
                 if n == 1:
                     self._forget_before(window - self.window_seconds)
                 return True
@@ -81,7 +81,7 @@ class SharedRateLimiter:
 
     def _forget_before(self, window: int) -> None:
         """Delete the claims of windows older than `window` (they can no longer matter)."""
-        prefix = f"{keys.RATES_PREFIX}/{self.key}/"
+        prefix = f"{slot_keys.RATES_PREFIX}/{self.key}/"
         for old in self.store.list(prefix):
             started = old[len(prefix) :].partition("/")[0]
             if started.isdigit() and int(started) < window:

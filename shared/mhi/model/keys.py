@@ -35,7 +35,6 @@ once per run (and per finished generation under `status/`): see `index_keys_at_s
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,7 +51,7 @@ CONTROL_PREFIX = "control/"
 DEAD_LETTER = "dead-letter.json"
 SLOT_WAIT = "slot-wait-"
 INDEX_PREFIX = "index"
-_INDEX_SEP = "~"
+INDEX_SEP = "~"
 _NEWEST = 9_999_999_999_999  # index names sort newest first: _NEWEST minus epoch milliseconds
 
 ObjectKind = Literal[
@@ -318,7 +317,7 @@ class IndexEntry:
 def index_name(ref: RunRef, started_ms: int) -> str:
     """The name of a run's index entries: newest first, then account, flow id and run id."""
     newest = f"{_NEWEST - started_ms:013d}"
-    return _INDEX_SEP.join((newest, ref.account, ref.flow_id, ref.run_id)) + ".json"
+    return INDEX_SEP.join((newest, ref.account, ref.flow_id, ref.run_id)) + ".json"
 
 
 def index_prefix(
@@ -366,57 +365,12 @@ def parse_index_key(key: str) -> IndexEntry | None:
     name = key.rpartition("/")[2]
     if not key.startswith(INDEX_PREFIX + "/") or not name.endswith(".json"):
         return None
-    parts = name[:-5].split(_INDEX_SEP)
+    parts = name[:-5].split(INDEX_SEP)
     if len(parts) != 4 or not parts[0].isdigit() or not all(parts[1:]):
         return None
     return IndexEntry(RunRef(parts[1], parts[2], parts[3]), _NEWEST - int(parts[0]))
 
 
-# ---- outside any run: concurrency slots and shared request rates ---------------------------
-# limits/<key>/<slot>/<tenancy>.json (its release: <tenancy>-end.json), a waiting run's marker
-# limits/<key>/waiting/<account>~<flow_id>~<run_id>~<token>.json, rates/<key>/<window>/<n>.json
-
-LIMITS_PREFIX, RATES_PREFIX = "limits", "rates"
-_SLOT = re.compile(r"(\d+)/(\d+)(-end)?\.json")
-
-
-def limit_prefix(key: str, sub: str = "") -> str:
-    """Every slot and waiter of a concurrency key (`sub`: one slot's, or `waiting`)."""
-    return f"{LIMITS_PREFIX}/{key}/{sub}{'/' if sub else ''}"
-
-
-def slot_key(key: str, slot: int, tenancy: int, *, end: bool = False) -> str:
-    """The `tenancy`-th hold of slot `slot` of `key` (or, with `end`, its release)."""
-    return f"{limit_prefix(key, str(slot))}{tenancy:06d}{'-end' if end else ''}.json"
-
-
-def parse_slot_key(key: str, full: str) -> tuple[int, int, bool] | None:
-    """(slot, tenancy, is the release) of a key under `limit_prefix(key)`, or None."""
-    found = _SLOT.fullmatch(full[len(limit_prefix(key)) :])
-    ok = found is not None and full.startswith(limit_prefix(key))
-    return (int(found[1]), int(found[2]), bool(found[3])) if found and ok else None
-
-
-def waiter_key(key: str, ref: RunRef, token: str) -> str:
-    """A marker that `ref` waits for a slot of `key` (whoever gives one back wakes the run)."""
-    name = _INDEX_SEP.join((ref.account, ref.flow_id, ref.run_id, token))
-    return f"{limit_prefix(key, 'waiting')}{name}.json"
-
-
-def parse_waiter_key(key: str, full: str) -> RunRef | None:
-    """The run a waiter marker names (None if `full` is not one)."""
-    prefix = limit_prefix(key, "waiting")
-    parts = full[len(prefix) : -5].split(_INDEX_SEP)
-    ok = full.startswith(prefix) and full.endswith(".json") and len(parts) == 4 and all(parts)
-    return RunRef(parts[0], parts[1], parts[2]) if ok else None
-
-
 def slot_wait_key(step_id: str, attempt: int) -> str:
     """The run-relative record that an attempt waited for a concurrency slot."""
     return f"steps/{step_id}/{SLOT_WAIT}{attempt}.json"
-
-
-def rate_key(key: str, window: int, n: int | None = None) -> str:
-    """The `n`-th request claimed in one window of a shared rate key (None: the window)."""
-    window_prefix = f"{RATES_PREFIX}/{key}/{window}/"
-    return window_prefix if n is None else f"{window_prefix}{n:06d}.json"

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mhi.engine.actions import AcquireSlot, ReleaseSlot
-from mhi.model import keys
+from mhi.model import keys, slot_keys
 from mhi.model.keys import RunRef
 from mhi.model.limits import RECHECK_SECONDS
 from mhi.model.states import parse_time
@@ -53,7 +53,7 @@ class SlotStore:
         later claimer can tell whether it is still alive. Returns the slot record
         `{"key", "slot", "tenancy"}` a dispatch claim carries.
         """
-        listed = self.store.list(keys.limit_prefix(key))
+        listed = self.store.list(slot_keys.limit_prefix(key))
         tops = _tops(key, listed)
         for slot in range(limit):
             top = tops.get(slot)
@@ -74,16 +74,16 @@ class SlotStore:
         self, key: str, slot: int, tenancy: int, holder: dict[str, Any], listed: list[str]
     ) -> dict[str, Any] | None:
         body = {**holder, "at": self.now().isoformat()}
-        if not self.store.create(keys.slot_key(key, slot, tenancy), dump(body)):
+        if not self.store.create(slot_keys.slot_key(key, slot, tenancy), dump(body)):
             return None  # another claimer took it first
         # A claimer that listed long ago may re-create a tenancy already pruned: the slot's own
         # listing shows a later tenancy then, and this stale hold is given up at once.
-        here = self.store.list(keys.limit_prefix(key, str(slot)))
-        if any((p := keys.parse_slot_key(key, k)) and p[1] > tenancy for k in here):
+        here = self.store.list(slot_keys.limit_prefix(key, str(slot)))
+        if any((p := slot_keys.parse_slot_key(key, k)) and p[1] > tenancy for k in here):
             self.end(key, slot, tenancy, "superseded: a later tenancy exists")
             return None
         for old in listed:
-            parsed = keys.parse_slot_key(key, old)
+            parsed = slot_keys.parse_slot_key(key, old)
             if parsed is not None and parsed[0] == slot and parsed[1] <= tenancy - 2:
                 self.store.delete(old)
         return {"key": key, "slot": slot, "tenancy": tenancy}
@@ -91,7 +91,7 @@ class SlotStore:
     def end(self, key: str, slot: int, tenancy: int, why: str) -> bool:
         """Write a tenancy's end record; False when it had already ended."""
         body = {"why": why, "at": self.now().isoformat()}
-        return self.store.create(keys.slot_key(key, slot, tenancy, end=True), dump(body))
+        return self.store.create(slot_keys.slot_key(key, slot, tenancy, end=True), dump(body))
 
     def release(self, record: dict[str, Any]) -> bool:
         """Give back the slot a `{"key", "slot", "tenancy"}` record names (idempotent)."""
@@ -99,7 +99,7 @@ class SlotStore:
 
     def holder_gone(self, key: str, slot: int, tenancy: int) -> bool:
         """Whether a tenancy's holder will never give its slot back itself."""
-        raw = self.store.read(keys.slot_key(key, slot, tenancy))
+        raw = self.store.read(slot_keys.slot_key(key, slot, tenancy))
         if raw is None:
             return False  # the latest tenancy is never deleted: a listing raced a claim
         holder = json.loads(raw)
@@ -117,13 +117,15 @@ class SlotStore:
     def register_waiter(self, key: str, ref: RunRef) -> None:
         """Leave a marker that `ref` waits for a slot of `key` (one per wait, never rewritten)."""
         token = f"{self.now():%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}"
-        self.store.create(keys.waiter_key(key, ref, token), dump({"at": self.now().isoformat()}))
+        self.store.create(
+            slot_keys.waiter_key(key, ref, token), dump({"at": self.now().isoformat()})
+        )
 
     def wake_waiters(self, key: str, wake: Callable[[RunRef], None]) -> list[RunRef]:
         """Wake each run waiting for a slot of `key` once, and drop its markers."""
         woken: list[RunRef] = []
-        for marker in self.store.list(keys.limit_prefix(key, "waiting")):
-            ref = keys.parse_waiter_key(key, marker)
+        for marker in self.store.list(slot_keys.limit_prefix(key, "waiting")):
+            ref = slot_keys.parse_waiter_key(key, marker)
             if ref is not None and ref not in woken:
                 wake(ref)
                 woken.append(ref)
@@ -133,13 +135,13 @@ class SlotStore:
 
 def describe_key(store: RunStore, key: str) -> dict[str, Any]:
     """Who holds each slot of a concurrency key, and which runs wait for one (`mhi limits`)."""
-    listed = store.list(keys.limit_prefix(key))
+    listed = store.list(slot_keys.limit_prefix(key))
     slots = []
     for slot, (tenancy, ended) in sorted(_tops(key, listed).items()):
-        raw = None if ended else store.read(keys.slot_key(key, slot, tenancy))
+        raw = None if ended else store.read(slot_keys.slot_key(key, slot, tenancy))
         holder = json.loads(raw) if raw else None
         slots.append({"slot": slot, "tenancy": tenancy, "holder": holder})
-    refs = (keys.parse_waiter_key(key, k) for k in listed)
+    refs = (slot_keys.parse_waiter_key(key, k) for k in listed)
     waiting = sorted({f"{r.account}/{r.flow_id}/{r.run_id}" for r in refs if r is not None})
     return {"key": key, "slots": slots, "waiting": waiting}
 
@@ -149,7 +151,7 @@ def _tops(key: str, listed: list[str]) -> dict[int, Top]:
     latest: dict[int, int] = {}
     ended: set[tuple[int, int]] = set()
     for k in listed:
-        parsed = keys.parse_slot_key(key, k)
+        parsed = slot_keys.parse_slot_key(key, k)
         if parsed is None:
             continue
         slot, tenancy, is_end = parsed

@@ -16,7 +16,7 @@ from mhi.config import Settings
 from mhi.connectors import http as http_mod
 from mhi.connectors.http import RateLimiter
 from mhi.connectors.rates import SharedRateLimiter, request_rate
-from mhi.model import keys
+from mhi.model import slot_keys
 from mhi.services import Services
 from tests.unit.connectors.conftest import Env
 
@@ -58,7 +58,7 @@ class RecordingStore(MemoryRunStore):
 
     def create(self, key: str, data: bytes) -> bool:
         created = super().create(key, data)
-        if created and key.startswith(keys.RATES_PREFIX + "/"):
+        if created and key.startswith(slot_keys.RATES_PREFIX + "/"):
             self.claims.append(key)
         return created
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mhi.model import keys
+from mhi.model import keys, slot_keys
 from mhi.model.keys import RunRef
 from mhi.model.limits import key_problem
 from mhi.model.validate import validate_flow
@@ -115,20 +115,24 @@ def test_the_key_rule_refuses_what_cannot_name_a_store_object() -> None:
 
 def test_slot_waiter_and_rate_keys_are_built_and_parsed_in_one_place() -> None:
     ref = RunRef("acme", "f", "20260101T060000Z-1a2b3c4d")
-    assert keys.parse_slot_key("qlik:acme", keys.slot_key("qlik:acme", 1, 7)) == (1, 7, False)
-    end = keys.slot_key("qlik:acme", 0, 12, end=True)
+    assert slot_keys.parse_slot_key("qlik:acme", slot_keys.slot_key("qlik:acme", 1, 7)) == (
+        1,
+        7,
+        False,
+    )
+    end = slot_keys.slot_key("qlik:acme", 0, 12, end=True)
     assert end == "limits/qlik:acme/0/000012-end.json"
-    assert keys.parse_slot_key("qlik:acme", end) == (0, 12, True)
-    marker = keys.waiter_key("qlik:acme", ref, "t1")
-    assert keys.parse_waiter_key("qlik:acme", marker) == ref
+    assert slot_keys.parse_slot_key("qlik:acme", end) == (0, 12, True)
+    marker = slot_keys.waiter_key("qlik:acme", ref, "t1")
+    assert slot_keys.parse_waiter_key("qlik:acme", marker) == ref
     for junk in ("limits/qlik:acme/x/000001.json", "limits/other/0/000001.json", marker):
-        assert keys.parse_slot_key("qlik:acme", junk) is None
-    assert keys.parse_waiter_key("qlik:acme", keys.slot_key("qlik:acme", 0, 1)) is None
+        assert slot_keys.parse_slot_key("qlik:acme", junk) is None
+    assert slot_keys.parse_waiter_key("qlik:acme", slot_keys.slot_key("qlik:acme", 0, 1)) is None
     parsed = keys.parse(keys.slot_wait_key("reload", 3))
     assert parsed is not None and (parsed.kind, parsed.step, parsed.attempt) == (
         "slot_wait",
         "reload",
         3,
     )
-    assert keys.rate_key("pms", 1700000000, 2) == "rates/pms/1700000000/000002.json"
-    assert keys.rate_key("pms", 1700000000) == "rates/pms/1700000000/"
+    assert slot_keys.rate_key("pms", 1700000000, 2) == "rates/pms/1700000000/000002.json"
+    assert slot_keys.rate_key("pms", 1700000000) == "rates/pms/1700000000/"

@@ -11,7 +11,7 @@ from typing import Any
 
 from mhi.adapters.local.fs_run_store import FsRunStore
 from mhi.adapters.local.memory_run_store import MemoryRunStore
-from mhi.model import keys
+from mhi.model import keys, slot_keys
 from mhi.model.keys import RunRef
 from mhi.model.messages import CallbackMessage, CallbackStatus
 from mhi.runtime.controller import Controller
@@ -79,7 +79,7 @@ def test_a_holder_whose_attempt_ended_without_giving_back_is_recovered() -> None
     assert slots.acquire("k", 1, _holder("b")) is None  # within the grace period: not yet
     clock.at += GRACE + timedelta(seconds=1)
     assert slots.acquire("k", 1, _holder("b")) == {"key": "k", "slot": 0, "tenancy": 2}
-    end = json.loads(store.read(keys.slot_key("k", 0, 1, end=True)) or b"{}")
+    end = json.loads(store.read(slot_keys.slot_key("k", 0, 1, end=True)) or b"{}")
     assert end["why"].startswith("recovered")
 
 
@@ -107,7 +107,7 @@ def test_old_tenancies_are_pruned_so_a_keys_listing_stays_small() -> None:
         held = slots.acquire("k", 1, _holder(f"s{i}"))
         assert held is not None and held["tenancy"] == i + 1
         slots.release(held)
-    assert len(store.list(keys.limit_prefix("k"))) <= 4
+    assert len(store.list(slot_keys.limit_prefix("k"))) <= 4
 
 
 def test_a_stale_claim_of_a_pruned_tenancy_is_given_up() -> None:
@@ -117,10 +117,10 @@ def test_a_stale_claim_of_a_pruned_tenancy_is_given_up() -> None:
         assert held is not None
         if i < 2:
             slots.release(held)
-    assert store.read(keys.slot_key("k", 0, 1)) is None
+    assert store.read(slot_keys.slot_key("k", 0, 1)) is None
     # a claimer that listed before tenancy 2 existed re-creates tenancy 1
     assert slots._take("k", 0, 1, _holder("late"), []) is None
-    assert store.read(keys.slot_key("k", 0, 1, end=True)) is not None
+    assert store.read(slot_keys.slot_key("k", 0, 1, end=True)) is not None
 
 
 def test_every_waiting_run_is_woken_once_and_its_markers_dropped() -> None:
@@ -133,7 +133,7 @@ def test_every_waiting_run_is_woken_once_and_its_markers_dropped() -> None:
     woken: list[RunRef] = []
     assert slots.wake_waiters("k", woken.append) == [RUN, other]
     assert woken == [RUN, other]
-    assert store.list(keys.limit_prefix("k")) == []
+    assert store.list(slot_keys.limit_prefix("k")) == []
 
 
 LIMITED_FLOW = {
@@ -176,10 +176,10 @@ def test_a_controller_that_loses_the_dispatch_race_gives_its_own_slot_back_at_on
     second.on_callback(_done(ref, "root"))  # a duplicate: takes slot 1, loses the dispatch claim
 
     assert [m.step_id for m in bus.steps()].count("a") == 1
-    assert store.read(keys.slot_key("k", 1, 1, end=True)) is not None  # given back at once
-    assert store.read(keys.slot_key("k", 0, 1, end=True)) is None  # the winner's: still held
+    assert store.read(slot_keys.slot_key("k", 1, 1, end=True)) is not None  # given back at once
+    assert store.read(slot_keys.slot_key("k", 0, 1, end=True)) is None  # the winner's: still held
     second.on_callback(_done(ref, "a"))  # the loser records the result and gives back slot 0
-    end = json.loads(store.read(keys.slot_key("k", 0, 1, end=True)) or b"{}")
+    end = json.loads(store.read(slot_keys.slot_key("k", 0, 1, end=True)) or b"{}")
     assert end["why"] == "released"
     assert second.state(ref).done is not None
 
@@ -213,8 +213,8 @@ def test_racing_claimers_on_one_folder_never_hold_more_than_the_limit(tmp_path: 
         t.join(60)
     assert not any(t.is_alive() for t in threads)
     assert 1 <= most[0] <= limit
-    ends = [k for k in store.list(keys.limit_prefix("k")) if k.endswith("-end.json")]
-    assert ends and len(store.list(keys.limit_prefix("k"))) <= 4 * limit  # pruned as it went
+    ends = [k for k in store.list(slot_keys.limit_prefix("k")) if k.endswith("-end.json")]
+    assert ends and len(store.list(slot_keys.limit_prefix("k"))) <= 4 * limit  # pruned as it went
 
 
 class CountingStore(MemoryRunStore):
@@ -225,7 +225,7 @@ class CountingStore(MemoryRunStore):
         self.limit_lists = 0
 
     def list(self, prefix: str) -> list[str]:
-        self.limit_lists += prefix.startswith(keys.LIMITS_PREFIX + "/")
+        self.limit_lists += prefix.startswith(slot_keys.LIMITS_PREFIX + "/")
         return super().list(prefix)
 
 
