@@ -16,9 +16,10 @@ from mhi.engine.actions import Action, DispatchStep, RecordResult
 from mhi.engine.limits import needs_slot, slot_gate
 from mhi.engine.rerun import run_fields
 from mhi.engine.sla import sla_message
+from mhi.engine.steps_view import StepsView
 from mhi.engine.summary import flow_notification
 from mhi.model import expr
-from mhi.model.run import RunState, StepState, StepsView
+from mhi.model.run import RunState, StepState
 
 
 def context(state: RunState, item: Any = None) -> dict[str, Any]:

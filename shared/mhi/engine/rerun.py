@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mhi.constants import NOTIFY_STEP
+from mhi.engine.steps_view import StepsView
 from mhi.errors import InvalidMessageError
 from mhi.model import expr
 from mhi.model.generations import EditError, set_path
-from mhi.model.run import RunState, StepState, StepStatus, StepsView
+from mhi.model.run import RunState, StepState, StepStatus
 
 
 class RerunError(InvalidMessageError):

@@ -42,7 +42,6 @@ __all__ = [
     "RunStatus",
     "StepState",
     "StepStatus",
-    "StepsView",
     "jitter_fraction",
     "parse_time",
     "retry_allowed",
@@ -386,23 +385,3 @@ class RunState:
     def top_level(self) -> Iterator[StepState]:
         """The flow's own steps, in definition order (no for_each children)."""
         return (self.steps[s.id] for s in self.flow.steps)
-
-
-class StepsView(Mapping[str, Any]):
-    """`steps.<id>.output/status` for templates and conditions, built on demand (O(1) per use)."""
-
-    def __init__(self, state: RunState) -> None:
-        self._state = state
-
-    def __getitem__(self, sid: str) -> dict[str, Any]:
-        step = self._state.steps[sid]
-        return {"status": self._state.status(step).value, "output": self._state.output(sid)}
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(s.id for s in self._state.flow.steps)
-
-    def __len__(self) -> int:
-        return len(self._state.flow.steps)
-
-    def __contains__(self, sid: object) -> bool:
-        return isinstance(sid, str) and sid in self._state.steps
