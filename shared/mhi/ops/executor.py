@@ -76,10 +76,9 @@ class BusExecutor:
 
     def wake(self, ref: RunRef) -> None:
         """Publish the wake-up of one run."""
-        body = {"kind": "wake", "account": ref.account, "flow_id": ref.flow_id}
-        body["run_id"] = ref.run_id
-        attributes = {"kind": "wake", "run_id": ref.run_id}
-        self.bus.publish(CONTROLLER_TOPIC, json.dumps(body).encode(), attributes)
+        from mhi.runtime.records import publish_wake
+
+        publish_wake(self.bus, ref)
 
     def _pace(self) -> None:
         wait = self._last + self.pace_seconds - time.monotonic()

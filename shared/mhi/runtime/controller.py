@@ -16,7 +16,6 @@ from typing import Any
 
 from mhi.constants import (
     CALLBACK_TOPIC,
-    CONTROLLER_TOPIC,
     DISPATCH_GRACE_SECONDS,
     MAX_OUTPUT_BYTES,
     PSEUDO_STEPS,
@@ -27,14 +26,14 @@ from mhi.engine.actions import AcquireSlot, Action, CheckStep, CloseRun, Release
 from mhi.errors import InvalidMessageError, UnknownRunError
 from mhi.model import keys
 from mhi.model.keys import RunRef
-from mhi.model.messages import CallbackMessage, CallbackStatus, StepMessage, WakeMessage, encode
+from mhi.model.messages import CallbackMessage, CallbackStatus, StepMessage, encode
 from mhi.model.outcomes import outcome_record
 from mhi.model.run import RunState, StepState
 from mhi.ports import MessageBus, RunStore
 from mhi.runtime.limits import SlotStore, acquire_slot, release_slot
 from mhi.runtime.logs import bind
 from mhi.runtime.progress import Completion
-from mhi.runtime.records import record_finish, starts_attempts, step_digest
+from mhi.runtime.records import publish_wake, record_finish, starts_attempts, step_digest
 from mhi.runtime.run_cache import CachedRun, RunCache
 from mhi.runtime.subflows import cancel_children, nudge_parent
 
@@ -363,8 +362,7 @@ class Controller:
     def _wake(self, ref: RunRef) -> None:
         """Ask the controller (any instance) to look at a run again now: a slot it waits for
         was given back."""
-        wake = WakeMessage(account=ref.account, flow_id=ref.flow_id, run_id=ref.run_id)
-        self.bus.publish(CONTROLLER_TOPIC, encode(wake), {"kind": "wake", "run_id": ref.run_id})
+        publish_wake(self.bus, ref)
 
     def state(self, ref: RunRef, *, refresh: bool = True) -> RunState:
         """Return the run's state (re-listed from the store unless `refresh` is False)."""

@@ -70,20 +70,22 @@ class Completion:
             sinks = [sid for sid, deps in state.dependents.items() if not deps]
             if self._look(cached, sinks):
                 # Every step has ended; fold in those this instance saw only start.
+                state = cached.state
                 stale = [s.id for s in state.top_level() if not state.is_terminal(s)]
                 if len(stale) == 1:
                     self.cache.refresh_step(cached, stale[0])
                 elif stale:
                     self.cache.refresh(cached)
         for dependent in dependents:
-            if len(state.upstreams[dependent]) > 1:
-                self._look(cached, state.upstreams[dependent])
+            upstreams = cached.state.upstreams[dependent]
+            if len(upstreams) > 1:
+                self._look(cached, upstreams)
 
     def _look(self, cached: CachedRun, members: Iterable[str]) -> bool:
-        """Re-list the members not known as terminal until one is still running; True when
-        every member is terminal."""
-        state = cached.state
+        """Read the ends of the members not known as terminal, until one is still running;
+        True when every member is terminal."""
         for sid in reversed(list(members)):  # the later members are the likelier unfinished
+            state = cached.state  # (a read may have re-folded the run)
             member = state.steps.get(sid)
             if (
                 member is not None

@@ -12,11 +12,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from mhi.constants import NOTIFY_STEP
+from mhi.constants import CONTROLLER_TOPIC, NOTIFY_STEP
 from mhi.model import keys
 from mhi.model.keys import RunRef
+from mhi.model.messages import WakeMessage, encode
 from mhi.model.run import RunState, StepState, StepStatus, parse_time
-from mhi.ports import RunStore
+from mhi.ports import MessageBus, RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -117,3 +118,9 @@ def starts_attempts(actions: Iterable[object]) -> bool:
     return any(
         (isinstance(a, DispatchStep) and a.turn == 0) or isinstance(a, AcquireSlot) for a in actions
     )
+
+
+def publish_wake(bus: MessageBus, ref: RunRef) -> None:
+    """Ask the controller (any instance) to look at a run again now, as its timer would."""
+    wake = WakeMessage(account=ref.account, flow_id=ref.flow_id, run_id=ref.run_id)
+    bus.publish(CONTROLLER_TOPIC, encode(wake), {"kind": "wake", "run_id": ref.run_id})

@@ -19,12 +19,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from mhi.constants import CONTROLLER_TOPIC
 from mhi.model import keys
 from mhi.model.keys import RunRef
 from mhi.model.run import RunState, StepState
 from mhi.model.subflows import SUB_FLOW_TYPE
 from mhi.ports import MessageBus, RunStore
+from mhi.runtime.records import publish_wake
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +119,7 @@ def cancel_child(
     store.create(child.key(keys.cancel_key()), json.dumps(body).encode())
     if store.read(child.key(keys.FLOW)) is None:
         return True
-    wake = json.dumps({"kind": "wake", **link(child)}).encode()
-    bus.publish(CONTROLLER_TOPIC, wake, {"kind": "wake", "run_id": child.run_id})
+    publish_wake(bus, child)
     logger.info("child run %s of flow %s cancelled: %s", child.run_id, child.flow_id, reason)
     return True
 
@@ -140,6 +139,5 @@ def nudge_parent(
     key = ref.key(keys.nudge_key(str(parent["step_id"]), int(parent["attempt"])))
     if not store.create(key, json.dumps(body).encode()):
         return False
-    wake = json.dumps({"kind": "wake", **link(ref)}).encode()
-    bus.publish(CONTROLLER_TOPIC, wake, {"kind": "wake", "run_id": ref.run_id})
+    publish_wake(bus, ref)
     return True
