@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mhi.model.flow import FlowDefinition, StepSpec
+from hypothesis import strategies as st
+
+from mhi.model.flow import TRIGGER_RULES, FlowDefinition, StepSpec
 from mhi.model.run import RunState, StepStatus
 
 T0 = datetime(2026, 1, 1, 6, 0, tzinfo=UTC)
@@ -127,3 +129,38 @@ def slow_flow(sla: dict[str, Any]) -> FlowDefinition:
         "sla": {**sla, "notify": SLA_NOTIFY},
     }
     return parse_flow(raw, frozenset({"ms-echo"}))
+
+
+def random_flow(draw: st.DrawFn, n: int, timeout_seconds: int) -> dict[str, Any]:
+    """The raw form of a random flow of `n` ms-echo steps for the property tests: dependencies
+    on earlier steps, optional steps, join rules, error handlers, retries, `max_parallel` and
+    perhaps a flow-level handler."""
+    steps = []
+    for i in range(n):
+        deps = sorted(draw(st.sets(st.integers(0, i - 1), max_size=3))) if i else []
+        steps.append(
+            {
+                "id": f"s{i}",
+                "type": "ms-echo",
+                "depends_on": [f"s{d}" for d in deps],
+                "optional": draw(st.booleans()),
+                "trigger_rule": draw(st.sampled_from(TRIGGER_RULES)),
+                # a handler comes later in the flow, so every edge goes forward: no cycle
+                "on_failure": sorted(
+                    f"s{j}" for j in draw(st.sets(st.integers(i + 1, n - 1), max_size=2))
+                )
+                if i < n - 1
+                else [],
+                "timeout_seconds": timeout_seconds,
+                "retry": {"max_attempts": draw(st.integers(1, 3)), "initial_backoff_seconds": 5},
+            }
+        )
+    raw: dict[str, Any] = {
+        "flow_id": "f",
+        "account": "acme",
+        "flow_config": {"steps": steps},
+        "max_parallel": draw(st.one_of(st.none(), st.integers(1, 3))),
+    }
+    if n > 1 and draw(st.booleans()):
+        raw["on_failure"] = [f"s{n - 1}"]  # the last step: nothing depends on it
+    return raw

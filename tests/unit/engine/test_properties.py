@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mhi.constants import NOTIFY_STEP
-from mhi.model.flow import TRIGGER_RULES, FlowDefinition
+from mhi.model.flow import FlowDefinition
 from mhi.model.keys import RunRef
 from mhi.model.run import RunStatus, StepStatus, parse_time
 from mhi.model.validate import parse_flow
 from mhi.runtime.controller import Controller
 from mhi.runtime.start import StartRequest, start_run
-from tests.unit.engine.helpers import T0, should_skip
+from tests.unit.engine.helpers import T0, random_flow, should_skip
 from tests.unit.engine.sim import GRACE, LEASE, Crash, Sim
 
 OUTCOMES = ["ok", "ok", "ok", "retryable", "fatal", "died"]
@@ -34,37 +34,11 @@ Plan = dict[tuple[str, int, int], str]
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[FlowDefinition, Plan, int, float]:
     n = draw(st.integers(1, 9))
+    raw = random_flow(draw, n, timeout_seconds=180)
     limit = draw(st.integers(1, 2))
-    steps = []
-    for i in range(n):
-        deps = sorted(draw(st.sets(st.integers(0, i - 1), max_size=3))) if i else []
-        steps.append(
-            {
-                "id": f"s{i}",
-                "type": "ms-echo",
-                "depends_on": [f"s{d}" for d in deps],
-                "optional": draw(st.booleans()),
-                "trigger_rule": draw(st.sampled_from(TRIGGER_RULES)),
-                # a handler comes later in the flow, so every edge goes forward: no cycle
-                "on_failure": sorted(
-                    f"s{j}" for j in draw(st.sets(st.integers(i + 1, n - 1), max_size=2))
-                )
-                if i < n - 1
-                else [],
-                "timeout_seconds": 180,
-                "retry": {"max_attempts": draw(st.integers(1, 3)), "initial_backoff_seconds": 5},
-            }
-        )
+    for step in raw["flow_config"]["steps"]:
         if draw(st.integers(0, 2)) == 0:  # a third of the steps share one concurrency key
-            steps[-1]["concurrency"] = {"key": "pms", "limit": limit}
-    raw: dict[str, Any] = {
-        "flow_id": "f",
-        "account": "acme",
-        "flow_config": {"steps": steps},
-        "max_parallel": draw(st.one_of(st.none(), st.integers(1, 3))),
-    }
-    if n > 1 and draw(st.booleans()):
-        raw["on_failure"] = [f"s{n - 1}"]  # the last step: nothing depends on it
+            step["concurrency"] = {"key": "pms", "limit": limit}
     if draw(st.booleans()):
         sla_notify = {"type": ["outbox"], "recipients": "ops@example.com"}
         raw["sla"] = {"within_seconds": draw(st.integers(1, 400)), "notify": sla_notify}

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from mhi.adapters.local.memory_run_store import MemoryRunStore
 from mhi.constants import CALLBACK_TOPIC, NOTIFY_STEP
 from mhi.model import keys
-from mhi.model.flow import TRIGGER_RULES, FlowDefinition
+from mhi.model.flow import FlowDefinition
 from mhi.model.keys import RunRef
 from mhi.model.messages import CallbackMessage, CallbackStatus, ErrorInfo, parse_step
 from mhi.model.run import RunState, RunStatus, StepStatus
@@ -31,7 +31,7 @@ from mhi.model.validate import parse_flow
 from mhi.ops.control import rerun
 from mhi.runtime.controller import Controller
 from mhi.runtime.start import StartRequest, start_run
-from tests.unit.engine.helpers import T0, should_skip
+from tests.unit.engine.helpers import T0, random_flow, should_skip
 from tests.unit.engine.sim import Crash, CrashingStore
 
 OUTCOMES = ["ok", "ok", "ok", "retryable", "fatal", "lost"]
@@ -151,32 +151,7 @@ class Sim:
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[FlowDefinition, int, float, list[str], list[str]]:
     n = draw(st.integers(1, 8))
-    steps = []
-    for i in range(n):
-        deps = sorted(draw(st.sets(st.integers(0, i - 1), max_size=3))) if i else []
-        steps.append(
-            {
-                "id": f"s{i}",
-                "type": "ms-echo",
-                "depends_on": [f"s{d}" for d in deps],
-                "optional": draw(st.booleans()),
-                "trigger_rule": draw(st.sampled_from(TRIGGER_RULES)),
-                "on_failure": [
-                    f"s{j}" for j in draw(st.sets(st.integers(i + 1, n - 1), max_size=2))
-                ]
-                if i < n - 1
-                else [],
-                "timeout_seconds": 60,
-                "retry": {"max_attempts": draw(st.integers(1, 3)), "initial_backoff_seconds": 5},
-            }
-        )
-    raw = {
-        "flow_id": "f",
-        "account": "acme",
-        "flow_config": {"steps": steps},
-        "max_parallel": draw(st.one_of(st.none(), st.integers(1, 3))),
-        "on_failure": [f"s{n - 1}"] if n > 1 and draw(st.booleans()) else [],
-    }
+    raw = random_flow(draw, n, timeout_seconds=60)
     flow = parse_flow(raw, frozenset({"ms-echo"}))
     first = draw(st.lists(st.sampled_from(OUTCOMES), min_size=3 * n, max_size=3 * n))
     second = draw(st.lists(st.sampled_from(OUTCOMES), min_size=3 * n, max_size=3 * n))
