@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +15,7 @@ from mhi.engine.summary import run_summary
 from mhi.runtime.embedded import EmbeddedRuntime
 from mhi.services import Services
 from mhi.steps.sdk import StepContext, StepKind
-from tests.conftest import ROOT
+from tests.unit.runtime.workers import run_workers
 
 LIMIT = 2
 STEPS_PER_RUN = 5
@@ -137,18 +135,7 @@ def test_a_limit_the_deployment_declares_for_a_step_type_holds_without_a_flow_sa
 
 def test_two_processes_racing_on_one_store_never_hold_more_than_the_limit(tmp_path: Path) -> None:
     """Two OS processes, each a whole runtime with one run, share a run store folder."""
-    worker = str(Path(__file__).with_name("limits_race_worker.py"))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [
-        subprocess.Popen([sys.executable, worker, str(tmp_path), name], env=env)
-        for name in ("a", "b")
-    ]
-    try:
-        codes = [p.wait(timeout=90) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+    codes = run_workers("limits_race_worker.py", [[str(tmp_path), name] for name in ("a", "b")])
     assert codes == [0, 0]
     seen = [int(n.rsplit("-", 1)[1]) for n in os.listdir(tmp_path / "seen")]
     assert len(seen) == 2 * 6  # every step of both runs ran once

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from mhi.adapters.local.fs_run_store import FsRunStore
-from tests.conftest import ROOT
+from tests.unit.runtime.workers import run_workers
 
 
 def _flow() -> dict[str, object]:
@@ -30,18 +28,7 @@ def _flow() -> dict[str, object]:
 def test_two_controller_processes_never_double_dispatch(tmp_path: Path) -> None:
     flow_file = tmp_path / "flow.json"
     flow_file.write_text(json.dumps(_flow()))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    worker = str(Path(__file__).with_name("race_worker.py"))
-    procs = [
-        subprocess.Popen([sys.executable, worker, str(tmp_path), str(flow_file)], env=env)
-        for _ in range(2)
-    ]
-    try:
-        codes = [p.wait(timeout=90) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+    codes = run_workers("race_worker.py", [[str(tmp_path), str(flow_file)]] * 2)
     assert codes == [0, 0]
 
     published = [name.split("~") for name in os.listdir(tmp_path / "published")]
