@@ -152,7 +152,8 @@ class Controller:
                 if action.slot is not None:  # another instance dispatched it with its own slot
                     self.slots.release(action.slot)
                     cached.state.limits.drop_grant((action.step_id, action.attempt))
-                self.cache.fold_turn(cached, action.step_id, number, action.turn)
+                if not went_out:  # lost the race to create it: read what won
+                    self.cache.fold_turn(cached, action.step_id, number, action.turn)
                 return
         ref = cached.ref
         message = StepMessage(
@@ -248,7 +249,9 @@ class Controller:
                 # A pause (or rerun) written since this state was folded holds new attempts back.
                 checked = True
                 self.cache.check_control(cached)
-                if any(getattr(a, "step_id", None) == SLA_STEP for a in decision.actions):
+                if any(
+                    isinstance(a, DispatchStep) and a.step_id == SLA_STEP for a in decision.actions
+                ):
                     # "late" is said once and for good: not from a cache other instances may
                     # have moved past (the run may have ended before the deadline)
                     self.cache.refresh(cached)
