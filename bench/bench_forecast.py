@@ -87,6 +87,7 @@ def run(freq: str, count: int, origins: int, by: str = "segment") -> str:
     import numpy as np
 
     from mhi.analytics import forecast as F
+    from mhi.analytics.forecast_backtest import mase
     from mhi.analytics.forecast_models import naive
 
     series = synthetic_series(freq, count) if freq in "QY" else bundled_series(freq, count, by)
@@ -103,8 +104,8 @@ def run(freq: str, count: int, origins: int, by: str = "segment") -> str:
             fc = F.forecast_series(y.iloc[:cut], horizon=h, freq=freq, levels=[95])  # type: ignore[attr-defined]
             elapsed += time.perf_counter() - t0
             f = fc.forecast
-            auto.append(F.mase(test, f["forecast"].to_numpy(), train, m))
-            snaive.append(F.mase(test, naive(train, h, m).mean, train, m))
+            auto.append(mase(test, f["forecast"].to_numpy(), train, m))
+            snaive.append(mase(test, naive(train, h, m).mean, train, m))
             covered = list((test >= f["lower_95"]) & (test <= f["upper_95"]))
             inside += covered
             inside_last += covered if k == 1 else []

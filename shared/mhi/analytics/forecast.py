@@ -22,17 +22,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mhi.analytics.forecast_intervals import interval_multipliers, normal_quantile
-from mhi.analytics.forecast_models import (
-    Prediction,
-    arima,
-    arima_label,
-    ets,
-    ets_label,
-    naive,
-    seasonal_fit,
-    theta,
+from mhi.analytics.forecast_backtest import (
+    ERRORS,
+    YEAR,
+    Fits,
+    Pool,
+    backtest,
+    backtest_origins,
+    calibration_scores,
 )
+from mhi.analytics.forecast_intervals import calibrated_multipliers, normal_quantile
+from mhi.analytics.forecast_models import Prediction, naive
 from mhi.errors import StepConfigError, StepExecutionError
 
 logger = logging.getLogger(__name__)
@@ -46,14 +46,12 @@ OFFSETS = {
     "Y": pd.offsets.YearBegin(1),
 }
 MODELS = ("naive", "snaive", "ets", "theta", "arima", "combo")
-COMBINED = ("ets", "theta", "arima")
 MAX_TRAIN = {"D": 3 * 365}  # cost only: every other frequency uses its whole history
 CLEAR_WIN = 0.9  # a single model must have a backtest MASE 10 % below the combination's
 # Seasons longer than this (weekly data's 52) only seasonal naive models (ETS and ARIMA stop at
 # 24, see forecast_models.seasonal_fit): a combination carries the season there, and a single
 # model may replace it only when the backtest spans a whole season.
 LONG_SEASON = 24
-_ERRORS = (ValueError, np.linalg.LinAlgError, IndexError)
 
 
 @dataclass
@@ -93,127 +91,6 @@ def detect_season(y: np.ndarray, freq: str) -> int:
     return m if is_seasonal(y, m) else 1
 
 
-def mase(actual: np.ndarray, pred: np.ndarray, train: np.ndarray, m: int) -> float:
-    """Mean absolute scaled error, scaled by the in-sample seasonal naive MAE."""
-    m = m if len(train) > m else 1
-    scale = np.mean(np.abs(train[m:] - train[:-m])) if len(train) > m else np.nan
-    return float(np.mean(np.abs(actual - pred)) / scale) if scale and scale > 0 else math.nan
-
-
-def smape(actual: np.ndarray, pred: np.ndarray) -> float:
-    """Symmetric MAPE in percent (0 where both are 0)."""
-    den = np.abs(actual) + np.abs(pred)
-    ratio = np.where(den > 0, 2 * np.abs(actual - pred) / np.where(den > 0, den, 1), 0.0)
-    return float(100 * np.mean(ratio))
-
-
-class _Models:
-    """Fits of one series: structures chosen on the whole history, refitted at earlier origins."""
-
-    def __init__(self, m: int, period: int) -> None:
-        self.m, self.period = m, period
-        self.structures: dict[str, object] = {}
-        self.cache: dict[tuple[str, int, int], Prediction] = {}
-        self.n = 0  # length of the whole history, once known
-
-    def predict(self, family: str, y: np.ndarray, h: int) -> Prediction:
-        key = (family, len(y), h)
-        if key not in self.cache:
-            self.cache[key] = self._fit(family, y, h)
-        return self.cache[key]
-
-    def _fit(self, family: str, y: np.ndarray, h: int) -> Prediction:
-        if family == "naive":
-            return naive(y, h, 1)
-        if family == "snaive":
-            return naive(y, h, self.period)
-        if family == "combo":
-            return self._combo(y, h)
-        fitter = {"ets": ets, "theta": theta, "arima": arima}[family]
-        pred = fitter(y, h, self.m, self.structures.get(family))  # type: ignore[operator]
-        self.structures.setdefault(family, pred.structure)
-        return pred
-
-    def combined(self, n: int) -> list[str]:
-        """The models of the combination, with seasonal naive too when a season is there and
-        fewer than two of them can model it from n values."""
-        able = [f for f in COMBINED if seasonal_fit(f, n, self.m)]
-        return [*COMBINED, "snaive"] if self.m > 1 and len(able) < 2 else list(COMBINED)
-
-    def _combo(self, y: np.ndarray, h: int) -> Prediction:
-        parts = []
-        for family in self.combined(len(y)):
-            try:
-                parts.append(self.predict(family, y, h))
-            except _ERRORS as e:
-                logger.info("combination without %s: %s", family, e)
-        if not parts:
-            raise ValueError("no model of the combination could be fitted")
-        # The mean of the standard errors: as if the errors were perfectly correlated.
-        return Prediction(
-            np.mean([p.mean for p in parts], axis=0),
-            np.mean([p.se for p in parts], axis=0),
-            _mean_fitted([p.fitted for p in parts]),
-        )
-
-    def label(self, family: str) -> str:
-        if family == "ets" and "ets" in self.structures:
-            return ets_label(self.structures["ets"])
-        if family == "arima" and "arima" in self.structures:
-            return arima_label(self.structures["arima"])
-        if family == "combo":
-            return " + ".join(self.label(f) for f in self.combined(self.n))
-        if family == "snaive":
-            return f"snaive({self.period})"
-        return family
-
-
-def _mean_fitted(fits: list[np.ndarray]) -> np.ndarray:
-    stacked = np.vstack(fits)
-    known = np.isfinite(stacked).sum(axis=0)
-    total = np.nansum(stacked, axis=0)
-    return np.where(known > 0, total / np.maximum(known, 1), np.nan)
-
-
-Pool = dict[str, tuple[_Models, str]]  # candidate name -> (its fits, its model family)
-
-
-def backtest(
-    y: np.ndarray, pool: Pool, horizon: int, folds: int, period: int
-) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
-    """Rolling-origin evaluation: refit at each origin, forecast `horizon` steps; return the
-    mean MASE and sMAPE per candidate and its standardised errors. A candidate that cannot fit
-    at every origin is left out."""
-    scores: dict[str, dict[str, float]] = {}
-    z: dict[str, np.ndarray] = {}
-    origins = backtest_origins(len(y), horizon, folds, period)
-    for name, (models, family) in pool.items():
-        errors, sm, zs = [], [], []
-        for origin in origins:
-            train, test = y[:origin], y[origin : origin + horizon]
-            try:
-                pred = models.predict(family, train, len(test))
-            except _ERRORS as e:
-                logger.info("backtest %s failed at origin %d: %s", name, origin, e)
-                break
-            errors.append(mase(test, pred.mean, train, period))
-            sm.append(smape(test, pred.mean))
-            se = np.where(pred.se > 0, pred.se, np.nan)
-            zs.append((test - pred.mean) / se)
-        if errors and len(errors) == len(origins) and not np.isnan(errors).all():
-            scores[name] = {"mase": float(np.nanmean(errors)), "smape": float(np.mean(sm))}
-            z[name] = np.concatenate(zs)
-    return scores, z
-
-
-def backtest_origins(n: int, horizon: int, folds: int, period: int) -> list[int]:
-    """The backtest's origins: the last `folds` windows of `horizon` values (more when the
-    horizon is short, for MIN_ERRORS errors), each with enough history before it."""
-    folds = max(folds, math.ceil(MIN_ERRORS / horizon))  # short horizons: more origins
-    origins = [n - horizon * (folds - i) for i in range(folds)]
-    return [o for o in origins if o >= max(period + 2, 8)]
-
-
 def choose(scores: dict[str, dict[str, float]], names: list[str], *, singles: bool = True) -> str:
     """Return the best combination unless a single model's backtest MASE beats it by
     `CLEAR_WIN` (ties: sMAPE, then listed order); without a combination, the best model.
@@ -239,20 +116,17 @@ def choose(scores: dict[str, dict[str, float]], names: list[str], *, singles: bo
 def _pool(model: str, detected: int, period: int, n: int, forced: bool) -> Pool:
     """The candidates: every model at the detected season; and, when a short history hid a
     season the frequency has, ARIMA and the combination with it too (the backtest decides)."""
-    models = _Models(detected, period if n > period + 2 else 1)
+    models = Fits(detected, period if n > period + 2 else 1)
     models.n = n
     families = list(MODELS) if model == "auto" else [model]
     if model == "auto" and models.period == 1:
         families.remove("snaive")  # the same as naive
     pool: Pool = {f: (models, f) for f in families}
     if model == "auto" and not forced and detected == 1 and period > 1 and n >= period + 4:
-        seasonal = _Models(period, models.period)
+        seasonal = Fits(period, models.period)
         seasonal.n = n
         pool |= {f"{f}({period})": (seasonal, f) for f in ("arima", "combo")}
     return pool
-
-
-MIN_ERRORS = 16  # backtest errors per model at least (more origins when the horizon is short)
 
 
 def _check_model(model: str) -> None:
@@ -283,21 +157,27 @@ def forecast_series(
     for models, family in pool.values():  # structures (ETS, ARIMA) chosen on the whole history
         try:
             models.predict(family, values, horizon)
-        except _ERRORS as e:
+        except ERRORS as e:
             logger.info("%s cannot fit the series: %s", family, e)
     bt_horizon = min(horizon, max(1, len(values) // 4))
     scores, z = backtest(values, pool, bt_horizon, folds, scale_m)
-    span = len(backtest_origins(len(values), bt_horizon, folds, scale_m)) * bt_horizon
+    origins = backtest_origins(len(values), bt_horizon, folds, scale_m)
+    span = len(origins) * bt_horizon
     singles = span >= period or period <= LONG_SEASON
     chosen = choose(scores, list(pool), singles=singles) if model == "auto" else model
     models, family = pool[chosen]
     try:
         pred = models.predict(family, values, horizon)
-    except _ERRORS as e:
+    except ERRORS as e:
         if model != "auto":
             raise StepExecutionError(f"{model} cannot fit this series: {e}") from e
         chosen, family, pred = "snaive", "snaive", naive(values, horizon, scale_m)
-    widths = interval_multipliers(z.get(chosen), levels)
+    older, reach = None, 1.0
+    if freq in YEAR:  # errors from every season of the last year too
+        recent = (origins, z.get(chosen))
+        year = YEAR[freq]
+        older, reach = calibration_scores(values, models, family, bt_horizon, recent, year, scale_m)
+    widths = calibrated_multipliers(z.get(chosen), older, levels, reach)
     scale = widths[max(levels)] / normal_quantile(max(levels)) if levels else 1.0
     name = chosen if chosen != "snaive" else f"snaive({scale_m})"
     future = pd.date_range(dates[-1] + OFFSETS[freq], periods=horizon, freq=OFFSETS[freq])

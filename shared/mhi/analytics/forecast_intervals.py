@@ -50,7 +50,7 @@ def conformal_quantile(scores: np.ndarray, level: float) -> float | None:
 
 
 def interval_multipliers(
-    z: np.ndarray | None, levels: list[float], prior: float | None = None
+    z: np.ndarray | None, levels: list[float], prior: float | None = None, reach: float = 1.0
 ) -> dict[float, float]:
     """Return, per level (percent), how many of the model's standard errors the interval spans
     on each side of the forecast.
@@ -64,6 +64,8 @@ def interval_multipliers(
     scores to reach it, the normal quantile times their root mean square), shrunk
     towards the normal quantile (the analytic interval) by `prior` pseudo-scores (default
     SCALE_PRIOR, a fixed prior, not fitted) in log space, and kept within SCALE_RANGE of it.
+    `reach` (0-1) scales that weight down for scores from less than a whole year of origins:
+    they are exchangeable with the next errors only as far as they have seen the seasons.
     With fewer than four scores: the analytic intervals."""
     normal = {level: normal_quantile(level) for level in levels}
     if z is None:
@@ -71,7 +73,7 @@ def interval_multipliers(
     scores = np.abs(z[np.isfinite(z)])
     if len(scores) < 4:
         return normal
-    weight = len(scores) / (len(scores) + (SCALE_PRIOR if prior is None else prior))
+    weight = reach * len(scores) / (len(scores) + (SCALE_PRIOR if prior is None else prior))
     out = {}
     for level, q0 in normal.items():
         quantile = conformal_quantile(scores, level / 100)
@@ -87,3 +89,36 @@ def interval_scale(z: np.ndarray | None, prior: float | None = None, level: floa
     """Return the calibrated width of the `level` interval as a share of the analytic one (1
     when the backtest errors agree with the model's standard errors)."""
     return interval_multipliers(z, [level], prior)[level] / normal_quantile(level)
+
+
+SHIFT_P = 0.01  # the recent errors are larger than the older ones at this significance
+
+
+def calibrated_multipliers(
+    recent: np.ndarray | None, older: np.ndarray | None, levels: list[float], reach: float = 1.0
+) -> dict[float, float]:
+    """Return, per level, the interval multipliers calibrated on the backtest's `recent` scores
+    and the `older` ones from origins spread over the year before (`reach`: the share of a
+    year they all span).
+
+    The scores of both pool: more of them, and from every season, so that over a year the
+    interval covers what it says (the recent windows alone are one stretch of the season, and
+    hotel demand is calm in some and wild in others). Unless the recent errors are larger than
+    the older ones (a one-sided Mann-Whitney test at SHIFT_P: a change of regime the older
+    ones have not seen); then the wider of the pooled and the recent calibration."""
+    parts = [z for z in (recent, older) if z is not None]
+    pooled = np.concatenate(parts) if parts else None
+    widths = interval_multipliers(pooled, levels, reach=reach)
+    if recent is None or older is None or not _larger(recent, older):
+        return widths
+    alone = interval_multipliers(recent, levels)
+    return {level: max(width, alone[level]) for level, width in widths.items()}
+
+
+def _larger(recent: np.ndarray, older: np.ndarray) -> bool:
+    from scipy.stats import mannwhitneyu
+
+    a, b = np.abs(recent[np.isfinite(recent)]), np.abs(older[np.isfinite(older)])
+    if len(a) < 4 or len(b) < 4:
+        return False
+    return bool(mannwhitneyu(a, b, alternative="greater").pvalue < SHIFT_P)
