@@ -68,9 +68,10 @@ def test_pooled_scores_unless_the_recent_errors_are_larger() -> None:
     pooled = I.interval_multipliers(np.concatenate([same, older]), [95])
     assert I.calibrated_multipliers(same, older, [95]) == pooled
     calm = same / 4  # a calm stretch: the year's errors widen it
-    assert I.calibrated_multipliers(calm, older, [95])[95] > 1.5 * I.interval_multipliers(
-        calm, [95]
-    )[95]
+    assert (
+        I.calibrated_multipliers(calm, older, [95])[95]
+        > 1.5 * I.interval_multipliers(calm, [95])[95]
+    )
     wild = same * 3  # a new regime: the recent errors alone
     assert I.calibrated_multipliers(wild, older, [95]) == I.interval_multipliers(wild, [95])
     # Scores from a fraction of a year: held towards the analytic width by that fraction.
