@@ -24,6 +24,7 @@ import pandas as pd
 
 from mhi.analytics.forecast_backtest import (
     ERRORS,
+    MIN_ERRORS,
     YEAR,
     Fits,
     Pool,
@@ -95,10 +96,11 @@ def choose(scores: dict[str, dict[str, float]], names: list[str], *, singles: bo
     """Return the best combination unless a single model's backtest MASE beats it by
     `CLEAR_WIN` (ties: sMAPE, then listed order); without a combination, the best model.
     `singles` False: a combination whenever one is scored (for a LONG_SEASON whose backtest
-    spans less than the season, where a single model's win is a win on part of the year)."""
+    spans less than the season, where a single model's win is a win on part of the year).
+    Nothing scored (too short a history for one origin): the first combination."""
     scored = [n for n in names if n in scores]
     if not scored:
-        return names[0]
+        return next((n for n in names if n.startswith("combo")), names[0])
     if not singles and any(n.startswith("combo") for n in scored):
         scored = [n for n in scored if n.startswith("combo")]
 
@@ -163,7 +165,10 @@ def forecast_series(
     scores, z = backtest(values, pool, bt_horizon, folds, scale_m)
     origins = backtest_origins(len(values), bt_horizon, folds, scale_m)
     span = len(origins) * bt_horizon
-    singles = span >= period or period <= LONG_SEASON
+    # A single model replaces the combination only on a backtest of MIN_ERRORS errors or more
+    # (fewer: the short history left few origins, and a win on them is mostly chance) that
+    # spans a LONG_SEASON.
+    singles = span >= MIN_ERRORS and (span >= period or period <= LONG_SEASON)
     chosen = choose(scores, list(pool), singles=singles) if model == "auto" else model
     models, family = pool[chosen]
     try:

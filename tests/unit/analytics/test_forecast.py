@@ -122,7 +122,7 @@ def test_too_short_a_series_is_a_clear_error() -> None:
         ({"ets": 0.85, "combo": 1.0, "naive": 1.2}, "ets"),  # a clear win
         ({"ets": 0.95, "combo": 1.0, "combo(12)": 0.7}, "combo(12)"),
         ({"ets": 0.5, "theta": 0.6}, "ets"),  # no combination scored: the best
-        ({}, "naive"),  # nothing scored: the first candidate
+        ({}, "combo"),  # nothing scored: the first combination
     ],
 )
 def test_the_combination_is_kept_unless_a_model_wins_clearly(
@@ -141,6 +141,25 @@ def test_a_backtest_shorter_than_a_season_keeps_a_combination() -> None:
     assert F.choose({"ets": {"mase": 1.0, "smape": 0.0}}, ["ets"], singles=False) == "ets"
     # Weekly, 8 weeks ahead: three origins of eight weeks span 24 weeks, not 52.
     assert len(B.backtest_origins(104, 8, 3, 52)) * 8 < 52
+    assert F.choose({}, ["naive", "ets"]) == "naive"  # no combination at all: the first
+
+
+def test_a_backtest_of_few_errors_keeps_a_combination() -> None:
+    """22 months, 3 ahead: two origins (6 errors) after the first 14 months. A single model's
+    clear win there is mostly chance: the combination is kept."""
+    clear_wins = 0
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        y = pd.Series(
+            500 + np.cumsum(rng.normal(0, 20, 22)),
+            index=pd.date_range("2020-01-01", periods=22, freq="MS"),
+        )
+        res = F.forecast_series(y, horizon=3, freq="M", levels=[95])
+        assert res.model.startswith("combo"), (seed, res.model, res.scores)
+        combo = min(v["mase"] for k, v in res.scores.items() if k.startswith("combo"))
+        best = min(v["mase"] for k, v in res.scores.items() if not k.startswith("combo"))
+        clear_wins += best < F.CLEAR_WIN * combo
+    assert clear_wins >= 2  # the rule decided: with enough errors, those would have won
 
 
 def test_interval_multipliers_are_conformal_quantiles_of_the_backtest_scores() -> None:
