@@ -6,6 +6,7 @@ Names are roles; adapters are named technology + role (`FsRunStore`, `GcsRunStor
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -135,6 +136,11 @@ class Warehouse(Protocol):
 
     def exists(self, account: str, table: str) -> bool:
         """Return whether the table exists."""
+        ...
+
+    def session(self) -> AbstractContextManager[None]:
+        """Run the operations inside on one connection where connections cost (a unit of work
+        such as a KPI query and its checks); the same results as without."""
         ...
 
 

@@ -204,14 +204,15 @@ def _kpi_engine(ctx: StepContext, config: KpiConfig) -> dict[str, Any]:
     dims = "_".join(config.dimensions) or "all"
     for grain in config.grains():
         spec = _spec(config, grain)
-        plan = plan_kpis(wh, account, schema, spec, config.rooms)
         table = f"kpi.{grain}_by_{dims}"
-        total += materialize_kpis(wh, account, plan, table, mode=mode)
-        tables.append(table)
-        if config.pace_curve_days is not None:
-            pace = f"kpi.pace_{grain}_by_{dims}"
-            total += materialize_kpis(wh, account, plan, pace, mode=mode, pace=True)
-            tables.append(pace)
+        with wh.session():  # the checks and the queries on one connection
+            plan = plan_kpis(wh, account, schema, spec, config.rooms)
+            total += materialize_kpis(wh, account, plan, table, mode=mode)
+            tables.append(table)
+            if config.pace_curve_days is not None:
+                pace = f"kpi.pace_{grain}_by_{dims}"
+                total += materialize_kpis(wh, account, plan, pace, mode=mode, pace=True)
+                tables.append(pace)
         warnings += [w for w in plan.warnings if w not in warnings]
         if list(config.dimensions) == ["hotel"]:
             last = read_last_periods(wh, account, table, plan)

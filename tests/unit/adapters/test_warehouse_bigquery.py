@@ -166,3 +166,9 @@ def test_materialize_translates_google_errors(warehouse: BigQueryWarehouse, clie
     client.query.side_effect = gexc.BadRequest("Unrecognized name: status")
     with pytest.raises(PermanentError, match=r"query into proj\.acme_kpi\.m: .*Unrecognized name"):
         warehouse.materialize("acme", "kpi.m", "SELECT status FROM model.t")
+
+
+def test_a_session_changes_nothing_on_bigquery(warehouse: BigQueryWarehouse, client: Any) -> None:
+    with warehouse.session():
+        warehouse.write("acme", "raw.t", FRAME)
+    assert client.load_table_from_dataframe.call_count == 1  # the shared client, as always

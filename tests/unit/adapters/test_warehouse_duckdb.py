@@ -174,3 +174,54 @@ def test_a_memory_limit_from_the_settings_bounds_duckdb(tmp_path: Path) -> None:
     warehouse = from_settings(settings)
     got = warehouse.query("acme", "SELECT current_setting('memory_limit') AS m")["m"].iloc[0]
     assert got.endswith("MiB") and 280 <= float(got.split()[0]) <= 300
+
+
+def test_a_session_holds_the_file_open_for_its_operations(tmp_path: Path) -> None:
+    warehouse = DuckDbWarehouse(tmp_path / "warehouse.duckdb")
+    warehouse.write("acme", "raw.t", _frame(["a", "b"], [1.0, 2.0]))
+    probe = (
+        "import duckdb, sys\n"
+        "try:\n"
+        f"    duckdb.connect({str(warehouse.path)!r}).close()\n"
+        "except duckdb.IOException:\n"
+        "    sys.exit(3)\n"
+    )
+
+    def other_process_opens() -> bool:
+        done = subprocess.run([sys.executable, "-c", probe], timeout=60, check=False)
+        assert done.returncode in (0, 3), done
+        return done.returncode == 0
+
+    with warehouse.session():
+        rows = warehouse.materialize("acme", "kpi.t", "SELECT k, v * 2 AS v FROM raw.t")
+        with warehouse.session():  # nested: the same open file
+            assert warehouse.exists("acme", "kpi.t")
+        assert rows == 2 and warehouse.read("acme", "kpi.t")["v"].tolist() == [2.0, 4.0]
+        with pytest.raises(PermanentError):  # a failed statement leaves the session usable
+            warehouse.query("acme", "SELECT nope FROM raw.t")
+        assert warehouse.query("acme", "SELECT count(*) AS n FROM kpi.t")["n"].tolist() == [2]
+        assert not other_process_opens()  # held: another process waits for the end
+    assert other_process_opens()  # released
+
+
+def test_other_threads_wait_for_a_session_to_end(tmp_path: Path) -> None:
+    warehouse = DuckDbWarehouse(tmp_path / "warehouse.duckdb")
+    warehouse.write("acme", "raw.t", _frame(["a"], [1.0]))
+    order: list[str] = []
+    inside = threading.Event()
+
+    def other() -> None:
+        inside.wait(timeout=30)
+        warehouse.write("acme", "raw.t", _frame(["b"], [2.0]), mode="append")
+        order.append("other")
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with warehouse.session():
+        inside.set()
+        thread.join(timeout=0.3)  # the other thread is held at the lock meanwhile
+        order.append("session")
+        assert warehouse.read("acme", "raw.t")["k"].tolist() == ["a"]
+    thread.join(timeout=30)
+    assert order == ["session", "other"]
+    assert sorted(warehouse.read("acme", "raw.t")["k"].tolist()) == ["a", "b"]

@@ -13,7 +13,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +92,10 @@ class BigQueryWarehouse:
         self._datasets: set[str] = set()
         self._layers: set[str] = set()
         self._lock = threading.Lock()
+
+    def session(self) -> AbstractContextManager[None]:
+        """The client and its connections are shared already: nothing to hold."""
+        return nullcontext()
 
     def table_id(self, account: str, table: str) -> str:
         """Return `project.dataset.table` for an account's `<layer>.<name>`."""

@@ -88,15 +88,38 @@ class DuckDbWarehouse:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._held: duckdb.DuckDBPyConnection | None = None  # inside `session`
         self._lock_wait = lock_wait
         # DuckDB spills to disk beyond this ("512MB"); None: its default, 80 % of the RAM.
         self._config = {"memory_limit": memory_limit} if memory_limit else {}
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Hold the file open for the operations inside (each runs on a cursor of it): opening
+        the file costs about as much as a small query. Other threads and processes wait until
+        the end, so keep a session to a few queries."""
+        with self._lock, self._connect() as con:
+            if self._held is not None:  # nested: the outer session's connection
+                yield
+                return
+            self._held = con
+            try:
+                yield
+            finally:
+                self._held = None
 
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         import duckdb
 
         with self._lock:
+            if self._held is not None:  # this thread's session (the lock is reentrant)
+                cursor = self._held.cursor()  # the open database, a fresh connection state
+                try:
+                    yield cursor
+                finally:
+                    cursor.close()
+                return
             deadline = time.monotonic() + self._lock_wait
             while True:
                 try:

@@ -192,19 +192,20 @@ def run_kpi(args: argparse.Namespace) -> int:
     res = _model(_read_csv(args.file), args.currency)
     with tempfile.TemporaryDirectory(prefix="mhi-kpi-") as tmp:
         wh = DuckDbWarehouse(Path(tmp) / "kpi.duckdb")
-        wh.write("cli", "model.reservations", res)
-        wh.write("cli", "model.stay_nights", stay_nights(res))
-        plan = kw.plan_kpis(wh, "cli", "model", spec, rooms)
-        for warning in plan.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        if args.sql:
-            plan.dialect = dialect(args.sql)
-            print(plan.pace_sql(ordered=True) if args.pace_curve is not None else plan.sql())
-            return 0
-        if args.pace_curve is not None:
-            table = kw.query_pace_curve(wh, "cli", plan)
-        else:
-            table = kw.query_kpis(wh, "cli", plan)
+        with wh.session():  # this command's own file: one connection for all of it
+            wh.write("cli", "model.reservations", res)
+            wh.write("cli", "model.stay_nights", stay_nights(res))
+            plan = kw.plan_kpis(wh, "cli", "model", spec, rooms)
+            for warning in plan.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+            if args.sql:
+                plan.dialect = dialect(args.sql)
+                print(plan.pace_sql(ordered=True) if args.pace_curve is not None else plan.sql())
+                return 0
+            if args.pace_curve is not None:
+                table = kw.query_pace_curve(wh, "cli", plan)
+            else:
+                table = kw.query_kpis(wh, "cli", plan)
     table = table.assign(period=table["period"].dt.strftime("%Y-%m-%d"))
     table.round(6).to_csv(sys.stdout, index=False, lineterminator="\n")
     return 0
