@@ -7,8 +7,10 @@ segment, computed and materialised inside a DuckDB file with the same memory lim
 profile and checks, then `materialize_kpis`: one generated query) against one query written by
 hand for this cube. Both tables are then compared cell by cell. Scale-ups copy the modelled
 bookings, stay nights and room inventory under new hotel names, inside DuckDB. Each measured
-step runs in its own process, so its peak RSS is its own (DuckDB's memory included). Target
-(issue 15): the warehouse path within 1.5x of the hand-written SQL, memory flat in data size.
+step runs in its own process, so its peak RSS is its own (DuckDB's memory included, bounded by
+its limit); a last run of the path traces the Python heap alone: what the step function holds
+beside the warehouse. Target (issue 15): the warehouse path within 1.5x of the hand-written SQL,
+memory flat in data size.
 Run from the repository root:
 
     python bench/bench_kpi.py [--scales 1,10,100] [--dir /tmp/mhi-bench-kpi] [--memory-limit 2GB]
@@ -138,8 +140,12 @@ def build(scale: int, folder: Path) -> dict[str, float]:
     return {"bookings": counts["reservations"], "stay_nights": counts["stay_nights"]}
 
 
-def warehouse_path(folder: Path, limit: str) -> dict[str, float]:
-    """The product's path: plan (profile, checks) and materialise the cube; time and memory."""
+def warehouse_path(folder: Path, limit: str, heap: bool = False) -> dict[str, float]:
+    """The product's path: plan (profile, checks) and materialise the cube; time and memory.
+    `heap`: the peak of the Python heap instead (tracemalloc: numpy and pandas included, DuckDB
+    not), what the step function itself holds; tracing slows it, so no time then."""
+    import tracemalloc
+
     import duckdb  # noqa: F401  (imports are the process's cost, not the path's)
     import pandas  # noqa: F401
     import pyarrow  # noqa: F401
@@ -155,6 +161,11 @@ def warehouse_path(folder: Path, limit: str) -> dict[str, float]:
         dimensions=["hotel", "market_segment"],
         as_of=AS_OF,
     )
+    if heap:
+        tracemalloc.start()
+        with wh.session():
+            materialize_kpis(wh, ACCOUNT, plan_kpis(wh, ACCOUNT, "model", spec), "kpi.cube")
+        return {"heap_mb": tracemalloc.get_traced_memory()[1] / 2**20}
     t0 = time.perf_counter()
     with wh.session():  # as the KPI step does: one open of the file for checks and query
         plan = plan_kpis(wh, ACCOUNT, "model", spec)
@@ -222,32 +233,34 @@ def main() -> None:
         limit = args.memory_limit
         steps = {"build": lambda: build(args.scale, folder)}
         steps |= {"warehouse": lambda: warehouse_path(folder, limit)}
+        steps |= {"heap": lambda: warehouse_path(folder, limit, heap=True)}
         steps |= {"hand": lambda: hand_written(folder, limit), "check": lambda: check(folder)}
         print(json.dumps(steps[args.step]()))
         return
     print(
         f"{'scale':>5} {'bookings':>11} {'stay nights':>12} {'cube rows':>10} "
         f"{'checks s':>8} {'cube s':>7} {'path s':>7} {'MB':>6} {'hand s':>7} {'MB':>6} "
-        f"{'ratio':>6} {'diff':>5}"
+        f"{'ratio':>6} {'diff':>5} {'heap MB':>8}"
     )
     for scale in [int(s) for s in args.scales.split(",")]:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        size, ours, hand, diff = (
+        size, ours, hand, diff, heap = (
             _child(step, scale, folder, args.memory_limit)
-            for step in ("build", "warehouse", "hand", "check")
+            for step in ("build", "warehouse", "hand", "check", "heap")
         )
         total = ours["plan_s"] + ours["cube_s"]
         print(
             f"{scale:>5} {size['bookings']:>11,} {size['stay_nights']:>12,} {ours['rows']:>10,} "
             f"{ours['plan_s']:>8.2f} {ours['cube_s']:>7.2f} {total:>7.2f} {ours['peak_mb']:>6.0f} "
             f"{hand['cube_s']:>7.2f} {hand['peak_mb']:>6.0f} {total / hand['cube_s']:>6.2f} "
-            f"{diff['differing_rows']:>5}"
+            f"{diff['differing_rows']:>5} {heap['heap_mb']:>8.1f}"
         )
     shutil.rmtree(folder, ignore_errors=True)
     print("checks: profile, inventory and capacity queries; cube: the generated query;")
     print("path = checks + cube; hand: one hand-written query; MB: peak RSS of that process;")
     print("ratio = path / hand; diff: rows where any cell differs (expected 0);")
+    print("heap MB: the path's peak Python heap (tracemalloc), what the step itself holds;")
     print(f"DuckDB memory limit {args.memory_limit} for both, default threads (all cores).")
 
 
