@@ -85,10 +85,16 @@ class Fits:
         return pred
 
     def combined(self, n: int) -> list[str]:
-        """The models of the combination, with seasonal naive too when a season is there and
-        fewer than two of them can model it from n values."""
+        """The models of the combination. With a season: those that can model it from n
+        values (one that cannot would average it away), with seasonal naive too when fewer
+        than two can; when none can, all of them and seasonal naive, which carries the
+        season alone."""
+        if self.m <= 1:
+            return list(COMBINED)
         able = [f for f in COMBINED if seasonal_fit(f, n, self.m)]
-        return [*COMBINED, "snaive"] if self.m > 1 and len(able) < 2 else list(COMBINED)
+        if not able:
+            return [*COMBINED, "snaive"]
+        return able if len(able) >= 2 else [*able, "snaive"]
 
     def _combo(self, y: np.ndarray, h: int, held: bool) -> Prediction:
         parts = []

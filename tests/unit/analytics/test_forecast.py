@@ -144,6 +144,15 @@ def test_a_backtest_shorter_than_a_season_keeps_a_combination() -> None:
     assert F.choose({}, ["naive", "ets"]) == "naive"  # no combination at all: the first
 
 
+def test_the_combination_holds_the_models_that_can_model_the_season() -> None:
+    monthly = B.Fits(12, 12)
+    assert monthly.combined(10) == ["ets", "theta", "arima", "snaive"]  # none: all, and snaive
+    assert monthly.combined(20) == ["arima", "snaive"]  # one: with seasonal naive
+    assert monthly.combined(25) == ["theta", "arima"]  # ETS needs 26 values for its season
+    assert monthly.combined(30) == ["ets", "theta", "arima"]
+    assert B.Fits(1, 1).combined(30) == ["ets", "theta", "arima"]  # no season
+
+
 def test_a_backtest_of_few_errors_keeps_a_combination() -> None:
     """22 months, 3 ahead: two origins (6 errors) after the first 14 months. A single model's
     clear win there is mostly chance: the combination is kept."""
