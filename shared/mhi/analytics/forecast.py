@@ -1,13 +1,15 @@
 """Demand forecasting for daily, weekly, monthly, quarterly and yearly series: naive and
 seasonal naive, automatic ETS, Theta, automatic ARIMA and their combination, compared per
 series by rolling-origin backtest (MASE, then sMAPE), with calibrated prediction intervals
-and anomaly flags. Models: `mhi.analytics.forecast_models`; intervals:
-`mhi.analytics.forecast_intervals` (split-conformal quantiles of the backtest's errors).
+and anomaly flags. Models: `mhi.analytics.forecast_models`; backtest and calibration errors:
+`mhi.analytics.forecast_backtest`; intervals: `mhi.analytics.forecast_intervals`
+(split-conformal quantiles of those errors, from origins spread over the last year).
 
-Choice: the combination (the mean of ETS, Theta and ARIMA: combinations were among the most
-accurate methods of the M4 competition) unless one model beats it by a clear margin
-(`CLEAR_WIN`) in a backtest that spans a season (`LONG_SEASON`), so a choice made on a few
-origins is not noisier than the models. References: Hyndman & Athanasopoulos, *Forecasting:
+Choice: the combination (the mean of ETS, Theta and ARIMA, or of those that can model the
+season: combinations were among the most accurate methods of the M4 competition) unless one
+model beats it by a clear margin (`CLEAR_WIN`) in a backtest of MIN_ERRORS errors or more that
+spans a season (`LONG_SEASON`), so a choice made on a few origins is not noisier than the
+models. References: Hyndman & Athanasopoulos, *Forecasting:
 Principles and Practice* (3rd ed., 2021) §5.8-5.10 (MASE, time-series cross-validation);
 Makridakis, Spiliotis & Assimakopoulos, "The M4 Competition", IJF 36 (2020): the seasonality
 test and the combination benchmark.
