@@ -310,7 +310,7 @@ def test_monthly_room_nights_of_the_bundled_data(
     # Every origin from month 16 (a year and four months), 2 months ahead.
     auto, snaive, coverage = _rolling(monthly, "M", 2, list(range(16, 25)))
     assert auto < 0.85 * snaive, (auto, snaive)
-    assert 0.90 <= coverage <= 0.975, coverage  # 35 of 36 values
+    assert 0.90 <= coverage <= 0.97, coverage  # measured 34 of 36 values
 
 
 @pytest.mark.slow
