@@ -168,8 +168,8 @@ def forecast_series(
     origins = backtest_origins(len(values), bt_horizon, folds, scale_m)
     span = len(origins) * bt_horizon
     # A single model replaces the combination only on a backtest of MIN_ERRORS errors or more
-    # (fewer: the short history left few origins, and a win on them is mostly chance) that
-    # spans a LONG_SEASON.
+    # (fewer: the short history left few origins, and a win on them is mostly chance) that,
+    # for a season longer than LONG_SEASON, spans the season.
     singles = span >= MIN_ERRORS and (span >= period or period <= LONG_SEASON)
     chosen = choose(scores, list(pool), singles=singles) if model == "auto" else model
     models, family = pool[chosen]
