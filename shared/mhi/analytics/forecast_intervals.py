@@ -3,13 +3,14 @@ backtest errors.
 
 A model's analytic standard errors assume its own error structure; on hotel demand they are
 often far too wide (occupancy is capped by the rooms, so errors grow more slowly with the step
-than ETS or ARIMA assume) and sometimes too narrow (a level shift the model has not seen). The
-backtest in `mhi.analytics.forecast` refits the model at earlier origins inside the training
-part and records each error over the standard error the model gave for that step; the
-interval for a level spans the conformal quantile of those scores (Lei, G'Sell, Rinaldo,
-Tibshirani & Wasserman, "Distribution-free predictive inference for regression", JASA 113
-(2018) §5.2, locally weighted conformal; Papadopoulos, Gammerman & Vovk (2008) for normalised
-scores). Scores of every step ahead pool, so a handful of origins gives enough of them.
+than ETS or ARIMA assume) and sometimes too narrow (a level shift the model has not seen).
+`mhi.analytics.forecast_backtest` refits the model at earlier origins (the last windows, and
+origins spread over the year before them) and records each error over the standard error the
+model gave for that step; the interval for a level spans the conformal quantile of those
+scores (Lei, G'Sell, Rinaldo, Tibshirani & Wasserman, "Distribution-free predictive inference
+for regression", JASA 113 (2018) §5.2, locally weighted conformal; Papadopoulos, Gammerman &
+Vovk (2008) for normalised scores). Scores of every step ahead pool, so a handful of origins
+gives enough of them.
 """
 
 from __future__ import annotations
