@@ -139,8 +139,8 @@ class Warehouse(Protocol):
         ...
 
     def session(self) -> AbstractContextManager[None]:
-        """Run the operations inside on one connection where connections cost (a unit of work
-        such as a KPI query and its checks); the same results as without."""
+        """Run the operations inside with the warehouse opened once, where opening costs (a
+        unit of work such as a KPI query and its checks); the same results as without."""
         ...
 
 

@@ -205,7 +205,7 @@ def _kpi_engine(ctx: StepContext, config: KpiConfig) -> dict[str, Any]:
     for grain in config.grains():
         spec = _spec(config, grain)
         table = f"kpi.{grain}_by_{dims}"
-        with wh.session():  # the checks and the queries on one connection
+        with wh.session():  # the checks and the queries with the warehouse opened once
             plan = plan_kpis(wh, account, schema, spec, config.rooms)
             total += materialize_kpis(wh, account, plan, table, mode=mode)
             tables.append(table)
