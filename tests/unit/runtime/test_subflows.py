@@ -211,20 +211,30 @@ def test_a_parent_rerun_from_failure_starts_a_new_child(runtime: EmbeddedRuntime
     assert describe(store, child)["parent"]["attempt"] == 2
 
 
+def _cancel_while_held(
+    runtime: EmbeddedRuntime, parent: RunRef, holder: RunRef, reason: str
+) -> None:
+    """Cancel `parent` while `holder` (a descendant) is inside its held `load` step, wait for
+    `holder` to end while the step still holds, then let the step go (each wait bounded:
+    about 30 s)."""
+    store = runtime.controller.store
+    for _ in range(600):  # until the holder's `load` holds
+        if store.list(holder.key(keys.step_prefix("load"))):
+            break
+        time.sleep(0.05)
+    runtime.cancel(parent, reason)
+    for _ in range(600):  # the holder ends while its step still holds; then it may let go
+        if store.read(holder.key(keys.done_key())) is not None:
+            break
+        time.sleep(0.05)
+    RELEASE.set()
+
+
 def test_cancelling_the_parent_cancels_its_running_child(runtime: EmbeddedRuntime) -> None:
     parent = runtime.start_json(_report("slow-ingest"))
     child = _child(parent, "slow-ingest")
     store = runtime.controller.store
-    for _ in range(600):  # until the child's `load` holds (bounded: about 30 s)
-        if store.list(child.key(keys.step_prefix("load"))):
-            break
-        time.sleep(0.05)
-    runtime.cancel(parent, "no report today")
-    for _ in range(600):  # the child ends while its step still holds; then it may let go
-        if store.read(child.key(keys.done_key())) is not None:
-            break
-        time.sleep(0.05)
-    RELEASE.set()
+    _cancel_while_held(runtime, parent, child, "no report today")
     assert runtime.wait(parent, timeout=30).done["status"] == "cancelled"  # type: ignore[index]
     done = runtime.wait(child, timeout=30).done or {}
     assert done["status"] == "cancelled"
@@ -256,17 +266,7 @@ def test_cancelling_the_parent_cancels_its_grandchildren_too(runtime: EmbeddedRu
     parent = runtime.start_json(_report("mid"))
     child = _child(parent, "mid")
     grandchild = RunRef("acme", "slow-ingest", child_run_id(child, "ingest", 1))
-    store = runtime.controller.store
-    for _ in range(600):  # until the grandchild's `load` holds (bounded: about 30 s)
-        if store.list(grandchild.key(keys.step_prefix("load"))):
-            break
-        time.sleep(0.05)
-    runtime.cancel(parent, "stop everything")
-    for _ in range(600):
-        if store.read(grandchild.key(keys.done_key())) is not None:
-            break
-        time.sleep(0.05)
-    RELEASE.set()
+    _cancel_while_held(runtime, parent, grandchild, "stop everything")
     for ref in (parent, child, grandchild):
         assert (runtime.wait(ref, timeout=30).done or {})["status"] == "cancelled", ref
     reason = (runtime.wait(grandchild, timeout=30).done or {})["error"]
