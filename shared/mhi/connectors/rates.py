@@ -81,10 +81,9 @@ class SharedRateLimiter:
 
     def _forget_before(self, window: int) -> None:
         """Delete the claims of windows older than `window` (they can no longer matter)."""
-        prefix = f"{slot_keys.RATES_PREFIX}/{self.key}/"
-        for old in self.store.list(prefix):
-            started = old[len(prefix) :].partition("/")[0]
-            if started.isdigit() and int(started) < window:
+        for old in self.store.list(slot_keys.rates_prefix(self.key)):
+            started = slot_keys.parse_rate_window(self.key, old)
+            if started is not None and started < window:
                 self.store.delete(old)
 
 

@@ -49,7 +49,19 @@ def parse_waiter_key(key: str, full: str) -> RunRef | None:
     return RunRef(parts[0], parts[1], parts[2]) if ok else None
 
 
+def rates_prefix(key: str) -> str:
+    """Every window of a shared rate key."""
+    return f"{RATES_PREFIX}/{key}/"
+
+
 def rate_key(key: str, window: int, n: int | None = None) -> str:
     """The `n`-th request claimed in one window of a shared rate key (None: the window)."""
-    window_prefix = f"{RATES_PREFIX}/{key}/{window}/"
+    window_prefix = f"{rates_prefix(key)}{window}/"
     return window_prefix if n is None else f"{window_prefix}{n:06d}.json"
+
+
+def parse_rate_window(key: str, full: str) -> int | None:
+    """The window (its first second) of a key under `rates_prefix(key)`, or None."""
+    prefix = rates_prefix(key)
+    window = full[len(prefix) :].partition("/")[0]
+    return int(window) if full.startswith(prefix) and window.isdigit() else None
