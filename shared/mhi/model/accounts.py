@@ -75,6 +75,16 @@ def schedule_accounts(flow: FlowDefinition, given: dict[str, Any]) -> list[str] 
     return list(accounts)
 
 
+def per_account(flow: FlowDefinition, given: dict[str, Any]) -> list[dict[str, Any]]:
+    """The params of each run a scheduled start with params `given` makes: one per account of
+    `schedule_accounts` (its param set to that account), or `given` alone."""
+    accounts = schedule_accounts(flow, given)
+    if accounts is None:
+        return [given]
+    name = str(account_param(flow.account))
+    return [{**given, name: account} for account in accounts]
+
+
 def account_problems(flow: FlowDefinition) -> list[Problem]:
     """Check a flow's account param against its params and its schedule (paths and reasons)."""
     name = account_param(flow.account)

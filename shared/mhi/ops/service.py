@@ -178,20 +178,18 @@ class OpsService:
     ) -> BackfillResult:
         """One run per schedule slot in [start, end] that has none yet; for a flow whose account
         is a param left open and whose schedule lists `accounts`, one per slot and account."""
-        from mhi.model.accounts import account_param, schedule_accounts
+        from mhi.model.accounts import per_account, schedule_accounts
         from mhi.runtime.start import StartRequest, resolve
 
         flow = self.flow(flow_id)
         values = dict(flow.schedule.params) if flow.schedule else {}
         values.update(params or {})
-        accounts = schedule_accounts(flow, values)
-        name = str(account_param(flow.account))
-        given = [values] if accounts is None else [{**values, name: a} for a in accounts]
         try:
             # each slot's run is keyed under the account its params give
-            requests = [resolve(StartRequest(flow, g)) for g in given]
+            requests = [resolve(StartRequest(flow, g)) for g in per_account(flow, values)]
         except FlowDefinitionError as e:
             raise OpsError(str(e), "params") from None
+        qualified = schedule_accounts(flow, values) is not None  # one run per slot and account
         result = BackfillResult(flow.flow_id)
         for request in requests:
             backfill(
@@ -204,7 +202,7 @@ class OpsService:
                 by=by,
                 max_runs=max_runs,
                 into=result,
-                qualified=accounts is not None,
+                qualified=qualified,
             )
         return result
 

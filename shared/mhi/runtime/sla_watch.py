@@ -33,7 +33,7 @@ from typing import Any
 from mhi.engine.sla import deadline_after, latest_base_due
 from mhi.errors import OrchestratorError
 from mhi.model import keys
-from mhi.model.accounts import account_param, schedule_accounts
+from mhi.model.accounts import per_account
 from mhi.model.flow import FlowDefinition
 from mhi.model.keys import RunRef
 from mhi.model.slots import SlotError, logical_time, previous_slots, slot_run_id
@@ -80,11 +80,7 @@ def watched_requests(flow: FlowDefinition) -> list[StartRequest]:
     """
     if flow.schedule is None or flow.sla is None:
         return []
-    given = dict(flow.schedule.params)
-    accounts = schedule_accounts(flow, given)
-    name = str(account_param(flow.account))
-    values = [given] if accounts is None else [{**given, name: a} for a in accounts]
-    return [resolve(StartRequest(flow, v)) for v in values]
+    return [resolve(StartRequest(flow, v)) for v in per_account(flow, dict(flow.schedule.params))]
 
 
 def record_missed(

@@ -12,7 +12,7 @@ from typing import Any
 from mhi.constants import MAX_START_MESSAGE_BYTES, SCHEMA_VERSION
 from mhi.errors import FlowDefinitionError, InvalidMessageError
 from mhi.model import keys
-from mhi.model.accounts import account_param, bind_account, schedule_accounts
+from mhi.model.accounts import bind_account, per_account
 from mhi.model.flow import FlowDefinition
 from mhi.model.keys import RunRef
 from mhi.model.messages import RunId, StartRef
@@ -124,11 +124,10 @@ def parse_starts(
     """`parse_start`, fanned out for a scheduled start: a flow whose account is a param and
     whose schedule lists `accounts` gets one request per account (in the schedule's order)."""
     request = _parse(data, flows, known_types)
-    accounts = schedule_accounts(request.flow, request.params) if scheduled else None
-    if accounts is None:
+    if not scheduled:
         return [resolve(request)]
-    name = str(account_param(request.flow.account))
-    return [resolve(replace(request, params={**request.params, name: a})) for a in accounts]
+    runs = per_account(request.flow, request.params)
+    return [resolve(replace(request, params=params)) for params in runs]
 
 
 def _parse(
