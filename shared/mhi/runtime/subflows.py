@@ -52,6 +52,11 @@ def link(ref: RunRef, **extra: Any) -> dict[str, Any]:
     return {"account": ref.account, "flow_id": ref.flow_id, "run_id": ref.run_id, **extra}
 
 
+def requested_by(parent: RunRef) -> dict[str, str]:
+    """Who asks a child for something (its start, its cancel): the parent run."""
+    return {"actor": f"run:{parent.flow_id}/{parent.run_id}", "via": "sub-flow"}
+
+
 def child_of(store: RunStore, ref: RunRef, step_id: str, attempt: int) -> RunRef | None:
     """The child run one attempt (store numbering) of a sub-flow step started, if any."""
     raw = store.read(ref.key(keys.claim_key(step_id, attempt, CHILD_CLAIM)))
@@ -114,7 +119,7 @@ def cancel_child(
     body = {
         "at": now.isoformat(),
         "reason": reason,
-        "by": {"actor": f"run:{parent.flow_id}/{parent.run_id}", "via": "sub-flow"},
+        "by": requested_by(parent),
     }
     store.create(child.key(keys.cancel_key()), json.dumps(body).encode())
     if store.read(child.key(keys.FLOW)) is None:

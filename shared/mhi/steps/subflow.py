@@ -45,6 +45,7 @@ from mhi.runtime.subflows import (
     child_run_id,
     link,
     ref_of,
+    requested_by,
 )
 from mhi.steps.sdk import StepContext, StepKind, Wait
 
@@ -180,7 +181,7 @@ def _cancel_previous(ctx: StepContext) -> None:
 
 
 def _publish(ctx: StepContext, body: dict[str, Any]) -> None:
-    by = {"actor": f"run:{ctx.flow_id}/{ctx.run_id}", "via": "sub-flow"}
+    by = requested_by(ctx.message.ref)
     attributes = {"kind": "start", "run_id": body["run_id"], "mhi_requested_by": json.dumps(by)}
     ctx.services.bus.publish(CONTROLLER_TOPIC, json.dumps(body).encode(), attributes)
 
