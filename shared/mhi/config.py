@@ -175,15 +175,18 @@ def _networks(value: str | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _pairs(name: str, value: str | None) -> list[tuple[str, str]]:
-    """`a=b,c=d` as [(a, b), (c, d)]; a clear error names the variable and the bad item."""
+def _pairs(
+    name: str, value: str | None, form: str = "name=value", *, at_first: bool = False
+) -> list[tuple[str, str]]:
+    """`a=b,c=d` as [(a, b), (c, d)], split at each item's last `=` (`at_first`: its first, for
+    values that may hold one); a clear error names the variable and the bad item."""
     out = []
     for item in (value or "").split(","):
-        left, sep, right = item.strip().rpartition("=")
+        left, sep, right = item.strip().partition("=") if at_first else item.strip().rpartition("=")
         if not item.strip():
             continue
         if not sep or not left.strip() or not right.strip():
-            raise ValueError(f"{name}: {item.strip()!r} is not of the form name=value")
+            raise ValueError(f"{name}: {item.strip()!r} is not of the form {form}")
         out.append((left.strip(), right.strip()))
     return out
 
@@ -215,12 +218,7 @@ def _step_concurrency(value: str | None) -> dict[str, str]:
     from mhi.model.limits import template_problem
 
     out = {}
-    for item in (value or "").split(","):
-        step_type, sep, key = (part.strip() for part in item.partition("="))
-        if not item.strip():
-            continue
-        if not sep or not step_type or not key:
-            raise ValueError(f"MHI_STEP_CONCURRENCY: {item.strip()!r} is not of the form type=key")
+    for step_type, key in _pairs("MHI_STEP_CONCURRENCY", value, "type=key", at_first=True):
         problem = template_problem(key)
         if problem is not None:
             raise ValueError(f"MHI_STEP_CONCURRENCY: {step_type}: {problem}")
